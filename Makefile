@@ -1,0 +1,31 @@
+# The two commands of the README. Each creates .venv when needed (torch 2.13.0 first: the CPU
+# build that lies on this machine's disk; any other torch request may download gigabytes).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := runs/demo
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: $(BIN)/.installed
+	rm -rf $(DEMO)
+	$(BIN)/sparring train mle --data oracle --preset demo --out $(DEMO)/mle
+	$(BIN)/sparring train seqgan --data oracle --preset demo --set pretrained=$(DEMO)/mle --out $(DEMO)/seqgan
+	$(BIN)/sparring report $(DEMO)/mle $(DEMO)/seqgan --plot $(DEMO)/curves.png
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check src tests bench
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/speed.py
+	$(BIN)/python bench/oracle.py --preset demo
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,204 @@
+"""The Python API that the CLI is a thin layer over.
+
+    from sparring import build_config, train, load_run
+    cfg = build_config("seqgan", preset="smoke", overrides={"seed": 1})
+    run = train(cfg, "runs/seqgan-smoke")
+    print(run.summary["final"]["nll_oracle"])
+    print(run.sample(n=3))
+
+Every check that can reject the user's input runs before the run directory is created, so a bad
+input never leaves a partial run behind.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from sparring.config import from_dict, to_dict
+from sparring.data.oracle import OracleData, load_oracle_data
+from sparring.errors import UserError
+from sparring.gans.engine import sample
+from sparring.gans.mle import train_mle
+from sparring.gans.seqgan import train_seqgan
+from sparring.metrics.nll import per_token_nll
+from sparring.models.lstm import LSTMLanguageModel
+from sparring.plots import plot_curves
+from sparring.runs import RunDir
+from sparring.session import Session
+
+TRAINERS: dict[str, Callable[..., LSTMLanguageModel]] = {"mle": train_mle, "seqgan": train_seqgan}
+
+
+class Run:
+    """A run directory opened for reading: config, metrics, summary, and the trained generator."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.dir = RunDir.open_existing(path)
+        self.config = from_dict(self.dir.read_config())
+
+    @property
+    def path(self) -> Path:
+        return self.dir.path
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        return self.dir.read_metrics()
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        return self.dir.read_summary()
+
+    @property
+    def complete(self) -> bool:
+        return self.dir.is_complete()
+
+    def generator(self, device: str = "cpu") -> LSTMLanguageModel:
+        """The generator as of the last checkpoint."""
+        payload = self.dir.load_checkpoint(map_location=device)
+        gen = LSTMLanguageModel(self.config.oracle.vocab_size, self.config.generator.emb_dim, self.config.generator.hidden_dim)
+        try:
+            gen.load_state_dict(payload["models"]["generator"])
+        except (KeyError, RuntimeError) as exc:
+            raise UserError(f"corrupt checkpoint {self.dir.checkpoint_path}: generator weights do not fit ({exc})") from None
+        return gen.to(device).eval()
+
+    def sample(self, n: int = 10, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
+        """``n`` sequences of token ids from the last checkpoint's generator, reproducible by ``seed``."""
+        if n < 1:
+            raise UserError(f"--n must be >= 1, got {n}")
+        if not temperature > 0:
+            raise UserError(f"--temperature must be > 0, got {temperature}")
+        gen = self.generator()
+        torch.manual_seed(seed)
+        return sample(gen, n, self.config.oracle.seq_len, temperature)
+
+
+def load_run(path: str | Path) -> Run:
+    return Run(path)
+
+
+def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | None = None) -> Run:
+    """Train ``cfg`` into the run directory ``out`` (or continue it with ``resume=True``)."""
+    console = console or Console(stderr=True)
+    device = _resolve_device(cfg.device)
+    pretrained = _pretrained_generator(cfg)
+    run = _prepare_run_dir(Path(out), cfg, resume)
+    if run.is_complete():
+        console.print(f"{run.path} is already complete; nothing to resume.")
+        return Run(run.path)
+
+    torch.manual_seed(cfg.seed)
+    session = Session(run, cfg.checkpoint_every, console)
+    try:
+        data = load_oracle_data(cfg.oracle, device)
+        floor = per_token_nll(data.oracle, data.test)
+        gen = TRAINERS[cfg.algo](session, cfg, data, device, pretrained)
+        _finish(run, session, cfg, data, gen, floor, device)
+    finally:
+        session.close()
+    return Run(run.path)
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device '{name}' requested but no CUDA device is available (use --set device=cpu)")
+    return torch.device(name)
+
+
+def _pretrained_generator(cfg: Any) -> dict | None:
+    if not cfg.pretrained:
+        return None
+    source = Run(cfg.pretrained)
+    for section in ("oracle", "generator"):
+        if to_dict(getattr(source.config, section)) != to_dict(getattr(cfg, section)):
+            raise UserError(f"pretrained run {source.path} has a different '{section}' config than this run")
+    if not source.complete:
+        raise UserError(f"pretrained run {source.path} is not finished (no summary.json)")
+    return source.dir.load_checkpoint()["models"]["generator"]
+
+
+def _prepare_run_dir(path: Path, cfg: Any, resume: bool) -> RunDir:
+    run = RunDir(path)
+    config = to_dict(cfg)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        if not resume:
+            raise UserError(f"--out {path} already exists; pass --resume to continue it or choose another --out")
+        if run.config_path.exists():
+            previous = run.read_config()
+            if previous != config:
+                changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
+                raise UserError(f"--resume: {path} was started with a different config (differs in: {', '.join(changed)})")
+            return run
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK):
+        raise UserError(f"run directory {path} is not writable")
+    run.write_config(config)
+    return run
+
+
+def _finish(run: RunDir, session: Session, cfg: Any, data: OracleData, gen: LSTMLanguageModel, floor: float, device: torch.device) -> None:
+    """Samples, summary (written last: it marks the run complete) and curves."""
+    samples = sample(gen, cfg.eval.n_write_samples, cfg.oracle.seq_len, cfg.eval.temperature) if cfg.eval.n_write_samples else []
+    run.write_samples([" ".join(str(t) for t in seq.tolist()) for seq in samples])
+    rows = run.read_metrics()
+    summary = build_summary(rows, session.phase_seconds, floor)
+    summary.update(
+        algo=cfg.algo,
+        seed=cfg.seed,
+        device=str(device),
+        wall_time_s=round(session.elapsed(), 3),
+        versions=_versions(),
+    )
+    plot_curves([(run.path.name, rows, floor)], run.curves_path)
+    run.write_summary(summary)
+
+
+def build_summary(rows: list[dict[str, Any]], phase_seconds: dict[str, float], floor: float) -> dict[str, Any]:
+    """Final and best metrics from the metrics rows (a pure function, also used by ``report``)."""
+    evaluated = [r for r in rows if r.get("nll_oracle") is not None]
+    final = evaluated[-1] if evaluated else {}
+    best = {}
+    for key in ("nll_oracle", "nll_test"):
+        candidates = [r for r in evaluated if r.get(key) is not None]
+        if candidates:
+            top = min(candidates, key=lambda r: r[key])
+            best[key] = {"value": top[key], "phase": top["phase"], "step": top["step"]}
+    phases = {}
+    for phase, seconds in phase_seconds.items():
+        phase_rows = [r for r in rows if r["phase"] == phase]
+        phases[phase] = {"seconds": round(seconds, 3), "last": phase_rows[-1] if phase_rows else None}
+    return {
+        "final": {k: final.get(k) for k in ("phase", "step", "nll_oracle", "nll_test", "d_accuracy", "temperature", "n_samples")},
+        "best": best,
+        "entropy_floor": floor,
+        "phases": phases,
+    }
+
+
+def _versions() -> dict[str, str]:
+    try:
+        ours = metadata.version("sparring")
+    except metadata.PackageNotFoundError:
+        ours = "unknown"
+    return {
+        "sparring": ours,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }

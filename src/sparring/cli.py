@@ -1,0 +1,169 @@
+"""The ``sparring`` command: parse, call the Python API, print. No training logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sparring.config import algorithms, build_config, describe_keys
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit code 2), like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _settings_epilog() -> str:
+    lines = ["settings for --set KEY=VALUE and --config FILE.toml (defaults are the paper's schedule):"]
+    for algo in algorithms():
+        lines.append(f"  {algo}:")
+        lines.extend(f"    {key} ({kind}) = {default!r}" for key, kind, default in describe_keys(algo))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sparring", description="Train text generators by sparring with a critic.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser(
+        "train",
+        help="train a generator into a run directory",
+        description="Train ALGO on DATA and write config.json, metrics.jsonl, summary.json, samples.txt, "
+        "checkpoints/last.pt and curves.png into --out.",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("algo", metavar="ALGO", help=f"algorithm: {', '.join(algorithms())}")
+    train.add_argument("--data", default="oracle", help="training data; 'oracle' is the synthetic LSTM benchmark (default)")
+    train.add_argument(
+        "--seq-len", type=int, default=None, help="sequence length of the oracle benchmark (20 by default, 40 as in LeakGAN)"
+    )
+    train.add_argument(
+        "--preset",
+        default="paper",
+        help="named schedule: paper (the published one, default), demo (< 5 min on 2 CPU cores), smoke (< 1 min)",
+    )
+    train.add_argument("--seed", type=int, default=None, help="training seed (the oracle has its own, oracle.seed); default 0")
+    train.add_argument("--config", metavar="FILE.toml", default=None, help="TOML file of settings, applied after the preset")
+    train.add_argument(
+        "--set", metavar="KEY=VALUE", action="append", default=[], help="override one setting (repeatable), e.g. --set adversarial.steps=50"
+    )
+    train.add_argument("--out", metavar="RUN_DIR", required=True, help="run directory to create (must not exist unless --resume)")
+    train.add_argument(
+        "--resume", action="store_true", help="continue RUN_DIR from its last checkpoint; ends where an uninterrupted run would"
+    )
+
+    sample = sub.add_parser(
+        "sample",
+        help="print samples from a run's generator",
+        description="Print N sequences (token ids, one per line) from the last checkpoint of RUN_DIR.",
+    )
+    sample.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by 'sparring train'")
+    sample.add_argument("--n", type=int, default=10, help="number of sequences (default 10)")
+    sample.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
+    sample.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+
+    report = sub.add_parser(
+        "report",
+        help="compare the final metrics of runs",
+        description="Print a table of final metrics of one or more runs, say which is ahead, and write curves.png.",
+    )
+    report.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="run directories")
+    report.add_argument(
+        "--plot",
+        metavar="PATH",
+        default=None,
+        help="where to write curves.png (default: RUN_DIR/curves.png for one run, ./curves.png for several)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from sparring.errors import UserError
+
+    try:
+        return {"train": _train, "sample": _sample, "report": _report}[args.command](args)
+    except UserError as exc:
+        sys.stderr.write(f"sparring {args.command}: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("sparring: interrupted (a train run continues with --resume)\n")
+        return 130
+
+
+def _train(args: argparse.Namespace) -> int:
+    overrides: list[str] = list(args.set)
+    if args.seq_len is not None:
+        overrides.append(f"oracle.seq_len={args.seq_len}")
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    overrides.append(f"data={args.data}")
+    cfg = build_config(args.algo, args.preset, args.config, overrides)
+
+    from sparring.api import train
+
+    run = train(cfg, args.out, resume=args.resume)
+    final = (run.summary or {}).get("final", {})
+    print(
+        f"{run.path}: NLL-oracle {final.get('nll_oracle'):.3f}, NLL-test {final.get('nll_test'):.3f}, "
+        f"entropy floor {run.summary['entropy_floor']:.3f}"
+    )
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from sparring.api import load_run
+
+    seqs = load_run(args.run_dir).sample(n=args.n, temperature=args.temperature, seed=args.seed)
+    sys.stdout.write("".join(" ".join(map(str, s)) + "\n" for s in seqs.tolist()))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from sparring.api import load_run
+    from sparring.report import report_rows, verdict, write_curves
+
+    runs = [load_run(p) for p in args.run_dirs]
+    rows = report_rows(runs)
+    table = Table(title="final metrics (per-token NLL in nats; lower is better)")
+    for col in ("run", "algo", "at", "NLL-oracle", "NLL-test", "entropy floor", "wall time", "status"):
+        table.add_column(col, justify="left" if col in ("run", "algo", "at", "status") else "right")
+
+    def fmt(v: float | None, spec: str = ".3f") -> str:
+        return "-" if v is None else format(v, spec)
+
+    for r in rows:
+        table.add_row(
+            r["run"],
+            r["algo"],
+            r["at"],
+            fmt(r["nll_oracle"]),
+            fmt(r["nll_test"]),
+            fmt(r["entropy_floor"]),
+            fmt(r["wall_time_s"], ".0f") + ("s" if r["wall_time_s"] is not None else ""),
+            r["status"],
+        )
+    console = Console()
+    if not console.is_terminal:  # logs and pipes: wide enough that no column is cut
+        console = Console(width=160)
+    console.print(table)
+    for line in verdict(rows):
+        console.print(line, highlight=False)
+    plot = Path(args.plot) if args.plot else (runs[0].path / "curves.png" if len(runs) == 1 else Path("curves.png"))
+    write_curves(runs, plot)
+    console.print(f"curves: {plot}", highlight=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,383 @@
+"""Run configuration: one dataclass per algorithm, named presets, TOML files and ``--set`` overrides.
+
+A config is resolved in a fixed order so that a run is reproducible from ``config.json`` alone:
+defaults (the paper's schedule) <- preset <- TOML file <- ``--set key=value`` <- explicit CLI flags.
+Every override is checked against the dataclass field it targets, so a typo or a wrong type is a
+one-line ``UserError`` instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sparring.errors import UserError
+
+
+@dataclass
+class OracleConfig:
+    """The synthetic benchmark: a random LSTM language model plays the role of the true distribution."""
+
+    vocab_size: int = 5000
+    emb_dim: int = 32
+    hidden_dim: int = 32
+    seq_len: int = 20
+    seed: int = 0  # the oracle's own seed: fixed by default so every training seed faces the same oracle
+    n_train: int = 10_000
+    n_test: int = 10_000
+
+
+@dataclass
+class GeneratorConfig:
+    emb_dim: int = 32
+    hidden_dim: int = 32
+    init_std: float = 0.1
+
+
+@dataclass
+class DiscriminatorConfig:
+    emb_dim: int = 64
+    filter_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+    num_filters: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+    dropout: float = 0.25  # SeqGAN's keep probability of 0.75
+    l2_reg: float = 0.2  # on the output layer's weight and bias, as in SeqGAN
+    lr: float = 1e-4
+    batch_size: int = 64
+
+
+@dataclass
+class MLEConfig:
+    epochs: int = 120
+    lr: float = 1e-2
+    batch_size: int = 64
+    grad_clip: float = 5.0
+    eval_every: int = 5
+
+
+@dataclass
+class PretrainDConfig:
+    rounds: int = 50
+    epochs: int = 3
+    n_negatives: int = 10_000  # fresh generator samples per round; positives are as many training sequences
+
+
+@dataclass
+class AdversarialConfig:
+    steps: int = 200
+    batch_size: int = 64
+    rollouts: int = 16
+    rollout_update_rate: float = 0.8  # the rollout policy keeps this share of its old weights each step
+    lr: float = 1e-2
+    grad_clip: float = 5.0
+    d_rounds: int = 5
+    d_epochs: int = 3
+    n_negatives: int = 10_000
+    eval_every: int = 10
+
+
+@dataclass
+class EvalConfig:
+    n_samples: int = 10_000  # generator samples scored by the oracle for NLL-oracle
+    temperature: float = 1.0
+    n_d_eval: int = 1_000  # held-out real and fresh generated sequences for the discriminator's accuracy
+    n_write_samples: int = 1_000  # lines in samples.txt
+
+
+@dataclass
+class MLERunConfig:
+    """Teacher-forced maximum likelihood: the baseline every GAN is compared with."""
+
+    algo: str = "mle"
+    seed: int = 0
+    device: str = "cpu"
+    data: str = "oracle"
+    checkpoint_every: int = 1  # in units of the phase's steps (epochs, rounds, adversarial steps)
+    pretrained: str = ""  # a finished run directory whose generator is the starting point (SeqGAN: skips MLE)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    mle: MLEConfig = field(default_factory=MLEConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+@dataclass
+class SeqGANRunConfig(MLERunConfig):
+    """SeqGAN (Yu et al., 2017): MLE pre-training, D pre-training, then policy gradient with MC search."""
+
+    algo: str = "seqgan"
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    pretrain_d: PretrainDConfig = field(default_factory=PretrainDConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+
+
+CONFIG_CLASSES: dict[str, type] = {"mle": MLERunConfig, "seqgan": SeqGANRunConfig}
+
+# Presets are only named overrides: the defaults above are the paper's schedule.
+_SMOKE_COMMON = {
+    "oracle.n_train": 2000,
+    "oracle.n_test": 1000,
+    "mle.epochs": 3,
+    "mle.eval_every": 1,
+    "eval.n_samples": 1000,
+    "eval.n_d_eval": 200,
+    "eval.n_write_samples": 100,
+}
+_DEMO_COMMON = {"mle.epochs": 30, "mle.eval_every": 5, "eval.n_samples": 5000}
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "mle": {"paper": {}, "smoke": dict(_SMOKE_COMMON), "demo": dict(_DEMO_COMMON)},
+    "seqgan": {
+        "paper": {},
+        "smoke": {
+            **_SMOKE_COMMON,
+            "pretrain_d.rounds": 2,
+            "pretrain_d.epochs": 1,
+            "pretrain_d.n_negatives": 1000,
+            "adversarial.steps": 4,
+            "adversarial.rollouts": 4,
+            "adversarial.d_rounds": 1,
+            "adversarial.d_epochs": 1,
+            "adversarial.n_negatives": 500,
+            "adversarial.eval_every": 2,
+        },
+        "demo": {
+            **_DEMO_COMMON,
+            "pretrain_d.rounds": 3,
+            "pretrain_d.epochs": 1,
+            "pretrain_d.n_negatives": 5000,
+            "adversarial.steps": 20,
+            "adversarial.rollouts": 8,
+            "adversarial.d_rounds": 1,
+            "adversarial.d_epochs": 1,
+            "adversarial.n_negatives": 1000,
+            "adversarial.eval_every": 5,
+        },
+    },
+}
+
+
+def algorithms() -> list[str]:
+    return sorted(CONFIG_CLASSES)
+
+
+def presets_for(algo: str) -> list[str]:
+    return sorted(PRESETS[algo])
+
+
+def build_config(
+    algo: str,
+    preset: str = "paper",
+    toml_file: str | Path | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+) -> Any:
+    """Resolve a config for ``algo``: defaults, then ``preset``, a TOML file, then overrides.
+
+    ``overrides`` maps dotted keys to values, or is a list of ``key=value`` strings as given to
+    ``--set`` (values are parsed against the field's type).
+    """
+    if algo not in CONFIG_CLASSES:
+        raise UserError(f"unknown algorithm '{algo}' (choose from: {', '.join(algorithms())})")
+    if preset not in PRESETS[algo]:
+        raise UserError(f"unknown preset '{preset}' for {algo} (choose from: {', '.join(presets_for(algo))})")
+    cfg = CONFIG_CLASSES[algo]()
+    for key, value in PRESETS[algo][preset].items():
+        set_value(cfg, key, value, source=f"preset {preset}")
+    if toml_file is not None:
+        for key, value in _read_toml(Path(toml_file)).items():
+            set_value(cfg, key, value, source=str(toml_file))
+    if isinstance(overrides, list):
+        overrides = dict(parse_assignment(a) for a in overrides)
+    for key, value in (overrides or {}).items():
+        set_value(cfg, key, value, source="--set")
+    validate(cfg)
+    return cfg
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set expects key=value, got '{text}'")
+    return key.strip(), value.strip()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid TOML ({exc})") from None
+    return _flatten(raw)
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def set_value(cfg: Any, dotted: str, value: Any, source: str = "--set") -> None:
+    """Set ``cfg.<dotted>`` to ``value`` converted to the field's declared type."""
+    parts = dotted.split(".")
+    target = cfg
+    for part in parts[:-1]:
+        sub = getattr(target, part, None) if _has_field(target, part) else None
+        if sub is None or not dataclasses.is_dataclass(sub):
+            raise UserError(f"{source}: unknown config key '{dotted}' for {cfg.algo}")
+        target = sub
+    name = parts[-1]
+    if not _has_field(target, name) or dataclasses.is_dataclass(getattr(target, name)):
+        raise UserError(f"{source}: unknown config key '{dotted}' for {cfg.algo}")
+    if name == "algo":
+        raise UserError(f"{source}: 'algo' is chosen by the command, not by a setting")
+    hint = typing.get_type_hints(type(target))[name]
+    setattr(target, name, _convert(value, hint, dotted, source))
+
+
+def _has_field(obj: Any, name: str) -> bool:
+    return dataclasses.is_dataclass(obj) and name in {f.name for f in dataclasses.fields(obj)}
+
+
+def _convert(value: Any, hint: Any, key: str, source: str) -> Any:
+    def fail(kind: str) -> UserError:
+        return UserError(f"{source}: '{key}' expects {kind}, got {value!r}")
+
+    if typing.get_origin(hint) is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise fail("a comma-separated list of integers")
+        try:
+            return tuple(_to_int(v) for v in items)
+        except ValueError:
+            raise fail("a comma-separated list of integers") from None
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "1", "yes", "false", "0", "no"}:
+            return value.lower() in {"true", "1", "yes"}
+        raise fail("true or false")
+    if hint is int:
+        try:
+            return _to_int(value)
+        except ValueError:
+            raise fail("an integer") from None
+    if hint is float:
+        if isinstance(value, bool):
+            raise fail("a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise fail("a number") from None
+    if hint is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise fail("a string")
+        return str(value)
+    raise fail(str(hint))
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return int(value.replace("_", ""))
+    raise ValueError
+
+
+def validate(cfg: Any) -> None:
+    """Reject values that would crash or silently misbehave later in the run."""
+
+    def need(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            raise UserError(f"config: '{key}' must be {what}")
+
+    need(cfg.data == "oracle", "data", "'oracle' (real-text corpora are not supported yet)")
+    need(cfg.device in {"cpu", "cuda"} or cfg.device.startswith("cuda:"), "device", "cpu, cuda or cuda:N")
+    need(cfg.checkpoint_every >= 1, "checkpoint_every", ">= 1")
+    o = cfg.oracle
+    need(o.vocab_size >= 2, "oracle.vocab_size", ">= 2")
+    need(o.seq_len >= 2, "oracle.seq_len", ">= 2")
+    for key in ("emb_dim", "hidden_dim", "n_train", "n_test"):
+        need(getattr(o, key) >= 1, f"oracle.{key}", ">= 1")
+    need(cfg.generator.emb_dim >= 1 and cfg.generator.hidden_dim >= 1, "generator.emb_dim/hidden_dim", ">= 1")
+    need(cfg.generator.init_std > 0, "generator.init_std", "> 0")
+    m = cfg.mle
+    need(m.epochs >= 0, "mle.epochs", ">= 0")
+    need(m.lr > 0, "mle.lr", "> 0")
+    need(m.batch_size >= 1, "mle.batch_size", ">= 1")
+    need(m.grad_clip > 0, "mle.grad_clip", "> 0")
+    need(m.eval_every >= 1, "mle.eval_every", ">= 1")
+    e = cfg.eval
+    need(e.n_samples >= 1, "eval.n_samples", ">= 1")
+    need(e.temperature > 0, "eval.temperature", "> 0")
+    need(e.n_d_eval >= 1, "eval.n_d_eval", ">= 1")
+    need(e.n_write_samples >= 0, "eval.n_write_samples", ">= 0")
+    if cfg.algo == "seqgan":
+        d = cfg.discriminator
+        need(len(d.filter_sizes) == len(d.num_filters) > 0, "discriminator.num_filters",
+             "as long as discriminator.filter_sizes")
+        need(all(1 <= w <= o.seq_len for w in d.filter_sizes), "discriminator.filter_sizes",
+             f"between 1 and oracle.seq_len ({o.seq_len})")
+        need(all(n >= 1 for n in d.num_filters), "discriminator.num_filters", ">= 1 each")
+        need(0 <= d.dropout < 1, "discriminator.dropout", "in [0, 1)")
+        need(d.l2_reg >= 0, "discriminator.l2_reg", ">= 0")
+        need(d.lr > 0 and d.batch_size >= 1, "discriminator.lr/batch_size", "> 0")
+        p = cfg.pretrain_d
+        need(p.rounds >= 0 and p.epochs >= 1 and p.n_negatives >= 1, "pretrain_d", "rounds >= 0, epochs >= 1, n_negatives >= 1")
+        a = cfg.adversarial
+        need(a.steps >= 0, "adversarial.steps", ">= 0")
+        need(a.batch_size >= 1 and a.rollouts >= 1, "adversarial.batch_size/rollouts", ">= 1")
+        need(0 <= a.rollout_update_rate <= 1, "adversarial.rollout_update_rate", "in [0, 1]")
+        need(a.lr > 0 and a.grad_clip > 0, "adversarial.lr/grad_clip", "> 0")
+        need(a.d_rounds >= 0 and a.d_epochs >= 1 and a.n_negatives >= 1, "adversarial.d_rounds/d_epochs/n_negatives",
+             "d_rounds >= 0, d_epochs >= 1, n_negatives >= 1")
+        need(a.eval_every >= 1, "adversarial.eval_every", ">= 1")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The config as plain JSON types (tuples become lists), exactly as config.json holds it."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def from_dict(data: dict[str, Any]) -> Any:
+    """Rebuild a config from ``config.json``; unknown or mistyped keys are a UserError."""
+    algo = data.get("algo")
+    if algo not in CONFIG_CLASSES:
+        raise UserError(f"config.json: unknown algorithm {algo!r}")
+    cfg = CONFIG_CLASSES[algo]()
+    for key, value in _flatten(data).items():
+        if key == "algo":
+            continue
+        set_value(cfg, key, value, source="config.json")
+    validate(cfg)
+    return cfg
+
+
+def describe_keys(algo: str) -> list[tuple[str, str, Any]]:
+    """(dotted key, type name, default) for every setting of ``algo``, for ``--help`` and the README."""
+    rows: list[tuple[str, str, Any]] = []
+
+    def walk(obj: Any, prefix: str) -> None:
+        hints = typing.get_type_hints(type(obj))
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                walk(value, f"{prefix}{f.name}.")
+            elif f.name != "algo":
+                hint = hints[f.name]
+                name = "ints" if typing.get_origin(hint) is tuple else hint.__name__
+                rows.append((prefix + f.name, name, value))
+
+    walk(CONFIG_CLASSES[algo](), "")
+    return rows

@@ -1,0 +1,25 @@
+"""MLE: the teacher-forced baseline. One phase, ``mle``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sparring.data.oracle import OracleData
+from sparring.gans.engine import adam, build_generator, mle_phase
+from sparring.models.lstm import LSTMLanguageModel
+from sparring.session import Session
+
+
+def train_mle(
+    session: Session, cfg: Any, data: OracleData, device: torch.device, pretrained: dict | None = None
+) -> LSTMLanguageModel:
+    """Run (or resume) MLE; ``pretrained`` is a generator state dict to continue from."""
+    gen = build_generator(cfg, device)
+    opt = adam(gen.parameters(), cfg.mle.lr)
+    session.track(generator=gen, g_opt=opt)
+    if not session.restore() and pretrained is not None:
+        gen.load_state_dict(pretrained)
+    mle_phase(session, gen, opt, data, cfg)
+    return gen

@@ -1,0 +1,96 @@
+"""The LSTM language model used both as the generator and as the hidden oracle.
+
+Token ids ``0..vocab_size-1`` are words; id ``vocab_size`` is the start token, which is only ever
+fed as input (the output layer has ``vocab_size`` rows, so it can never be generated).
+
+Training uses ``nn.LSTM`` (fused kernels). Sampling and Monte Carlo rollouts step the same
+equations by hand through :func:`lstm_step`, which reads weights from a plain ``dict`` of
+tensors. That is what lets the SeqGAN rollout policy be a lagged *copy of the weights* instead of
+a second module tree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from sparring.models.fused_output import linear_cross_entropy
+
+Params = dict[str, torch.Tensor]
+
+
+class LSTMLanguageModel(nn.Module):
+    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.start_token = vocab_size
+        self.embedding = nn.Embedding(vocab_size + 1, emb_dim)
+        self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
+        self.output = nn.Linear(hidden_dim, vocab_size)
+
+    def init_normal_(self, std: float, generator: torch.Generator | None = None) -> LSTMLanguageModel:
+        """SeqGAN's generator initialisation: every parameter ~ N(0, std)."""
+        with torch.no_grad():
+            for p in self.parameters():
+                p.normal_(0.0, std, generator=generator)
+        return self
+
+    def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced LSTM outputs (B, T, H); position t has read the start token and tokens[:, :t]."""
+        return self.lstm(self.embedding(shift_right(tokens, self.start_token)))[0]
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits (B, T, V): position t predicts ``tokens[:, t]`` from ``tokens[:, :t]``."""
+        return self.output(self.hidden_states(tokens))
+
+    def weighted_nll(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """sum over tokens of weight * -log p(y_t | y_<t); the default weights give the mean NLL.
+
+        Same value as cross-entropy over ``forward``'s logits, without materialising them.
+        """
+        hidden = self.hidden_states(tokens)
+        weights = None if token_weights is None else token_weights.reshape(-1)
+        return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), self.output.weight, self.output.bias, tokens.reshape(-1), weights)
+
+    def params(self) -> Params:
+        """Detached views of the weights, in the form :func:`lstm_step` and the samplers take."""
+        return {name: p.detach() for name, p in self.named_parameters()}
+
+
+def shift_right(tokens: torch.Tensor, start_token: int) -> torch.Tensor:
+    start = torch.full_like(tokens[:, :1], start_token)
+    return torch.cat([start, tokens[:, :-1]], dim=1)
+
+
+def lstm_step(params: Params, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One LSTM step with PyTorch's gate order (input, forget, cell, output)."""
+    x = params["embedding.weight"][token]
+    gates = torch.addmm(params["lstm.bias_ih_l0"] + params["lstm.bias_hh_l0"], x, params["lstm.weight_ih_l0"].t())
+    gates.addmm_(h, params["lstm.weight_hh_l0"].t())
+    i, f, g, o = gates.chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h = torch.sigmoid(o) * torch.tanh(c)
+    return h, c
+
+
+def initial_state(params: Params, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    hidden = params["lstm.weight_hh_l0"].shape[1]
+    weight = params["lstm.weight_hh_l0"]
+    zeros = torch.zeros(batch, hidden, dtype=weight.dtype, device=weight.device)
+    return zeros, zeros.clone()
+
+
+def seeded_normal_lm(vocab_size: int, emb_dim: int, hidden_dim: int, seed: int, std: float = 1.0) -> LSTMLanguageModel:
+    """An LSTM LM whose every parameter is drawn from N(0, std) by NumPy's PCG64 generator.
+
+    NumPy's ``default_rng`` stream is platform independent, so the same seed gives bit-identical
+    oracle parameters on any machine (torch's CPU ``randn`` makes no such promise across versions).
+    """
+    model = LSTMLanguageModel(vocab_size, emb_dim, hidden_dim)
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        for _, p in sorted(model.named_parameters()):
+            values = rng.standard_normal(tuple(p.shape), dtype=np.float64) * std
+            p.copy_(torch.from_numpy(values.astype(np.float32)))
+    return model

@@ -1,0 +1,126 @@
+"""A training session: phases of numbered steps, checkpoints after steps, exact resume, progress bars.
+
+An algorithm is written as plain loops over ``session.steps(phase, total)``. The session yields
+only the steps that are not yet done, saves a checkpoint after every ``checkpoint_every`` steps
+(and at the end of each phase), and on ``--resume`` restores models, optimisers, the algorithm's
+extra state and the RNG, so the resumed run draws exactly the random numbers the uninterrupted
+run would have drawn. That is why a resumed run ends with the same final metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from sparring.runs import RunDir
+
+
+class Session:
+    def __init__(self, run: RunDir, checkpoint_every: int = 1, console: Console | None = None) -> None:
+        self.run = run
+        self.checkpoint_every = checkpoint_every
+        self.console = console or Console(stderr=True)
+        self.tracked: dict[str, Any] = {}
+        self.state: dict[str, Any] = {}  # algorithm-owned values that must survive a resume
+        self.progress: dict[str, int] = {}  # phase -> steps completed
+        self.phase_seconds: dict[str, float] = {}
+        self.n_metric_rows = 0
+        self._elapsed_before = 0.0
+        self._started = time.perf_counter()
+        self._bars = Progress(
+            TextColumn("[bold]{task.description:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[latest]}"),
+            console=self.console,
+            disable=not self.console.is_terminal,  # logs get one line per evaluation instead
+        )
+
+    # ---- state ------------------------------------------------------------------------------
+    def track(self, **objects: Any) -> None:
+        """Register models/optimisers (anything with state_dict/load_state_dict) for checkpoints."""
+        self.tracked.update(objects)
+
+    def elapsed(self) -> float:
+        return self._elapsed_before + time.perf_counter() - self._started
+
+    def restore(self) -> bool:
+        """Load the last checkpoint into everything tracked; False when starting fresh."""
+        if not self.run.has_checkpoint():
+            if self.run.metrics_path.exists():  # rows from an attempt killed before its first checkpoint
+                self.run.truncate_metrics(0)
+            return False
+        payload = self.run.load_checkpoint()
+        for name, obj in self.tracked.items():
+            obj.load_state_dict(payload["models"][name])
+        self.state = payload["state"]
+        self.progress = dict(payload["progress"])
+        self.phase_seconds = dict(payload["phase_seconds"])
+        self.n_metric_rows = int(payload["n_metric_rows"])
+        self._elapsed_before = float(payload["elapsed"])
+        self._started = time.perf_counter()
+        torch.set_rng_state(payload["rng"]["cpu"])
+        if torch.cuda.is_available() and payload["rng"].get("cuda"):
+            torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
+        self.run.truncate_metrics(self.n_metric_rows)
+        return True
+
+    def save(self) -> None:
+        self.run.save_checkpoint(
+            {
+                "models": {name: obj.state_dict() for name, obj in self.tracked.items()},
+                "state": self.state,
+                "progress": self.progress,
+                "phase_seconds": self.phase_seconds,
+                "n_metric_rows": self.n_metric_rows,
+                "elapsed": self.elapsed(),
+                "rng": {
+                    "cpu": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                },
+            }
+        )
+
+    # ---- phases -----------------------------------------------------------------------------
+    def done(self, phase: str) -> int:
+        return self.progress.get(phase, 0)
+
+    def steps(self, phase: str, total: int, label: str | None = None) -> Iterator[int]:
+        """Yield the remaining step numbers 1..total of ``phase``, checkpointing after each."""
+        first = self.done(phase) + 1
+        if first > total:
+            return
+        task = self._bars.add_task(label or phase, total=total, completed=first - 1, latest="")
+        self._bars.start()
+        for step in range(first, total + 1):
+            t0 = time.perf_counter()
+            yield step
+            self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + time.perf_counter() - t0
+            self.progress[phase] = step
+            if step % self.checkpoint_every == 0 or step == total:
+                self.save()
+            self._bars.update(task, completed=step)
+
+    def close(self) -> None:
+        self._bars.stop()
+
+    def log(self, phase: str, step: int, **metrics: Any) -> dict[str, Any]:
+        """Append one evaluation row to metrics.jsonl and show it on the current progress bar."""
+        row = {"phase": phase, "step": step, **metrics, "elapsed_s": round(self.elapsed(), 3)}
+        self.run.append_metrics(row)
+        self.n_metric_rows += 1
+        shown = "  ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+        for task in self._bars.tasks:
+            if not task.finished:
+                self._bars.update(task.id, latest=shown)
+        if not self.console.is_terminal:
+            self.console.print(f"{phase} {step}: {shown}", highlight=False)
+        return row

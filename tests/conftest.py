@@ -1,0 +1,39 @@
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# Fast settings on top of the smoke preset for tests that only need a complete, real run.
+TINY = [
+    "oracle.n_train=600",
+    "oracle.n_test=300",
+    "mle.epochs=2",
+    "eval.n_samples=300",
+    "eval.n_d_eval=100",
+    "eval.n_write_samples=20",
+    "pretrain_d.n_negatives=200",
+    "adversarial.steps=3",
+    "adversarial.rollouts=2",
+    "adversarial.n_negatives=100",
+    "adversarial.eval_every=1",
+]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Oracle data is cached per test session, never in the user's home during tests."""
+    os.environ["SPARRING_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    yield
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """One real `sparring train seqgan --data oracle --preset smoke` run, shared by read-only tests."""
+    from sparring.cli import main
+
+    out = tmp_path_factory.mktemp("runs") / "smoke"
+    assert main(["train", "seqgan", "--data", "oracle", "--preset", "smoke", "--seed", "1", "--out", str(out)]) == 0
+    return out

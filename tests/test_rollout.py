@@ -138,3 +138,13 @@ def test_sample_sequences_is_reproducible_with_a_generator():
     a = sample_sequences(params, 10, 5, generator=torch.Generator().manual_seed(4))
     b = sample_sequences(params, 10, 5, generator=torch.Generator().manual_seed(4))
     assert torch.equal(a, b) and a.shape == (10, 5) and int(a.max()) < 6
+
+
+def test_generator_weighted_nll_equals_the_policy_gradient_loss():
+    """SeqGAN's loss is a Q-weighted NLL: the fused path and the reference definition agree."""
+    lm = small_lm(vocab=9)
+    seqs = torch.randint(0, 9, (4, 5))
+    q = torch.rand(4, 5)
+    reference = policy_gradient_loss(lm(seqs), seqs, q)
+    fused = lm.weighted_nll(seqs, q / seqs.shape[0])
+    assert torch.allclose(reference, fused, atol=1e-5)

@@ -127,6 +127,16 @@ def _pretrained_generator(cfg: Any) -> dict | None:
     return source.dir.load_checkpoint()["models"]["generator"]
 
 
+def pretrained_epochs(cfg: Any) -> int:
+    """MLE epochs behind a run's pretrained generator (0 without one, or if it is gone), for plots."""
+    if not cfg.pretrained:
+        return 0
+    try:
+        return Run(cfg.pretrained).config.mle.epochs
+    except UserError:
+        return 0
+
+
 def _prepare_run_dir(path: Path, cfg: Any, resume: bool) -> RunDir:
     run = RunDir(path)
     config = to_dict(cfg)
@@ -164,7 +174,7 @@ def _finish(run: RunDir, session: Session, cfg: Any, data: OracleData, gen: LSTM
         wall_time_s=round(session.elapsed(), 3),
         versions=_versions(),
     )
-    plot_curves([(run.path.name, rows, floor)], run.curves_path)
+    plot_curves([(run.path.name, rows, floor, pretrained_epochs(cfg))], run.curves_path)
     run.write_summary(summary)
 
 

@@ -126,7 +126,7 @@ _SMOKE_COMMON = {
     "eval.n_d_eval": 200,
     "eval.n_write_samples": 100,
 }
-_DEMO_COMMON = {"mle.epochs": 30, "mle.eval_every": 5, "eval.n_samples": 5000}
+_DEMO_COMMON = {"mle.epochs": 20, "mle.eval_every": 5, "eval.n_samples": 5000}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "mle": {"paper": {}, "smoke": dict(_SMOKE_COMMON), "demo": dict(_DEMO_COMMON)},
     "seqgan": {
@@ -149,7 +149,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "pretrain_d.epochs": 1,
             "pretrain_d.n_negatives": 5000,
             "adversarial.steps": 20,
-            "adversarial.rollouts": 8,
+            "adversarial.rollouts": 4,
             "adversarial.d_rounds": 1,
             "adversarial.d_epochs": 1,
             "adversarial.n_negatives": 1000,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sparring.api import Run, build_summary
+from sparring.api import Run, build_summary, pretrained_epochs
 from sparring.plots import plot_curves
 
 
@@ -63,4 +63,6 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def write_curves(runs: list[Run], path: Path) -> None:
-    plot_curves([(run.path.name, run.metrics, (run.summary or {}).get("entropy_floor")) for run in runs], path)
+    plot_curves(
+        [(run.path.name, run.metrics, (run.summary or {}).get("entropy_floor"), pretrained_epochs(run.config)) for run in runs], path
+    )

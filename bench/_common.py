@@ -1,0 +1,45 @@
+"""Helpers shared by the benchmark scripts: timing and writing results as JSON plus a markdown table."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def machine() -> dict[str, object]:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def write_results(name: str, data: dict, table_header: list[str], table_rows: list[list[str]], notes: list[str]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    lines = ["| " + " | ".join(table_header) + " |", "|" + "---|" * len(table_header)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows]
+    md = RESULTS / f"{name}.md"
+    md.write_text("\n".join([f"# {name}", "", *lines, "", *notes]) + "\n")
+    return md

@@ -31,3 +31,12 @@ def test_default_weights_give_the_mean_nll_and_no_grad_mode_skips_gradients():
         value = linear_cross_entropy(hidden, weight, bias, targets)
     assert not value.requires_grad
     assert torch.allclose(value, F.cross_entropy(F.linear(hidden, weight, bias), targets))
+
+
+def test_large_vocabulary_with_large_logits_does_not_overflow():
+    """20,000 logits of 79 sum past float32's maximum unless they are shifted first."""
+    hidden = torch.ones(2, 1)
+    weight = torch.full((20_000, 1), 79.0)
+    bias = torch.zeros(20_000)
+    value = linear_cross_entropy(hidden, weight, bias, torch.tensor([0, 1]))
+    assert torch.isfinite(value) and abs(value.item() - torch.log(torch.tensor(20_000.0)).item()) < 1e-3

@@ -12,10 +12,10 @@ input never leaves a partial run behind.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,19 +24,18 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from sparring.config import from_dict, to_dict
-from sparring.data.oracle import OracleData, load_oracle_data
+from sparring.config import from_dict, sequence_length, to_dict
+from sparring.data.corpus import Corpus, load_corpus
+from sparring.data.text import Vocabulary, pad_after_eos
 from sparring.errors import UserError
-from sparring.gans.engine import sample
-from sparring.gans.mle import train_mle
-from sparring.gans.seqgan import train_seqgan
+from sparring.gans import ALGORITHMS
+from sparring.gans.engine import TEXT_KEYS
 from sparring.metrics.nll import per_token_nll
-from sparring.models.lstm import LSTMLanguageModel
 from sparring.plots import plot_curves
-from sparring.runs import RunDir
+from sparring.runs import RunDir, atomic_write_json
 from sparring.session import Session
 
-TRAINERS: dict[str, Callable[..., LSTMLanguageModel]] = {"mle": train_mle, "seqgan": train_seqgan}
+VOCAB_FILE = "vocab.json"
 
 
 class Run:
@@ -62,15 +61,37 @@ class Run:
     def complete(self) -> bool:
         return self.dir.is_complete()
 
-    def generator(self, device: str = "cpu") -> LSTMLanguageModel:
-        """The generator as of the last checkpoint."""
-        payload = self.dir.load_checkpoint(map_location=device)
-        gen = LSTMLanguageModel(self.config.oracle.vocab_size, self.config.generator.emb_dim, self.config.generator.hidden_dim)
+    @property
+    def vocab(self) -> Vocabulary | None:
+        """The word vocabulary of a real-text run (None on the oracle)."""
+        path = self.path / VOCAB_FILE
+        if not path.exists():
+            return None
         try:
-            gen.load_state_dict(payload["models"]["generator"])
-        except (KeyError, RuntimeError) as exc:
-            raise UserError(f"corrupt checkpoint {self.dir.checkpoint_path}: generator weights do not fit ({exc})") from None
-        return gen.to(device).eval()
+            return Vocabulary(json.loads(path.read_text())["words"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise UserError(f"{path}: damaged vocabulary file") from None
+
+    @property
+    def vocab_size(self) -> int:
+        vocab = self.vocab
+        return self.config.oracle.vocab_size if vocab is None else len(vocab)
+
+    def models(self, device: str = "cpu") -> dict[str, torch.nn.Module]:
+        """The algorithm's networks (generator, and discriminator where there is one) as of the last checkpoint."""
+        payload = self.dir.load_checkpoint(map_location=device)
+        models = ALGORITHMS[self.config.algo].build(self.config, self.vocab_size, torch.device(device))
+        for name, module in models.items():
+            try:
+                module.load_state_dict(payload["models"][name])
+            except (KeyError, RuntimeError) as exc:
+                raise UserError(f"corrupt checkpoint {self.dir.checkpoint_path}: {name} weights do not fit ({exc})") from None
+            module.eval()
+        return models
+
+    def generator(self, device: str = "cpu") -> torch.nn.Module:
+        """The generator as of the last checkpoint."""
+        return self.models(device)["generator"]
 
     def sample(self, n: int = 10, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
         """``n`` sequences of token ids from the last checkpoint's generator, reproducible by ``seed``."""
@@ -80,7 +101,16 @@ class Run:
             raise UserError(f"--temperature must be > 0, got {temperature}")
         gen = self.generator()
         torch.manual_seed(seed)
-        return sample(gen, n, self.config.oracle.seq_len, temperature)
+        tokens = gen.generate(n, sequence_length(self.config), temperature)
+        return tokens if self.vocab is None else pad_after_eos(tokens)
+
+    def sample_text(self, n: int = 10, temperature: float = 1.0, seed: int = 0) -> list[str]:
+        """Samples as text: words on real text, token ids joined by spaces on the oracle."""
+        tokens = self.sample(n, temperature, seed)
+        vocab = self.vocab
+        if vocab is None:
+            return [" ".join(map(str, row)) for row in tokens.tolist()]
+        return [vocab.decode(row) for row in tokens.tolist()]
 
 
 def load_run(path: str | Path) -> Run:
@@ -92,17 +122,19 @@ def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | No
     console = console or Console(stderr=True)
     device = _resolve_device(cfg.device)
     pretrained = _pretrained_generator(cfg)
+    data = load_corpus(cfg, device)  # before the run directory: bad data never leaves a partial run
     run = _prepare_run_dir(Path(out), cfg, resume)
     if run.is_complete():
         console.print(f"{run.path} is already complete; nothing to resume.")
         return Run(run.path)
+    if data.vocab is not None:
+        atomic_write_json(run.path / VOCAB_FILE, {"words": data.vocab.words})
 
     torch.manual_seed(cfg.seed)
     session = Session(run, cfg.checkpoint_every, console)
     try:
-        data = load_oracle_data(cfg.oracle, device)
-        floor = per_token_nll(data.oracle, data.test)
-        gen = TRAINERS[cfg.algo](session, cfg, data, device, pretrained)
+        floor = per_token_nll(data.oracle, data.test) if data.oracle is not None else None
+        gen = ALGORITHMS[cfg.algo].train(session, cfg, data, device, pretrained)
         _finish(run, session, cfg, data, gen, floor, device)
     finally:
         session.close()
@@ -119,8 +151,8 @@ def _pretrained_generator(cfg: Any) -> dict | None:
     if not cfg.pretrained:
         return None
     source = Run(cfg.pretrained)
-    for section in ("oracle", "generator"):
-        if to_dict(getattr(source.config, section)) != to_dict(getattr(cfg, section)):
+    for section in ("data", "test", "oracle", "text", "generator"):
+        if to_dict(source.config).get(section) != to_dict(cfg).get(section):
             raise UserError(f"pretrained run {source.path} has a different '{section}' config than this run")
     if not source.complete:
         raise UserError(f"pretrained run {source.path} is not finished (no summary.json)")
@@ -161,12 +193,16 @@ def _prepare_run_dir(path: Path, cfg: Any, resume: bool) -> RunDir:
     return run
 
 
-def _finish(run: RunDir, session: Session, cfg: Any, data: OracleData, gen: LSTMLanguageModel, floor: float, device: torch.device) -> None:
-    """Samples, summary (written last: it marks the run complete) and curves."""
-    samples = sample(gen, cfg.eval.n_write_samples, cfg.oracle.seq_len, cfg.eval.temperature) if cfg.eval.n_write_samples else []
-    run.write_samples([" ".join(str(t) for t in seq.tolist()) for seq in samples])
+def _finish(run: RunDir, session: Session, cfg: Any, data: Corpus, gen: Any, floor: float | None, device: torch.device) -> None:
+    """Samples (as text on real data), summary (written last: it marks the run complete) and curves."""
+    from sparring.gans.engine import sample
+
+    n = cfg.eval.n_write_samples
+    run.write_samples(data.decode(sample(gen, n, data, cfg.eval.temperature)) if n else [])
     rows = run.read_metrics()
     summary = build_summary(rows, session.phase_seconds, floor)
+    if data.is_text:
+        summary["data"] = data.stats
     summary.update(
         algo=cfg.algo,
         seed=cfg.seed,
@@ -178,22 +214,25 @@ def _finish(run: RunDir, session: Session, cfg: Any, data: OracleData, gen: LSTM
     run.write_summary(summary)
 
 
-def build_summary(rows: list[dict[str, Any]], phase_seconds: dict[str, float], floor: float) -> dict[str, Any]:
+def build_summary(rows: list[dict[str, Any]], phase_seconds: dict[str, float], floor: float | None) -> dict[str, Any]:
     """Final and best metrics from the metrics rows (a pure function, also used by ``report``)."""
-    evaluated = [r for r in rows if r.get("nll_oracle") is not None]
+    evaluated = [r for r in rows if r.get("nll_test") is not None]
     final = evaluated[-1] if evaluated else {}
     best = {}
-    for key in ("nll_oracle", "nll_test"):
+    for key, better in (("nll_oracle", min), ("nll_test", min), ("bleu_4", max)):
         candidates = [r for r in evaluated if r.get(key) is not None]
         if candidates:
-            top = min(candidates, key=lambda r: r[key])
+            top = better(candidates, key=lambda r: r[key])
             best[key] = {"value": top[key], "phase": top["phase"], "step": top["step"]}
+    final_keys = ("phase", "step", "nll_oracle", "nll_test", "d_accuracy", "temperature", "n_samples")
+    if any(final.get(k) is not None for k in TEXT_KEYS):
+        final_keys += TEXT_KEYS
     phases = {}
     for phase, seconds in phase_seconds.items():
         phase_rows = [r for r in rows if r["phase"] == phase]
         phases[phase] = {"seconds": round(seconds, 3), "last": phase_rows[-1] if phase_rows else None}
     return {
-        "final": {k: final.get(k) for k in ("phase", "step", "nll_oracle", "nll_test", "d_accuracy", "temperature", "n_samples")},
+        "final": {k: final.get(k) for k in final_keys},
         "best": best,
         "entropy_floor": floor,
         "phases": phases,

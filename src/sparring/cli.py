@@ -40,7 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("algo", metavar="ALGO", help=f"algorithm: {', '.join(algorithms())}")
-    train.add_argument("--data", default="oracle", help="training data; 'oracle' is the synthetic LSTM benchmark (default)")
+    train.add_argument(
+        "--data",
+        default="oracle",
+        help="training data: 'oracle' (the synthetic LSTM benchmark, default), a text file with one sentence per line, "
+        "a .jsonl/.csv/.parquet file, or a Hugging Face dataset name",
+    )
+    train.add_argument(
+        "--test", metavar="PATH", default=None, help="held-out file for real text (default: hold out text.test_fraction of --data)"
+    )
+    train.add_argument("--text-col", metavar="COL", default=None, help="text column of .jsonl/.csv/.parquet data (default 'text')")
     train.add_argument(
         "--seq-len", type=int, default=None, help="sequence length of the oracle benchmark (20 by default, 40 as in LeakGAN)"
     )
@@ -62,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample = sub.add_parser(
         "sample",
         help="print samples from a run's generator",
-        description="Print N sequences (token ids, one per line) from the last checkpoint of RUN_DIR.",
+        description="Print N sequences (words on real text, token ids on the oracle) from the last checkpoint of RUN_DIR.",
     )
     sample.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by 'sparring train'")
     sample.add_argument("--n", type=int, default=10, help="number of sequences (default 10)")
@@ -105,24 +114,34 @@ def _train(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
     overrides.append(f"data={args.data}")
+    if args.test is not None:
+        overrides.append(f"test={args.test}")
+    if args.text_col is not None:
+        overrides.append(f"text.text_col={args.text_col}")
     cfg = build_config(args.algo, args.preset, args.config, overrides)
 
     from sparring.api import train
 
     run = train(cfg, args.out, resume=args.resume)
     final = (run.summary or {}).get("final", {})
-    print(
-        f"{run.path}: NLL-oracle {final.get('nll_oracle'):.3f}, NLL-test {final.get('nll_test'):.3f}, "
-        f"entropy floor {run.summary['entropy_floor']:.3f}"
-    )
+    if final.get("nll_oracle") is not None:
+        print(
+            f"{run.path}: NLL-oracle {final['nll_oracle']:.3f}, NLL-test {final['nll_test']:.3f}, "
+            f"entropy floor {run.summary['entropy_floor']:.3f}"
+        )
+    else:
+        print(
+            f"{run.path}: NLL-test {final.get('nll_test'):.3f}, BLEU-4 {final.get('bleu_4'):.3f}, "
+            f"Self-BLEU-4 {final.get('self_bleu_4'):.3f} (T={final.get('temperature')}, {final.get('n_samples')} samples)"
+        )
     return 0
 
 
 def _sample(args: argparse.Namespace) -> int:
     from sparring.api import load_run
 
-    seqs = load_run(args.run_dir).sample(n=args.n, temperature=args.temperature, seed=args.seed)
-    sys.stdout.write("".join(" ".join(map(str, s)) + "\n" for s in seqs.tolist()))
+    lines = load_run(args.run_dir).sample_text(n=args.n, temperature=args.temperature, seed=args.seed)
+    sys.stdout.write("".join(line + "\n" for line in lines))
     return 0
 
 

@@ -33,6 +33,17 @@ class OracleConfig:
 
 
 @dataclass
+class TextConfig:
+    """Real-text corpora (``--data PATH``); ignored on the oracle. Conventions: sparring.data.text."""
+
+    text_col: str = "text"  # column of .jsonl / .csv / .parquet files and HF datasets
+    vocab_size: int = 5000  # cap, including <eos> and <unk>; the most frequent training words are kept
+    max_len: int = 40  # words per sentence; longer ones are truncated (and counted)
+    lowercase: bool = True
+    test_fraction: float = 0.1  # held out from the training file when no --test is given
+
+
+@dataclass
 class GeneratorConfig:
     emb_dim: int = 32
     hidden_dim: int = 32
@@ -86,6 +97,7 @@ class EvalConfig:
     temperature: float = 1.0
     n_d_eval: int = 1_000  # held-out real and fresh generated sequences for the discriminator's accuracy
     n_write_samples: int = 1_000  # lines in samples.txt
+    n_bleu: int = 2_000  # real text: generated sentences scored by BLEU / Self-BLEU / distinct-n
 
 
 @dataclass
@@ -95,10 +107,12 @@ class MLERunConfig:
     algo: str = "mle"
     seed: int = 0
     device: str = "cpu"
-    data: str = "oracle"
+    data: str = "oracle"  # 'oracle', a text/.jsonl/.csv/.parquet file, or a Hugging Face dataset name
+    test: str = ""  # held-out file for real text; empty: hold out text.test_fraction of the training file
     checkpoint_every: int = 1  # in units of the phase's steps (epochs, rounds, adversarial steps)
     pretrained: str = ""  # a finished run directory whose generator is the starting point (SeqGAN: skips MLE)
     oracle: OracleConfig = field(default_factory=OracleConfig)
+    text: TextConfig = field(default_factory=TextConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     mle: MLEConfig = field(default_factory=MLEConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -302,7 +316,12 @@ def validate(cfg: Any) -> None:
         if not ok:
             raise UserError(f"config: '{key}' must be {what}")
 
-    need(cfg.data == "oracle", "data", "'oracle' (real-text corpora are not supported yet)")
+    need(bool(cfg.data.strip()), "data", "'oracle' or a file / dataset name")
+    t = cfg.text
+    need(t.vocab_size >= 3, "text.vocab_size", ">= 3 (it includes <eos> and <unk>)")
+    need(t.max_len >= 1, "text.max_len", ">= 1")
+    need(0 < t.test_fraction < 1, "text.test_fraction", "in (0, 1)")
+    need(bool(t.text_col), "text.text_col", "a column name")
     need(cfg.device in {"cpu", "cuda"} or cfg.device.startswith("cuda:"), "device", "cpu, cuda or cuda:N")
     need(cfg.checkpoint_every >= 1, "checkpoint_every", ">= 1")
     o = cfg.oracle
@@ -323,12 +342,14 @@ def validate(cfg: Any) -> None:
     need(e.temperature > 0, "eval.temperature", "> 0")
     need(e.n_d_eval >= 1, "eval.n_d_eval", ">= 1")
     need(e.n_write_samples >= 0, "eval.n_write_samples", ">= 0")
+    need(e.n_bleu >= 2, "eval.n_bleu", ">= 2")
     if cfg.algo == "seqgan":
         d = cfg.discriminator
         need(len(d.filter_sizes) == len(d.num_filters) > 0, "discriminator.num_filters",
              "as long as discriminator.filter_sizes")
-        need(all(1 <= w <= o.seq_len for w in d.filter_sizes), "discriminator.filter_sizes",
-             f"between 1 and oracle.seq_len ({o.seq_len})")
+        seq_len = sequence_length(cfg)
+        need(all(1 <= w <= seq_len for w in d.filter_sizes), "discriminator.filter_sizes",
+             f"between 1 and the sequence length ({seq_len})")
         need(all(n >= 1 for n in d.num_filters), "discriminator.num_filters", ">= 1 each")
         need(0 <= d.dropout < 1, "discriminator.dropout", "in [0, 1)")
         need(d.l2_reg >= 0, "discriminator.l2_reg", ">= 0")
@@ -343,6 +364,11 @@ def validate(cfg: Any) -> None:
         need(a.d_rounds >= 0 and a.d_epochs >= 1 and a.n_negatives >= 1, "adversarial.d_rounds/d_epochs/n_negatives",
              "d_rounds >= 0, d_epochs >= 1, n_negatives >= 1")
         need(a.eval_every >= 1, "adversarial.eval_every", ">= 1")
+
+
+def sequence_length(cfg: Any) -> int:
+    """Token positions per sequence: the oracle's length, or max_len words plus <eos> on real text."""
+    return cfg.oracle.seq_len if cfg.data == "oracle" else cfg.text.max_len + 1
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

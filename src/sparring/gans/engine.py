@@ -10,26 +10,36 @@ from typing import Any
 
 import torch
 
-from sparring.data.oracle import OracleData
+from sparring.data.corpus import Corpus
+from sparring.metrics.bleu import bleu, self_bleu
+from sparring.metrics.diversity import distinct_n
 from sparring.metrics.nll import per_token_nll
 from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.models.lstm import LSTMLanguageModel
 from sparring.rl.losses import discriminator_loss
-from sparring.rl.sampling import sample_sequences
 from sparring.session import Session
 
-# Every metrics row carries every key, so readers never need to guess; absent values are null.
+# Every metrics row carries these keys, so readers never need to guess; absent values are null.
+# Evaluation rows add the generator metrics of their data source (ORACLE_KEYS or TEXT_KEYS).
 METRIC_KEYS = ("nll_oracle", "nll_test", "d_loss", "d_accuracy", "mean_reward")
+BLEU_ORDERS = (2, 3, 4, 5)
+TEXT_KEYS = (
+    *(f"bleu_{n}" for n in BLEU_ORDERS),
+    *(f"self_bleu_{n}" for n in BLEU_ORDERS),
+    "distinct_1",
+    "distinct_2",
+    "mean_length",
+)
 
 
-def build_generator(cfg: Any, device: torch.device) -> LSTMLanguageModel:
-    gen = LSTMLanguageModel(cfg.oracle.vocab_size, cfg.generator.emb_dim, cfg.generator.hidden_dim)
+def build_generator(cfg: Any, vocab_size: int, device: torch.device) -> LSTMLanguageModel:
+    gen = LSTMLanguageModel(vocab_size, cfg.generator.emb_dim, cfg.generator.hidden_dim)
     return gen.init_normal_(cfg.generator.init_std).to(device)
 
 
-def build_discriminator(cfg: Any, device: torch.device) -> CNNDiscriminator:
+def build_discriminator(cfg: Any, vocab_size: int, device: torch.device) -> CNNDiscriminator:
     d = cfg.discriminator
-    return CNNDiscriminator(cfg.oracle.vocab_size, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout).to(device)
+    return CNNDiscriminator(vocab_size, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout).to(device)
 
 
 def adam(params: Any, lr: float) -> torch.optim.Adam:
@@ -37,18 +47,26 @@ def adam(params: Any, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, fused=True)
 
 
-def sample(gen: LSTMLanguageModel, n: int, seq_len: int, temperature: float = 1.0) -> torch.Tensor:
-    return sample_sequences(gen.params(), n, seq_len, temperature)
+def sample(gen: Any, n: int, corpus: Corpus, temperature: float = 1.0) -> torch.Tensor:
+    """``n`` generated sequences, padded after ``<eos>`` on real text (as real ones are)."""
+    return corpus.clean(gen.generate(n, corpus.seq_len, temperature))
 
 
-def mle_epoch(gen: LSTMLanguageModel, opt: torch.optim.Optimizer, data: torch.Tensor, batch_size: int, grad_clip: float) -> float:
-    """One teacher-forced pass over ``data`` in a fresh random order; returns the mean token NLL."""
+def nll_weights(batch: torch.Tensor, corpus: Corpus) -> torch.Tensor | None:
+    """Token weights that make ``weighted_nll`` the mean NLL over the tokens that count."""
+    mask = corpus.mask(batch)
+    return None if mask is None else mask / mask.sum()
+
+
+def mle_epoch(gen: Any, opt: torch.optim.Optimizer, corpus: Corpus, batch_size: int, grad_clip: float) -> float:
+    """One teacher-forced pass over the training split in a fresh random order; returns the mean token NLL."""
     gen.train()
+    data = corpus.train
     order = torch.randperm(len(data)).to(data.device)
     total, count = 0.0, 0
     for idx in order.split(batch_size):
         batch = data[idx]
-        loss = gen.weighted_nll(batch)  # the mean token NLL, fused with the output layer
+        loss = gen.weighted_nll(batch, nll_weights(batch, corpus))  # fused with the output layer
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(gen.parameters(), grad_clip)
@@ -97,14 +115,34 @@ def discriminator_accuracy(disc: CNNDiscriminator, real: torch.Tensor, fake: tor
     return float(correct) / (len(real) + len(fake))
 
 
-def evaluate_generator(gen: LSTMLanguageModel, data: OracleData, eval_cfg: Any) -> dict[str, Any]:
-    """NLL-oracle on fresh samples and NLL-test on the held-out split, with their conventions."""
-    samples = sample(gen, eval_cfg.n_samples, data.test.shape[1], eval_cfg.temperature)
+def evaluate_generator(gen: Any, corpus: Corpus, eval_cfg: Any, temperature: float | None = None) -> dict[str, Any]:
+    """The generator's metrics with their conventions (temperature, sample count) in the same row.
+
+    Oracle: NLL-oracle of fresh samples, NLL-test of the held-out split.
+    Real text: NLL-test (over words and the ending ``<eos>``), BLEU-2..5 against the whole test
+    set, leave-one-out Self-BLEU-2..5, distinct-1/2 and the mean length, on ``n_bleu`` samples.
+    """
+    temperature = eval_cfg.temperature if temperature is None else temperature
+    nll_test = per_token_nll(gen, corpus.test, corpus.mask(corpus.test))
+    if not corpus.is_text:
+        samples = sample(gen, eval_cfg.n_samples, corpus, temperature)
+        return {"nll_oracle": per_token_nll(corpus.oracle, samples), "nll_test": nll_test,
+                "temperature": temperature, "n_samples": eval_cfg.n_samples}
+    words = corpus.words(sample(gen, eval_cfg.n_bleu, corpus, temperature))
+    metrics = {"nll_oracle": None, "nll_test": nll_test, **text_metrics(words, corpus)}
+    return {**metrics, "temperature": temperature, "n_samples": eval_cfg.n_bleu}
+
+
+def text_metrics(sentences: list[list[str]], corpus: Corpus) -> dict[str, float]:
+    """BLEU / Self-BLEU / distinct-n / length of generated word lists (see sparring.metrics.bleu)."""
+    scored = bleu(sentences, corpus.test_sentences, BLEU_ORDERS)
+    selfs = self_bleu(sentences, BLEU_ORDERS)
     return {
-        "nll_oracle": per_token_nll(data.oracle, samples),
-        "nll_test": per_token_nll(gen, data.test),
-        "temperature": eval_cfg.temperature,
-        "n_samples": eval_cfg.n_samples,
+        **{f"bleu_{n}": scored[n] for n in BLEU_ORDERS},
+        **{f"self_bleu_{n}": selfs[n] for n in BLEU_ORDERS},
+        "distinct_1": distinct_n(sentences, 1),
+        "distinct_2": distinct_n(sentences, 2),
+        "mean_length": sum(map(len, sentences)) / len(sentences),
     }
 
 
@@ -113,12 +151,12 @@ def row(**values: Any) -> dict[str, Any]:
     return {**dict.fromkeys(METRIC_KEYS), **values}
 
 
-def mle_phase(session: Session, gen: LSTMLanguageModel, opt: torch.optim.Optimizer, data: OracleData, cfg: Any) -> None:
+def mle_phase(session: Session, gen: Any, opt: torch.optim.Optimizer, data: Corpus, cfg: Any) -> None:
     """Teacher-forced training, evaluated before the first epoch and every ``eval_every`` epochs."""
     m = cfg.mle
     if m.epochs and session.done("mle") == 0:
         session.log("mle", 0, **row(**evaluate_generator(gen, data, cfg.eval)))
     for epoch in session.steps("mle", m.epochs, label="MLE"):
-        loss = mle_epoch(gen, opt, data.train, m.batch_size, m.grad_clip)
+        loss = mle_epoch(gen, opt, data, m.batch_size, m.grad_clip)
         if epoch % m.eval_every == 0 or epoch == m.epochs:
             session.log("mle", epoch, **row(**evaluate_generator(gen, data, cfg.eval), train_nll=loss))

@@ -6,17 +6,21 @@ from typing import Any
 
 import torch
 
-from sparring.data.oracle import OracleData
+from sparring.data.corpus import Corpus
 from sparring.gans.engine import adam, build_generator, mle_phase
 from sparring.models.lstm import LSTMLanguageModel
 from sparring.session import Session
 
 
+def build_models(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, torch.nn.Module]:
+    return {"generator": build_generator(cfg, vocab_size, device)}
+
+
 def train_mle(
-    session: Session, cfg: Any, data: OracleData, device: torch.device, pretrained: dict | None = None
+    session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None
 ) -> LSTMLanguageModel:
     """Run (or resume) MLE; ``pretrained`` is a generator state dict to continue from."""
-    gen = build_generator(cfg, device)
+    gen = build_models(cfg, data.vocab_size, device)["generator"]
     opt = adam(gen.parameters(), cfg.mle.lr)
     session.track(generator=gen, g_opt=opt)
     if not session.restore() and pretrained is not None:

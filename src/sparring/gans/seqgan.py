@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from sparring.data.oracle import OracleData
+from sparring.data.corpus import Corpus
 from sparring.gans.engine import (
     adam,
     build_discriminator,
@@ -31,14 +31,17 @@ from sparring.rl.rollout import lagged_update, monte_carlo_q
 from sparring.session import Session
 
 
+def build_models(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, torch.nn.Module]:
+    return {"generator": build_generator(cfg, vocab_size, device), "discriminator": build_discriminator(cfg, vocab_size, device)}
+
+
 def train_seqgan(
-    session: Session, cfg: Any, data: OracleData, device: torch.device, pretrained: dict | None = None
+    session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None
 ) -> LSTMLanguageModel:
     """Run (or resume) SeqGAN; ``pretrained`` is a generator state dict that replaces phase 1."""
-    seq_len = cfg.oracle.seq_len
     d_cfg, pre, adv = cfg.discriminator, cfg.pretrain_d, cfg.adversarial
-    gen = build_generator(cfg, device)
-    disc = build_discriminator(cfg, device)
+    models = build_models(cfg, data.vocab_size, device)
+    gen, disc = models["generator"], models["discriminator"]
     mle_opt = adam(gen.parameters(), cfg.mle.lr)
     pg_opt = adam(gen.parameters(), adv.lr)  # SeqGAN keeps a separate optimiser for the PG updates
     d_opt = adam(disc.parameters(), d_cfg.lr)
@@ -48,7 +51,7 @@ def train_seqgan(
 
     def d_eval() -> float:
         real = data.test[: cfg.eval.n_d_eval]
-        return discriminator_accuracy(disc, real, sample(gen, len(real), seq_len))
+        return discriminator_accuracy(disc, real, sample(gen, len(real), data))
 
     # Phase 1: maximum likelihood.
     if not cfg.pretrained:
@@ -56,7 +59,7 @@ def train_seqgan(
 
     # Phase 2: discriminator pre-training on fresh negatives each round.
     for rnd in session.steps("pretrain_d", pre.rounds, label="pretrain D"):
-        fake = sample(gen, pre.n_negatives, seq_len)
+        fake = sample(gen, pre.n_negatives, data)
         loss = discriminator_round(disc, d_opt, data.train, fake, pre.epochs, d_cfg.batch_size, d_cfg.l2_reg)
         session.log("pretrain_d", rnd, **row(d_loss=loss, d_accuracy=d_eval()))
 
@@ -69,10 +72,10 @@ def train_seqgan(
         rollout_params, window = session.state["rollout"], session.state["window"]
 
         # Generator: one policy-gradient update with Monte Carlo Q-values.
-        seqs = sample(gen, adv.batch_size, seq_len)
-        q = monte_carlo_q(rollout_params, seqs, adv.rollouts, disc.prob_real)
+        seqs = sample(gen, adv.batch_size, data)
+        q = monte_carlo_q(rollout_params, seqs, adv.rollouts, lambda x: disc.prob_real(data.clean(x)))
         gen.train()
-        loss = policy_gradient_loss(gen(seqs), seqs, q)
+        loss = policy_gradient_loss(gen(seqs), seqs, q, data.mask(seqs))
         pg_opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
@@ -82,7 +85,7 @@ def train_seqgan(
         # Discriminator: fresh negatives each round.
         d_loss = float("nan")
         for _ in range(adv.d_rounds):
-            fake = sample(gen, adv.n_negatives, seq_len)
+            fake = sample(gen, adv.n_negatives, data)
             d_loss = discriminator_round(disc, d_opt, data.train, fake, adv.d_epochs, d_cfg.batch_size, d_cfg.l2_reg)
 
         window["reward"] += float(q.mean())

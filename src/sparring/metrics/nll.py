@@ -1,4 +1,4 @@
-"""Negative log-likelihood metrics for the oracle benchmark; all are per-token means in nats.
+"""Negative log-likelihood metrics; all are per-token means in nats.
 
 - NLL-oracle: the oracle's NLL of generator samples (quality, as in SeqGAN/LeakGAN/Texygen).
 - NLL-test: the generator's NLL of held-out oracle samples, never the training ones (coverage).
@@ -14,12 +14,18 @@ from sparring.models.lstm import LSTMLanguageModel
 
 
 @torch.no_grad()
-def per_token_nll(model: LSTMLanguageModel, tokens: torch.Tensor, batch_size: int = 1000) -> float:
-    """Mean over all tokens of -log p_model(y_t | y_<t)."""
+def per_token_nll(model: LSTMLanguageModel, tokens: torch.Tensor, mask: torch.Tensor | None = None, batch_size: int = 1000) -> float:
+    """Mean over tokens of -log p_model(y_t | y_<t); with ``mask``, over the positions where it is 1.
+
+    On real text the mask keeps every word and the ``<eos>`` that ends the sentence, and drops
+    the padding after it (Texygen scores the padding too, which flatters every model).
+    """
     was_training = model.training
     model.eval()
+    if mask is None:
+        mask = torch.ones(tokens.shape, dtype=torch.float32, device=tokens.device)
     total = 0.0
-    for part in tokens.split(batch_size):
-        total += float(model.weighted_nll(part, torch.ones(part.shape, dtype=torch.float32, device=part.device)))
+    for part, weights in zip(tokens.split(batch_size), mask.split(batch_size), strict=True):
+        total += float(model.weighted_nll(part, weights))
     model.train(was_training)
-    return total / tokens.numel()
+    return total / float(mask.sum())

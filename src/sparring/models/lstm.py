@@ -53,6 +53,12 @@ class LSTMLanguageModel(nn.Module):
         weights = None if token_weights is None else token_weights.reshape(-1)
         return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), self.output.weight, self.output.bias, tokens.reshape(-1), weights)
 
+    def generate(self, n: int, seq_len: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` sampled sequences (n, seq_len); no gradient."""
+        from sparring.rl.sampling import sample_sequences  # sampling builds on this module
+
+        return sample_sequences(self.params(), n, seq_len, temperature, generator)
+
     def params(self) -> Params:
         """Detached views of the weights, in the form :func:`lstm_step` and the samplers take."""
         return {name: p.detach() for name, p in self.named_parameters()}

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 
-def policy_gradient_loss(logits: torch.Tensor, tokens: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+def policy_gradient_loss(logits: torch.Tensor, tokens: torch.Tensor, q: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """SeqGAN's generator loss: -sum_t log G(y_t | Y_1:t-1) * Q(Y_1:t-1, y_t), averaged over the batch.
 
     ``logits`` (B, T, V) from a teacher-forced pass over ``tokens`` (B, T); ``q`` (B, T) is treated

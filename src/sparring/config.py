@@ -89,6 +89,26 @@ class AdversarialConfig:
     d_epochs: int = 3
     n_negatives: int = 10_000
     eval_every: int = 10
+    mle_every: int = 0  # interleave one MLE phase every this many steps (0: never; LeakGAN's remedy for collapse)
+    mle_epochs: int = 1  # MLE epochs in each interleaved phase
+
+
+@dataclass
+class LeakGANModelConfig:
+    goal_size: int = 16  # k: the Worker's goal embedding
+    step_size: int = 4  # c: the Manager's horizon, and the interval between rewards
+    rescale_delta: float = 16.0  # bootstrapped rescaled activation: sigma(delta * (0.5 - rank / B))
+
+
+@dataclass
+class InterleavedPretrainConfig:
+    """LeakGAN pre-training: ``rounds`` x (``d_rounds`` x ``d_epochs`` D epochs, then ``mle_epochs`` MLE epochs)."""
+
+    rounds: int = 10
+    d_rounds: int = 5
+    d_epochs: int = 3
+    n_negatives: int = 10_000
+    mle_epochs: int = 8
 
 
 @dataclass
@@ -128,7 +148,93 @@ class SeqGANRunConfig(MLERunConfig):
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
 
 
-CONFIG_CLASSES: dict[str, type] = {"mle": MLERunConfig, "seqgan": SeqGANRunConfig}
+@dataclass
+class LeakGANRunConfig(MLERunConfig):
+    """LeakGAN (Guo et al., 2018): Manager/Worker generator fed D's leaked features, interleaved pre-training,
+    then adversarial training with rank-rescaled Monte Carlo rewards every ``step_size`` tokens.
+
+    ``mle.epochs`` is unused (pre-training is interleaved: see ``pretrain``); ``mle.lr/batch_size/grad_clip`` apply.
+    """
+
+    algo: str = "leakgan"
+    mle: MLEConfig = field(default_factory=lambda: MLEConfig(epochs=0, lr=1e-3))
+    leakgan: LeakGANModelConfig = field(default_factory=LeakGANModelConfig)
+    # LeakGAN's synthetic-data code, to our reading: widths 2 and 3, 100 + 200 filters (its goals live in
+    # this 300-dimensional feature space), no dropout. SeqGAN's 1,720-filter D also works, about 6x slower.
+    discriminator: DiscriminatorConfig = field(
+        default_factory=lambda: DiscriminatorConfig(filter_sizes=(2, 3), num_filters=(100, 200), dropout=0.0)
+    )
+    pretrain: InterleavedPretrainConfig = field(default_factory=InterleavedPretrainConfig)
+    adversarial: AdversarialConfig = field(
+        default_factory=lambda: AdversarialConfig(steps=800, rollouts=4, lr=1e-3, d_rounds=5, d_epochs=3, mle_every=10, mle_epochs=1)
+    )
+
+
+@dataclass
+class MaliGANRunConfig(SeqGANRunConfig):
+    """MaliGAN (Che et al., 2017): SeqGAN's schedule, but the generator is trained by MLE on its own samples
+    weighted by normalised importance weights D/(1-D) (minus the mean weight as a baseline).
+    ``adversarial.rollouts`` and ``rollout_update_rate`` are unused: the weights are per sequence."""
+
+    algo: str = "maligan"
+
+
+@dataclass
+class RankerConfig:
+    gamma: float = 4.0  # softmax sharpness over cosine similarities (RankGAN's gamma; our default)
+    n_reference: int = 16  # |U|: real sentences the candidates are compared with
+    n_compare: int = 16  # |C|: the comparison set each candidate is ranked within
+
+
+@dataclass
+class RankGANRunConfig(SeqGANRunConfig):
+    """RankGAN (Lin et al., 2017): a ranker (D's features + cosine relevance to a real reference set) replaces
+    the classifier; the generator's Monte Carlo reward is the rank score of its completions among real sentences."""
+
+    algo: str = "rankgan"
+    ranker: RankerConfig = field(default_factory=RankerConfig)
+
+
+@dataclass
+class RelGANModelConfig:
+    mem_slots: int = 1
+    num_heads: int = 2
+    head_size: int = 256
+    max_inverse_temperature: float = 1000.0  # Gumbel-softmax beta, annealed 1 -> max: beta_n = max ** (n / N)
+
+
+@dataclass
+class RelGANAdversarialConfig:
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 1e-4
+    d_steps: int = 5  # discriminator updates per generator update
+    grad_clip: float = 5.0
+    eval_every: int = 100
+
+
+@dataclass
+class RelGANRunConfig(MLERunConfig):
+    """RelGAN (Nie et al., ICLR 2019): relational-memory generator, Gumbel-softmax relaxation with annealed
+    temperature, relativistic standard GAN loss; the discriminator sees (soft) one-hot inputs."""
+
+    algo: str = "relgan"
+    mle: MLEConfig = field(default_factory=lambda: MLEConfig(epochs=150, lr=1e-2))
+    relgan: RelGANModelConfig = field(default_factory=RelGANModelConfig)
+    discriminator: DiscriminatorConfig = field(
+        default_factory=lambda: DiscriminatorConfig(filter_sizes=(2, 3, 4, 5), num_filters=(300, 300, 300, 300), lr=1e-4, l2_reg=0.0)
+    )
+    adversarial: RelGANAdversarialConfig = field(default_factory=RelGANAdversarialConfig)
+
+
+CONFIG_CLASSES: dict[str, type] = {
+    "mle": MLERunConfig,
+    "seqgan": SeqGANRunConfig,
+    "leakgan": LeakGANRunConfig,
+    "maligan": MaliGANRunConfig,
+    "rankgan": RankGANRunConfig,
+    "relgan": RelGANRunConfig,
+}
 
 # Presets are only named overrides: the defaults above are the paper's schedule.
 _SMOKE_COMMON = {
@@ -141,6 +247,39 @@ _SMOKE_COMMON = {
     "eval.n_write_samples": 100,
 }
 _DEMO_COMMON = {"mle.epochs": 20, "mle.eval_every": 5, "eval.n_samples": 5000}
+_LEAKGAN_SMOKE = {
+    **_SMOKE_COMMON,
+    "mle.epochs": 0,
+    "mle.lr": 1e-2,
+    "pretrain.rounds": 2,
+    "pretrain.d_rounds": 1,
+    "pretrain.d_epochs": 1,
+    "pretrain.n_negatives": 500,
+    "pretrain.mle_epochs": 1,
+    "adversarial.steps": 4,
+    "adversarial.rollouts": 2,
+    "adversarial.d_rounds": 1,
+    "adversarial.d_epochs": 1,
+    "adversarial.n_negatives": 500,
+    "adversarial.eval_every": 2,
+    "adversarial.mle_every": 2,
+}
+_LEAKGAN_DEMO = {
+    **_DEMO_COMMON,
+    "mle.epochs": 0,
+    "mle.lr": 1e-2,
+    "pretrain.rounds": 3,
+    "pretrain.d_rounds": 1,
+    "pretrain.d_epochs": 1,
+    "pretrain.n_negatives": 5000,
+    "pretrain.mle_epochs": 3,
+    "adversarial.steps": 20,
+    "adversarial.d_rounds": 1,
+    "adversarial.d_epochs": 1,
+    "adversarial.n_negatives": 1000,
+    "adversarial.eval_every": 5,
+    "adversarial.mle_every": 5,
+}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "mle": {"paper": {}, "smoke": dict(_SMOKE_COMMON), "demo": dict(_DEMO_COMMON)},
     "seqgan": {
@@ -170,7 +309,15 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "adversarial.eval_every": 5,
         },
     },
+    "leakgan": {"paper": {}, "smoke": _LEAKGAN_SMOKE, "demo": _LEAKGAN_DEMO},
+    "relgan": {
+        "paper": {},
+        "smoke": {**_SMOKE_COMMON, "relgan.head_size": 32, "adversarial.steps": 4, "adversarial.d_steps": 1, "adversarial.eval_every": 2},
+        "demo": {**_DEMO_COMMON, "relgan.head_size": 64, "adversarial.steps": 200, "adversarial.d_steps": 3, "adversarial.eval_every": 50},
+    },
 }
+PRESETS["maligan"] = {name: dict(overrides) for name, overrides in PRESETS["seqgan"].items()}
+PRESETS["rankgan"] = {name: dict(overrides) for name, overrides in PRESETS["seqgan"].items()}
 
 
 def algorithms() -> list[str]:
@@ -343,7 +490,7 @@ def validate(cfg: Any) -> None:
     need(e.n_d_eval >= 1, "eval.n_d_eval", ">= 1")
     need(e.n_write_samples >= 0, "eval.n_write_samples", ">= 0")
     need(e.n_bleu >= 2, "eval.n_bleu", ">= 2")
-    if cfg.algo == "seqgan":
+    if hasattr(cfg, "discriminator"):
         d = cfg.discriminator
         need(len(d.filter_sizes) == len(d.num_filters) > 0, "discriminator.num_filters",
              "as long as discriminator.filter_sizes")
@@ -354,8 +501,30 @@ def validate(cfg: Any) -> None:
         need(0 <= d.dropout < 1, "discriminator.dropout", "in [0, 1)")
         need(d.l2_reg >= 0, "discriminator.l2_reg", ">= 0")
         need(d.lr > 0 and d.batch_size >= 1, "discriminator.lr/batch_size", "> 0")
+    if hasattr(cfg, "pretrain_d"):
         p = cfg.pretrain_d
         need(p.rounds >= 0 and p.epochs >= 1 and p.n_negatives >= 1, "pretrain_d", "rounds >= 0, epochs >= 1, n_negatives >= 1")
+    if hasattr(cfg, "pretrain"):
+        p = cfg.pretrain
+        need(p.rounds >= 0 and p.d_rounds >= 0 and p.d_epochs >= 1 and p.n_negatives >= 1 and p.mle_epochs >= 0, "pretrain",
+             "rounds >= 0, d_rounds >= 0, d_epochs >= 1, n_negatives >= 1, mle_epochs >= 0")
+    if hasattr(cfg, "leakgan"):
+        g = cfg.leakgan
+        need(g.goal_size >= 1 and g.step_size >= 1, "leakgan.goal_size/step_size", ">= 1")
+        need(g.rescale_delta > 0, "leakgan.rescale_delta", "> 0")
+        need(not cfg.pretrained, "pretrained", "empty for leakgan (its generator is not a plain LSTM)")
+    if hasattr(cfg, "ranker"):
+        r = cfg.ranker
+        need(r.gamma > 0 and r.n_reference >= 1 and r.n_compare >= 1, "ranker", "gamma > 0, n_reference >= 1, n_compare >= 1")
+    if hasattr(cfg, "relgan"):
+        g, a = cfg.relgan, cfg.adversarial
+        need(g.mem_slots >= 1 and g.num_heads >= 1 and g.head_size >= 1, "relgan.mem_slots/num_heads/head_size", ">= 1")
+        need(g.max_inverse_temperature >= 1, "relgan.max_inverse_temperature", ">= 1")
+        need(a.steps >= 0 and a.batch_size >= 2 and a.d_steps >= 1 and a.eval_every >= 1, "adversarial",
+             "steps >= 0, batch_size >= 2, d_steps >= 1, eval_every >= 1")
+        need(a.lr > 0 and a.grad_clip > 0, "adversarial.lr/grad_clip", "> 0")
+        need(not cfg.pretrained, "pretrained", "empty for relgan (its generator is not a plain LSTM)")
+    elif hasattr(cfg, "adversarial"):
         a = cfg.adversarial
         need(a.steps >= 0, "adversarial.steps", ">= 0")
         need(a.batch_size >= 1 and a.rollouts >= 1, "adversarial.batch_size/rollouts", ">= 1")
@@ -364,6 +533,7 @@ def validate(cfg: Any) -> None:
         need(a.d_rounds >= 0 and a.d_epochs >= 1 and a.n_negatives >= 1, "adversarial.d_rounds/d_epochs/n_negatives",
              "d_rounds >= 0, d_epochs >= 1, n_negatives >= 1")
         need(a.eval_every >= 1, "adversarial.eval_every", ">= 1")
+        need(a.mle_every >= 0 and a.mle_epochs >= 1, "adversarial.mle_every/mle_epochs", "mle_every >= 0, mle_epochs >= 1")
 
 
 def sequence_length(cfg: Any) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from sparring.gans import mle, seqgan
+from sparring.gans import leakgan, maligan, mle, rankgan, relgan, seqgan
 
 
 @dataclass(frozen=True)
@@ -25,4 +25,8 @@ class Algorithm:
 ALGORITHMS: dict[str, Algorithm] = {
     "mle": Algorithm(mle.train_mle, mle.build_models),
     "seqgan": Algorithm(seqgan.train_seqgan, seqgan.build_models),
+    "leakgan": Algorithm(leakgan.train_leakgan, leakgan.build_models),
+    "maligan": Algorithm(maligan.train_maligan, seqgan.build_models),
+    "rankgan": Algorithm(rankgan.train_rankgan, seqgan.build_models),
+    "relgan": Algorithm(relgan.train_relgan, relgan.build_models),
 }

@@ -66,12 +66,12 @@ def mle_epoch(gen: Any, opt: torch.optim.Optimizer, corpus: Corpus, batch_size: 
     total, count = 0.0, 0
     for idx in order.split(batch_size):
         batch = data[idx]
-        loss = gen.weighted_nll(batch, nll_weights(batch, corpus))  # fused with the output layer
+        loss, nll = gen.mle_loss(batch, nll_weights(batch, corpus))  # LeakGAN adds its Manager's goal loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(gen.parameters(), grad_clip)
         opt.step()
-        total += loss.item() * len(idx)
+        total += nll.item() * len(idx)
         count += len(idx)
     return total / max(count, 1)
 

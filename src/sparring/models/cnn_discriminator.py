@@ -49,15 +49,33 @@ class CNNDiscriminator(nn.Module):
 
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
         """The highway layer's output, (B, features): what LeakGAN leaks to its generator."""
-        emb = self.embedding(tokens)  # (B, T, E)
+        return self.features_from_embedded(self.embedding(tokens))
+
+    def features_from_embedded(self, emb: torch.Tensor) -> torch.Tensor:
+        """``features`` from embedded inputs (B, T, E): RelGAN feeds soft one-hots @ embedding."""
         pooled = []
         for width, weight, bias in zip(self.filter_sizes, self.conv_weights, self.conv_biases, strict=True):
             windows = emb.unfold(1, width, 1).transpose(2, 3).reshape(emb.shape[0], -1, weight.shape[1])
             pooled.append(F.relu(torch.matmul(windows, weight.t()).amax(dim=1) + bias))
-        flat = torch.cat(pooled, dim=1)
+        return self.highway_output(torch.cat(pooled, dim=1))
+
+    def highway_output(self, flat: torch.Tensor) -> torch.Tensor:
         gate, candidate = self.highway(flat).chunk(2, dim=1)
         gate = torch.sigmoid(gate)
         return gate * F.relu(candidate) + (1.0 - gate) * flat
+
+    @torch.no_grad()
+    def prefix_features(self, tokens: torch.Tensor, pad: int) -> torch.Tensor:
+        """Features of every prefix of ``tokens`` (B, T), padded to length T with ``pad``: (B, T+1, F).
+
+        Entry t describes the first t tokens, as LeakGAN's Manager sees them before step t.
+        """
+        stepper = PrefixFeatures(self, tokens.shape[0], tokens.shape[1], pad)
+        out = [stepper.current()]
+        for t in range(tokens.shape[1]):
+            stepper.push(tokens[:, t])
+            out.append(stepper.current())
+        return torch.stack(out, dim=1)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits (B, 2); class 1 means "real"."""
@@ -75,3 +93,62 @@ class CNNDiscriminator(nn.Module):
     def l2_penalty(self) -> torch.Tensor:
         """SeqGAN's L2 term: on the output layer only, tf.nn.l2_loss style (sum of squares / 2)."""
         return 0.5 * (self.output.weight.pow(2).sum() + self.output.bias.pow(2).sum())
+
+
+class PrefixFeatures:
+    """``CNNDiscriminator.features`` of a growing prefix, updated token by token.
+
+    LeakGAN needs D's features of the partial sentence (padded to full length) before every
+    generated token. Recomputing them costs a full D pass per token, T times the work. Instead,
+    each window's conv sum is accumulated as its tokens arrive; a window that still overlaps the
+    padding adds the padding's precomputed contribution. Per token this costs one (E x sum of
+    width * filters) projection plus the highway, whatever the sequence length.
+    Dropout is not applied (eval-mode features), as in ``features``.
+    """
+
+    def __init__(self, disc: CNNDiscriminator, n: int, seq_len: int, pad: int) -> None:
+        self.disc, self.seq_len, self.length = disc, seq_len, 0
+        emb_dim = disc.embedding.weight.shape[1]
+        pad_emb = disc.embedding.weight[pad]
+        projections, self.pad_tails, self.sums, self.best, self.sizes = [], [], [], [], []
+        for width, weight in zip(disc.filter_sizes, disc.conv_weights, strict=True):
+            per_offset = weight.detach().view(weight.shape[0], width, emb_dim).transpose(0, 1)  # (w, n, E)
+            projections.append(per_offset.reshape(-1, emb_dim))
+            pad_part = per_offset @ pad_emb  # (w, n): the padding's contribution at each offset
+            tail = torch.cat([pad_part.flip(0).cumsum(0).flip(0), torch.zeros_like(pad_part[:1])])  # tail[k] = sum_{i>=k}
+            self.pad_tails.append(tail)
+            self.sums.append(torch.zeros(n, width, weight.shape[0], dtype=pad_emb.dtype, device=pad_emb.device))
+            self.best.append(torch.full((n, weight.shape[0]), float("-inf"), dtype=pad_emb.dtype, device=pad_emb.device))
+            self.sizes.append(width * weight.shape[0])
+        self.projection = torch.cat(projections)  # (sum_w w * n, E)
+
+    def push(self, token: torch.Tensor) -> None:
+        """Append one token per row at position ``self.length``."""
+        pos = self.length
+        parts = (self.disc.embedding.weight[token] @ self.projection.t()).split(self.sizes, dim=1)
+        for width, part, sums, best in zip(self.disc.filter_sizes, parts, self.sums, self.best, strict=True):
+            part = part.view(part.shape[0], width, -1)
+            sums[:, pos % width] = 0.0  # the window starting here reuses the slot of one that has finished
+            slots = (pos - torch.arange(width, device=part.device)) % width  # window starting at pos - i gets offset i
+            sums.index_add_(1, slots, part)
+            start = pos - width + 1
+            if 0 <= start <= self.seq_len - width:  # that window is now complete
+                torch.maximum(best, sums[:, start % width], out=best)
+        self.length = pos + 1
+
+    def current(self) -> torch.Tensor:
+        """Features (n, F) of the prefix pushed so far, padded to ``seq_len``."""
+        length, pooled = self.length, []
+        for width, sums, best, tail, bias in zip(
+            self.disc.filter_sizes, self.sums, self.best, self.pad_tails, self.disc.conv_biases, strict=True
+        ):
+            candidates = [best] if length >= width else []
+            starts = range(max(0, length - width + 1), min(length - 1, self.seq_len - width) + 1)
+            if len(starts):
+                idx = torch.tensor(list(starts), device=sums.device)
+                partial = sums[:, idx % width] + tail[length - idx]
+                candidates.append(partial.amax(dim=1))
+            if length <= self.seq_len - width:  # windows made only of padding
+                candidates.append(tail[0].expand_as(best))
+            pooled.append(F.relu(torch.stack(candidates).amax(dim=0) + bias))
+        return self.disc.highway_output(torch.cat(pooled, dim=1))

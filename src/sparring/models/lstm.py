@@ -53,6 +53,11 @@ class LSTMLanguageModel(nn.Module):
         weights = None if token_weights is None else token_weights.reshape(-1)
         return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), self.output.weight, self.output.bias, tokens.reshape(-1), weights)
 
+    def mle_loss(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss to minimise, NLL): the same thing for a plain language model."""
+        nll = self.weighted_nll(tokens, token_weights)
+        return nll, nll
+
     def generate(self, n: int, seq_len: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` sampled sequences (n, seq_len); no gradient."""
         from sparring.rl.sampling import sample_sequences  # sampling builds on this module

@@ -21,3 +21,43 @@ def policy_gradient_loss(logits: torch.Tensor, tokens: torch.Tensor, q: torch.Te
 def discriminator_loss(logits: torch.Tensor, labels: torch.Tensor, l2_penalty: torch.Tensor, l2_reg: float) -> torch.Tensor:
     """Cross-entropy of the real/generated classifier plus SeqGAN's L2 term on its output layer."""
     return F.cross_entropy(logits, labels) + l2_reg * l2_penalty
+
+
+def maligan_weights(d_probs: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """MaliGAN's per-sequence weights: r_i = D_i / (1 - D_i), normalised to sum 1, minus their mean 1/m.
+
+    Training on -sum_i weight_i log G(y_i) moves G towards the distribution D believes is real
+    (Che et al., 2017, eq. 8); subtracting the mean weight is their variance-reducing baseline.
+    """
+    d = d_probs.clamp(eps, 1 - eps)
+    ratios = d / (1 - d)
+    normalised = ratios / ratios.sum()
+    return normalised - 1.0 / len(d_probs)
+
+
+def rank_scores(candidates: torch.Tensor, references: torch.Tensor, comparison: torch.Tensor, gamma: float) -> torch.Tensor:
+    """RankGAN's rank score of each candidate, (N,), from feature vectors.
+
+    R(s | U, C) = mean over u in U of exp(gamma cos(s, u)) / sum over s' in {s} + C of exp(gamma cos(s', u)):
+    how strongly the real references U single out s among the comparison set C.
+    """
+    cand = F.normalize(candidates, dim=-1)
+    refs = F.normalize(references, dim=-1)
+    comp = F.normalize(comparison, dim=-1)
+    own = gamma * cand @ refs.t()  # (N, U)
+    others = torch.logsumexp(gamma * comp @ refs.t(), dim=0)  # (U,)
+    return torch.exp(own - torch.logaddexp(own, others)).mean(dim=1)
+
+
+def ranker_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """The ranker ranks real sentences high among generated ones and generated ones low among real ones."""
+    return -(torch.log(real_scores.clamp_min(eps)).mean() + torch.log((1 - fake_scores).clamp_min(eps)).mean())
+
+
+def rsgan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Relativistic standard GAN (Jolicoeur-Martineau, 2019), as RelGAN uses it: (D loss, G loss).
+
+    D: -log sigmoid(C(real) - C(fake)); G: -log sigmoid(C(fake) - C(real)), paired row by row.
+    """
+    diff = real_logits - fake_logits
+    return F.softplus(-diff).mean(), F.softplus(diff).mean()

@@ -1,0 +1,160 @@
+"""LeakGAN (Guo et al., AAAI 2018), as two explicit phases.
+
+1. ``pretrain``: ``rounds`` x (D rounds on fresh negatives, then MLE epochs). D is trained first
+   in each round because the Manager reads D's features: they must mean something before the
+   Manager can learn goals in their space. MLE trains the Worker by NLL and the Manager by the
+   cosine between its goals and the feature change over the next c tokens.
+2. ``adversarial``: per step, Monte Carlo rewards every c tokens (rollouts from the current
+   generator), rescaled by rank within the batch, train the Manager; the Worker follows its
+   intrinsic reward (how well its tokens moved the features along the Manager's goals). Then D
+   rounds on fresh negatives, and every ``mle_every`` steps an interleaved MLE phase.
+
+Choices where the paper is silent or its code differs (also in the README):
+- rollouts use the current generator (LeakGAN's code), not a lagged copy as in SeqGAN;
+- one Adam optimiser per phase over Manager and Worker; the Worker's loss does not reach the
+  Manager (its goals are detached on the Worker's side), as in LeakGAN's separate updates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sparring.data.corpus import Corpus
+from sparring.gans.engine import (
+    adam,
+    build_discriminator,
+    discriminator_accuracy,
+    discriminator_round,
+    evaluate_generator,
+    mle_epoch,
+    row,
+    sample,
+)
+from sparring.models.cnn_discriminator import CNNDiscriminator
+from sparring.models.leakgan import (
+    LeakGANGenerator,
+    intrinsic_rewards,
+    manager_loss,
+    per_step_rewards,
+    rank_rescale,
+    segment_ends,
+)
+from sparring.session import Session
+
+PAD = 0  # the padding D sees after a prefix: <eos> on real text, token 0 on the oracle (as LeakGAN)
+
+
+def build_models(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, torch.nn.Module]:
+    disc = build_discriminator(cfg, vocab_size, device)
+    g, lk = cfg.generator, cfg.leakgan
+    gen = LeakGANGenerator(vocab_size, g.emb_dim, g.hidden_dim, disc.feature_dim, lk.goal_size, lk.step_size, PAD)
+    gen.init_normal_(g.init_std)
+    return {"generator": gen.to(device).attach(disc), "discriminator": disc}
+
+
+@torch.no_grad()
+def leakgan_rewards(
+    gen: LeakGANGenerator, disc: CNNDiscriminator, seqs: torch.Tensor, data: Corpus, rollouts: int, delta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rank-rescaled Monte Carlo rewards (B, T) for the Manager, and the raw segment scores (S, B).
+
+    For each reward point L in c, 2c, .. < T, every sequence's first L tokens are completed
+    ``rollouts`` times and D scores the completions; at L = T, D scores the sequence itself.
+    """
+    batch, seq_len = seqs.shape
+    ends = segment_ends(seq_len, gen.step_size)
+    scores = []
+    if len(ends) > 1:
+        prefix_lens = torch.tensor(ends[:-1], device=seqs.device).repeat_interleave(rollouts * batch)
+        prefixes = seqs.repeat(len(ends[:-1]) * rollouts, 1)
+        completions = gen.generate(len(prefixes), seq_len, prefix=prefixes, prefix_len=prefix_lens)
+        probs = disc.prob_real(data.clean(completions)).view(len(ends) - 1, rollouts, batch)
+        scores.append(probs.mean(dim=1))
+    scores.append(disc.prob_real(seqs).unsqueeze(0))
+    segment_scores = torch.cat(scores)
+    return per_step_rewards(rank_rescale(segment_scores, delta), seq_len, gen.step_size), segment_scores
+
+
+def train_leakgan(session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None) -> LeakGANGenerator:
+    """Run (or resume) LeakGAN."""
+    d_cfg, pre, adv, c = cfg.discriminator, cfg.pretrain, cfg.adversarial, cfg.leakgan.step_size
+    models = build_models(cfg, data.vocab_size, device)
+    gen, disc = models["generator"], models["discriminator"]
+    mle_opt = adam(gen.parameters(), cfg.mle.lr)
+    adv_opt = adam(gen.parameters(), adv.lr)
+    d_opt = adam(disc.parameters(), d_cfg.lr)
+    session.track(generator=gen, discriminator=disc, mle_opt=mle_opt, adv_opt=adv_opt, d_opt=d_opt)
+    session.restore()
+
+    def d_eval() -> float:
+        real = data.test[: cfg.eval.n_d_eval]
+        return discriminator_accuracy(disc, real, sample(gen, len(real), data))
+
+    def d_rounds(rounds: int, epochs: int, n_negatives: int) -> float:
+        loss = float("nan")
+        for _ in range(rounds):
+            fake = sample(gen, n_negatives, data)
+            loss = discriminator_round(disc, d_opt, data.train, fake, epochs, d_cfg.batch_size, d_cfg.l2_reg)
+        return loss
+
+    def mle_epochs(epochs: int) -> float:
+        loss = float("nan")
+        for _ in range(epochs):
+            loss = mle_epoch(gen, mle_opt, data, cfg.mle.batch_size, cfg.mle.grad_clip)
+        return loss
+
+    # Phase 1: interleaved pre-training. Step r = one round; evaluated after every round.
+    if pre.rounds and session.done("pretrain") == 0:
+        session.log("pretrain", 0, **row(**evaluate_generator(gen, data, cfg.eval)))
+    for rnd in session.steps("pretrain", pre.rounds, label="pretrain (D + MLE)"):
+        d_loss = d_rounds(pre.d_rounds, pre.d_epochs, pre.n_negatives)
+        train_nll = mle_epochs(pre.mle_epochs)
+        metrics = evaluate_generator(gen, data, cfg.eval)
+        session.log("pretrain", rnd, **row(**metrics, d_loss=d_loss, d_accuracy=d_eval(), train_nll=train_nll))
+
+    # Phase 2: adversarial training.
+    if adv.steps and session.done("adversarial") == 0:
+        session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
+        session.log("adversarial", 0, **row(**evaluate_generator(gen, data, cfg.eval), d_accuracy=d_eval()))
+    for step in session.steps("adversarial", adv.steps, label="adversarial"):
+        window = session.state["window"]
+        seqs = sample(gen, adv.batch_size, data)
+        rewards, segment_scores = leakgan_rewards(gen, disc, seqs, data, adv.rollouts, cfg.leakgan.rescale_delta)
+        mask = data.mask(seqs)
+        if mask is not None:
+            rewards = rewards * mask
+
+        gen.train()
+        parts = gen.teacher_forced(seqs)
+        worker_reward = intrinsic_rewards(parts["goals"].detach(), parts["features"], c)
+        if mask is not None:
+            worker_reward = worker_reward * mask
+        loss = manager_loss(parts["goals"], parts["features"], c, rewards) + gen.weighted_nll(seqs, worker_reward / len(seqs), parts)
+        adv_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
+        adv_opt.step()
+
+        d_loss = d_rounds(adv.d_rounds, adv.d_epochs, adv.n_negatives)
+        train_nll = mle_epochs(adv.mle_epochs) if adv.mle_every and step % adv.mle_every == 0 else None
+
+        window["reward"] += float(segment_scores[-1].mean())
+        window["d_loss"] += d_loss
+        window["n"] += 1
+        if step % adv.eval_every == 0 or step == adv.steps:
+            n = window["n"]
+            session.log(
+                "adversarial",
+                step,
+                **row(
+                    **evaluate_generator(gen, data, cfg.eval),
+                    d_loss=window["d_loss"] / n if adv.d_rounds else None,
+                    d_accuracy=d_eval(),
+                    mean_reward=window["reward"] / n,  # D(Y) of the batch, before rank rescaling
+                    train_nll=train_nll,
+                ),
+            )
+            session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
+    return gen

@@ -21,6 +21,24 @@ TINY = [
 ]
 
 
+_TINY_COMMON = ["oracle.n_train=600", "oracle.n_test=300", "eval.n_samples=300", "eval.n_d_eval=100", "eval.n_write_samples=20",
+                "eval.n_bleu=100", "text.max_len=12"]
+_TINY_SMALL_D = ["discriminator.filter_sizes=2,3", "discriminator.num_filters=20,20"]
+TINY_BY_ALGO = {
+    "mle": [*_TINY_COMMON, "mle.epochs=2"],
+    "seqgan": TINY + ["eval.n_bleu=100", "text.max_len=12"] + _TINY_SMALL_D,
+    "maligan": TINY + ["eval.n_bleu=100", "text.max_len=12"] + _TINY_SMALL_D,
+    "rankgan": TINY + ["eval.n_bleu=100", "text.max_len=12"] + _TINY_SMALL_D,
+    "leakgan": [*_TINY_COMMON, *_TINY_SMALL_D, "pretrain.rounds=1", "pretrain.n_negatives=200", "pretrain.mle_epochs=1",
+                "adversarial.steps=2", "adversarial.n_negatives=100", "adversarial.eval_every=1", "adversarial.mle_every=2"],
+    "relgan": [*_TINY_COMMON, *_TINY_SMALL_D, "mle.epochs=1", "relgan.head_size=16", "adversarial.steps=2", "adversarial.eval_every=1"],
+}
+
+
+def tiny_args(algo: str) -> list[str]:
+    return sum((["--set", s] for s in TINY_BY_ALGO[algo]), [])
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Oracle data is cached per test session, never in the user's home during tests."""

@@ -116,7 +116,7 @@ def _bad(capsys, argv):
         (["train", "seqgan", "--preset", "smoke", "--set", "no.such.key=1", "--out", "{tmp}/r"], "unknown config key"),
         (["train", "seqgan", "--preset", "smoke", "--set", "seed=abc", "--out", "{tmp}/r"], "expects an integer"),
         (["train", "seqgan", "--preset", "smoke", "--set", "seed", "--out", "{tmp}/r"], "key=value"),
-        (["train", "seqgan", "--preset", "smoke", "--data", "corpus.txt", "--out", "{tmp}/r"], "'data'"),
+        (["train", "seqgan", "--preset", "smoke", "--data", "corpus.txt", "--out", "{tmp}/r"], "data file not found"),
         (["train", "seqgan", "--preset", "smoke", "--config", "{tmp}/none.toml", "--out", "{tmp}/r"], "not found"),
         (["train", "seqgan", "--preset", "smoke", "--set", "pretrained={tmp}/none", "--out", "{tmp}/r"], "not a sparring run"),
         (["train", "seqgan", "--preset", "smoke", "--out", "/proc/nope/run"], "cannot create run directory"),

@@ -86,8 +86,8 @@ def train_relgan(
         torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
         g_opt.step()
 
-        window["g_loss"] += float(g_loss)
-        window["d_loss"] += float(d_loss)
+        window["g_loss"] += g_loss.item()
+        window["d_loss"] += d_loss.item()
         window["n"] += 1
         if step % adv.eval_every == 0 or step == adv.steps:
             n = window["n"]

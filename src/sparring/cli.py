@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from sparring.config import algorithms, build_config, describe_keys
+from sparring.errors import UserError
 
 EXIT_USAGE = 2
 
@@ -78,6 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
     sample.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
 
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="sweep sampling temperatures: quality-diversity curve, table, and a PCA map of D's features",
+        description="Evaluate the generator of each RUN_DIR at every --temperature (NLL-oracle vs NLL-test on the oracle, "
+        "BLEU vs Self-BLEU on real text). Writes RUN_DIR/evaluation/{temperatures.json,temperatures.md,quality-diversity.png,"
+        "features-pca.png}; with several runs, also a combined table and plot in --out.",
+    )
+    evaluate.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="finished run directories")
+    evaluate.add_argument(
+        "--temperature", type=float, nargs="+", default=[0.7, 0.85, 1.0, 1.2, 1.5], metavar="T",
+        help="sampling temperatures (default: 0.7 0.85 1.0 1.2 1.5)",
+    )
+    evaluate.add_argument("--out", metavar="DIR", default=None, help="where the combined table and plot go for several runs (./evaluation)")
+    evaluate.add_argument("--pca-samples", type=int, default=1000, help="real and generated sentences in features-pca.png (default 1000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+
     report = sub.add_parser(
         "report",
         help="compare the final metrics of runs",
@@ -95,10 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from sparring.errors import UserError
 
     try:
-        return {"train": _train, "sample": _sample, "report": _report}[args.command](args)
+        return {"train": _train, "sample": _sample, "report": _report, "evaluate": _evaluate}[args.command](args)
     except UserError as exc:
         sys.stderr.write(f"sparring {args.command}: error: {exc}\n")
         return EXIT_USAGE
@@ -142,6 +158,32 @@ def _sample(args: argparse.Namespace) -> int:
 
     lines = load_run(args.run_dir).sample_text(n=args.n, temperature=args.temperature, seed=args.seed)
     sys.stdout.write("".join(line + "\n" for line in lines))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from sparring.evaluate import evaluate_runs
+
+    if args.pca_samples < 2:
+        raise UserError(f"--pca-samples must be >= 2, got {args.pca_samples}")
+    written = evaluate_runs(args.run_dirs, args.temperature, args.out, args.pca_samples, args.seed)
+    rows = written["rows"]
+    text = rows[0]["nll_oracle"] is None
+    keys = ["nll_test", "bleu_2", "bleu_4", "self_bleu_2", "self_bleu_4", "distinct_2"] if text else ["nll_oracle", "nll_test"]
+    table = Table(title="generator metrics by sampling temperature (NLL in nats/token; NLL-test scores the tempered model)")
+    for col in ("run", "T", "samples", *keys):
+        table.add_column(col, justify="left" if col == "run" else "right")
+    for r in rows:
+        table.add_row(r["run"], f"{r['temperature']:g}", str(r["n_samples"]), *(f"{r[k]:.3f}" for k in keys))
+    console = Console() if Console().is_terminal else Console(width=160)
+    console.print(table)
+    for path, info in written["runs"].items():
+        console.print(f"{path}: {info['dir']}/ (features-pca.png from {info['pca_source']})", highlight=False)
+    if "combined" in written:
+        console.print(f"combined: {written['combined']}/quality-diversity.png", highlight=False)
     return 0
 
 

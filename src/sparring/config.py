@@ -272,13 +272,13 @@ _LEAKGAN_DEMO = {
     "pretrain.d_rounds": 1,
     "pretrain.d_epochs": 1,
     "pretrain.n_negatives": 5000,
-    "pretrain.mle_epochs": 3,
+    "pretrain.mle_epochs": 2,
     "adversarial.steps": 20,
     "adversarial.d_rounds": 1,
     "adversarial.d_epochs": 1,
     "adversarial.n_negatives": 1000,
     "adversarial.eval_every": 5,
-    "adversarial.mle_every": 5,
+    "adversarial.mle_every": 10,
 }
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "mle": {"paper": {}, "smoke": dict(_SMOKE_COMMON), "demo": dict(_DEMO_COMMON)},

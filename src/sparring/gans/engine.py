@@ -118,12 +118,13 @@ def discriminator_accuracy(disc: CNNDiscriminator, real: torch.Tensor, fake: tor
 def evaluate_generator(gen: Any, corpus: Corpus, eval_cfg: Any, temperature: float | None = None) -> dict[str, Any]:
     """The generator's metrics with their conventions (temperature, sample count) in the same row.
 
-    Oracle: NLL-oracle of fresh samples, NLL-test of the held-out split.
+    Oracle: NLL-oracle of fresh samples, NLL-test of the held-out split. Both use the same
+    temperature: NLL-test scores the tempered distribution that the samples come from.
     Real text: NLL-test (over words and the ending ``<eos>``), BLEU-2..5 against the whole test
     set, leave-one-out Self-BLEU-2..5, distinct-1/2 and the mean length, on ``n_bleu`` samples.
     """
     temperature = eval_cfg.temperature if temperature is None else temperature
-    nll_test = per_token_nll(gen, corpus.test, corpus.mask(corpus.test))
+    nll_test = per_token_nll(gen, corpus.test, corpus.mask(corpus.test), temperature=temperature)
     if not corpus.is_text:
         samples = sample(gen, eval_cfg.n_samples, corpus, temperature)
         return {"nll_oracle": per_token_nll(corpus.oracle, samples), "nll_test": nll_test,

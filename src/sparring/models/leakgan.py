@@ -101,11 +101,13 @@ class LeakGANGenerator(nn.Module):
         nll = self.weighted_nll(tokens, token_weights, parts)
         return nll + manager_loss(parts["goals"], parts["features"], self.step_size), nll
 
-    def weighted_nll(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None, parts: dict | None = None) -> torch.Tensor:
+    def weighted_nll(
+        self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None, parts: dict | None = None, temperature: float = 1.0
+    ) -> torch.Tensor:
         """sum of weight * -log p(y_t | y_<t) over tokens (the Worker's loss); default: the mean NLL."""
         parts = parts or self.teacher_forced(tokens)
         inputs = parts["inputs"]
-        weight = self.output_weight()
+        weight = self.output_weight() / temperature
         zeros = torch.zeros(self.vocab_size, dtype=weight.dtype, device=weight.device)
         weights = None if token_weights is None else token_weights.reshape(-1)
         return linear_cross_entropy(inputs.reshape(-1, inputs.shape[-1]), weight, zeros, tokens.reshape(-1), weights)

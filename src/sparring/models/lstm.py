@@ -44,14 +44,18 @@ class LSTMLanguageModel(nn.Module):
         """Teacher-forced logits (B, T, V): position t predicts ``tokens[:, t]`` from ``tokens[:, :t]``."""
         return self.output(self.hidden_states(tokens))
 
-    def weighted_nll(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None) -> torch.Tensor:
+    def weighted_nll(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None, temperature: float = 1.0) -> torch.Tensor:
         """sum over tokens of weight * -log p(y_t | y_<t); the default weights give the mean NLL.
 
-        Same value as cross-entropy over ``forward``'s logits, without materialising them.
+        Same value as cross-entropy over ``forward``'s logits, without materialising them. With a
+        ``temperature``, p is the tempered distribution softmax(logits / T) that sampling at T draws from.
         """
         hidden = self.hidden_states(tokens)
         weights = None if token_weights is None else token_weights.reshape(-1)
-        return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), self.output.weight, self.output.bias, tokens.reshape(-1), weights)
+        w, b = self.output.weight, self.output.bias
+        if temperature != 1.0:
+            w, b = w / temperature, b / temperature
+        return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), w, b, tokens.reshape(-1), weights)
 
     def mle_loss(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss to minimise, NLL): the same thing for a plain language model."""

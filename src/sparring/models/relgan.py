@@ -62,10 +62,11 @@ class RelationalMemoryGenerator(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.output(self.hidden_states(tokens))
 
-    def weighted_nll(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None) -> torch.Tensor:
+    def weighted_nll(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None, temperature: float = 1.0) -> torch.Tensor:
         hidden = self.hidden_states(tokens)
         weights = None if token_weights is None else token_weights.reshape(-1)
-        return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), self.output.weight, self.output.bias, tokens.reshape(-1), weights)
+        w, b = self.output.weight / temperature, self.output.bias / temperature
+        return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), w, b, tokens.reshape(-1), weights)
 
     def mle_loss(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         nll = self.weighted_nll(tokens, token_weights)

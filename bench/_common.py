@@ -43,3 +43,28 @@ def write_results(name: str, data: dict, table_header: list[str], table_rows: li
     md = RESULTS / f"{name}.md"
     md.write_text("\n".join([f"# {name}", "", *lines, "", *notes]) + "\n")
     return md
+
+
+FAMILY = ["mle", "seqgan", "maligan", "rankgan", "leakgan", "relgan"]
+FROM_MLE = {"seqgan", "maligan", "rankgan"}  # start from the MLE run's generator, so MLE is their starting point
+
+
+def run_family(base: Path, preset: str, common: dict, models: list[str], extra: dict[str, dict] | None = None) -> dict:
+    """Train each model of ``models`` (MLE first when any model starts from it) into ``base/<model>``."""
+    from sparring import build_config, train
+
+    runs = {}
+    order = sorted(models, key=lambda m: FAMILY.index(m))
+    if FROM_MLE & set(order) and "mle" not in order:
+        order.insert(0, "mle")
+    for algo in order:
+        overrides = {**common, **(extra or {}).get(algo, {})}
+        if algo in FROM_MLE:
+            overrides["pretrained"] = str(base / "mle")
+        print(f"== {algo}", flush=True)
+        runs[algo] = train(build_config(algo, preset, overrides=overrides), base / algo)
+    return runs
+
+
+def phase_seconds(run) -> dict:
+    return {k: v["seconds"] for k, v in run.summary["phases"].items()}

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from conftest import tiny_args
 
+from conftest import tiny_args
 from sparring.api import load_run
 from sparring.cli import main
 

@@ -3,7 +3,7 @@ import math
 import torch
 
 from sparring.config import EvalConfig
-from sparring.data.oracle import OracleData
+from sparring.data.corpus import Corpus
 from sparring.gans.engine import evaluate_generator
 from sparring.metrics.nll import per_token_nll
 from sparring.models.lstm import LSTMLanguageModel
@@ -52,7 +52,7 @@ def test_nll_test_is_measured_on_the_held_out_split_only():
     gen = unigram_model([0.2, 0.2, 0.6])
     train = torch.zeros(4, 3, dtype=torch.long)
     test = torch.full((4, 3), 2, dtype=torch.long)
-    metrics = evaluate_generator(gen, OracleData(oracle, train, test), EvalConfig(n_samples=2000, temperature=1.0))
+    metrics = evaluate_generator(gen, Corpus(train, test, oracle.vocab_size, oracle=oracle), EvalConfig(n_samples=2000, temperature=1.0))
     assert abs(metrics["nll_test"] - (-math.log(0.6))) < 1e-6
     # NLL-oracle of generator samples: E_gen[-ln p_oracle] = .2 ln2 + .2 ln4 + .6 ln4 = 1.803 (Monte Carlo)
     expected = 0.2 * math.log(2) + 0.8 * math.log(4)

@@ -77,9 +77,28 @@ def leakgan_rewards(
     return per_step_rewards(rank_rescale(segment_scores, delta), seq_len, gen.step_size), segment_scores
 
 
+def generator_update(gen: LeakGANGenerator, disc: CNNDiscriminator, data: Corpus, opt: torch.optim.Optimizer, cfg: Any) -> torch.Tensor:
+    """One adversarial update of Manager and Worker on a fresh batch; returns the raw segment scores (S, B)."""
+    adv, c = cfg.adversarial, cfg.leakgan.step_size
+    seqs = sample(gen, adv.batch_size, data)
+    rewards, segment_scores = leakgan_rewards(gen, disc, seqs, data, adv.rollouts, cfg.leakgan.rescale_delta)
+    mask = data.mask(seqs)
+    gen.train()
+    parts = gen.teacher_forced(seqs)
+    worker_reward = intrinsic_rewards(parts["goals"].detach(), parts["features"], c)
+    if mask is not None:
+        rewards, worker_reward = rewards * mask, worker_reward * mask
+    loss = manager_loss(parts["goals"], parts["features"], c, rewards) + gen.weighted_nll(seqs, worker_reward / len(seqs), parts)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
+    opt.step()
+    return segment_scores
+
+
 def train_leakgan(session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None) -> LeakGANGenerator:
     """Run (or resume) LeakGAN."""
-    d_cfg, pre, adv, c = cfg.discriminator, cfg.pretrain, cfg.adversarial, cfg.leakgan.step_size
+    d_cfg, pre, adv = cfg.discriminator, cfg.pretrain, cfg.adversarial
     models = build_models(cfg, data.vocab_size, device)
     gen, disc = models["generator"], models["discriminator"]
     mle_opt = adam(gen.parameters(), cfg.mle.lr)
@@ -120,23 +139,7 @@ def train_leakgan(session: Session, cfg: Any, data: Corpus, device: torch.device
         session.log("adversarial", 0, **row(**evaluate_generator(gen, data, cfg.eval), d_accuracy=d_eval()))
     for step in session.steps("adversarial", adv.steps, label="adversarial"):
         window = session.state["window"]
-        seqs = sample(gen, adv.batch_size, data)
-        rewards, segment_scores = leakgan_rewards(gen, disc, seqs, data, adv.rollouts, cfg.leakgan.rescale_delta)
-        mask = data.mask(seqs)
-        if mask is not None:
-            rewards = rewards * mask
-
-        gen.train()
-        parts = gen.teacher_forced(seqs)
-        worker_reward = intrinsic_rewards(parts["goals"].detach(), parts["features"], c)
-        if mask is not None:
-            worker_reward = worker_reward * mask
-        loss = manager_loss(parts["goals"], parts["features"], c, rewards) + gen.weighted_nll(seqs, worker_reward / len(seqs), parts)
-        adv_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-        adv_opt.step()
-
+        segment_scores = generator_update(gen, disc, data, adv_opt, cfg)
         d_loss = d_rounds(adv.d_rounds, adv.d_epochs, adv.n_negatives)
         train_nll = mle_epochs(adv.mle_epochs) if adv.mle_every and step % adv.mle_every == 0 else None
 

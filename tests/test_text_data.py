@@ -84,3 +84,13 @@ def test_bad_text_input_is_one_line_exit_2_and_no_run_dir(tmp_path, capsys, file
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_a_name_that_is_not_a_file_is_tried_as_a_dataset_and_fails_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    out = tmp_path / "run"
+    code = main(["train", "mle", "--data", "no-such-owner/no-such-dataset", "--preset", "smoke", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "is not a file" in err and len(err.splitlines()) == 1, err
+    assert not out.exists()

@@ -196,8 +196,10 @@ def _report(args: argparse.Namespace) -> int:
 
     runs = [load_run(p) for p in args.run_dirs]
     rows = report_rows(runs)
+    text = any(r["nll_oracle"] is None and r["bleu_4"] is not None for r in rows)
     table = Table(title="final metrics (per-token NLL in nats; lower is better)")
-    for col in ("run", "algo", "at", "NLL-oracle", "NLL-test", "entropy floor", "wall time", "status"):
+    quality = ("BLEU-4", "Self-BLEU-4") if text else ("NLL-oracle",)
+    for col in ("run", "algo", "at", *quality, "NLL-test", "entropy floor", "wall time", "status"):
         table.add_column(col, justify="left" if col in ("run", "algo", "at", "status") else "right")
 
     def fmt(v: float | None, spec: str = ".3f") -> str:
@@ -208,7 +210,7 @@ def _report(args: argparse.Namespace) -> int:
             r["run"],
             r["algo"],
             r["at"],
-            fmt(r["nll_oracle"]),
+            *((fmt(r["bleu_4"]), fmt(r["self_bleu_4"])) if text else (fmt(r["nll_oracle"]),)),
             fmt(r["nll_test"]),
             fmt(r["entropy_floor"]),
             fmt(r["wall_time_s"], ".0f") + ("s" if r["wall_time_s"] is not None else ""),

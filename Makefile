@@ -18,6 +18,7 @@ demo: $(BIN)/.installed
 	$(BIN)/sparring train mle --data oracle --preset demo --out $(DEMO)/mle
 	$(BIN)/sparring train seqgan --data oracle --preset demo --set pretrained=$(DEMO)/mle --out $(DEMO)/seqgan
 	$(BIN)/sparring report $(DEMO)/mle $(DEMO)/seqgan --plot $(DEMO)/curves.png
+	$(BIN)/sparring evaluate $(DEMO)/mle $(DEMO)/seqgan --temperature 0.8 1.0 1.25 --pca-samples 500 --out $(DEMO)/evaluation
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench
@@ -25,7 +26,9 @@ test: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/speed.py
-	$(BIN)/python bench/oracle.py --preset demo
+	$(BIN)/python bench/oracle.py --preset demo --seq-len 20
+	$(BIN)/python bench/text.py --preset demo
+	$(BIN)/python bench/oracle.py --preset demo --seq-len 40
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

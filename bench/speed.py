@@ -105,7 +105,8 @@ def main() -> None:
         ["measure", "sparring (s, median)", "target (s)", "TextGAN-PyTorch (s)", "meets target"],
         rows,
         [
-            f"Machine: {data['machine']}; device {device}; median of {args.repeats} runs after one warm-up.",
+            f"Machine: {data['machine']}; device {device}; median of {args.repeats} runs after one warm-up"
+            + (f" for {', '.join(sorted(only))}; the other rows are kept from the previous full run (medians of 5)." if args.only else "."),
             "rollout_s: generating the 16 x 64 x 19 Monte Carlo completions at length 20 (the work TextGAN's rollout and the",
             "acceptance reference time); mc_search_s: the same plus scoring all 19,456 completions with the paper's discriminator.",
             "mle_epoch_s: 10,000 sequences, batch 64. d_epoch_s: 20,000 sequences (10,000 real + 10,000 generated), batch 64,",

@@ -55,3 +55,33 @@ def test_smoke_on_a_text_file(algo, tmp_path, text_files):
     assert set(samples) <= set(WORDS) | {".", "<unk>"}, "samples.txt must hold words"
     assert (out / "vocab.json").exists()
     assert all(set(line.split()) <= set(WORDS) | {".", "<unk>"} for line in load_run(out).sample_text(n=5))
+
+
+def _rows(run):
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows]
+
+
+@pytest.mark.parametrize("algo", ["leakgan", "maligan", "rankgan", "relgan"])
+def test_resume_after_a_crash_matches_an_uninterrupted_run(algo, tmp_path, text_files, monkeypatch):
+    from sparring.session import Session
+
+    def args(out):
+        return ["train", algo, "--data", str(text_files / "train.txt"), "--test", str(text_files / "test.txt"),
+                "--preset", "smoke", "--seed", "2", "--out", str(out), *tiny_args(algo)]
+
+    assert main(args(tmp_path / "full")) == 0
+    real_save, calls = Session.save, {"n": 0}
+
+    def crashing_save(self):
+        calls["n"] += 1
+        if calls["n"] == 3:  # after pre-training has started, before the run ends
+            raise RuntimeError("simulated crash")
+        real_save(self)
+
+    monkeypatch.setattr(Session, "save", crashing_save)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        main(args(tmp_path / "crashed"))
+    monkeypatch.setattr(Session, "save", real_save)
+    assert main([*args(tmp_path / "crashed"), "--resume"]) == 0
+    assert _rows(tmp_path / "crashed") == _rows(tmp_path / "full")

@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--text-col", metavar="COL", default=None, help="text column of .jsonl/.csv/.parquet data (default 'text')")
     train.add_argument(
-        "--seq-len", type=int, default=None, help="sequence length of the oracle benchmark (20 by default, 40 as in LeakGAN)"
+        "--seq-len", type=int, default=None, help="sequence length of the oracle benchmark (20 by default; 40 is LeakGAN's setting "
+        "and also sets the oracle's and the generator's embedding and hidden sizes to 64)"
     )
     train.add_argument(
         "--preset",
@@ -124,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    overrides: list[str] = list(args.set)
+    overrides: list[str] = []
+    if args.seq_len == 40:  # LeakGAN's long-text oracle: embedding and hidden size 64 (--set can still change them)
+        overrides += [f"{part}.{dim}=64" for part in ("oracle", "generator") for dim in ("emb_dim", "hidden_dim")]
+    overrides += list(args.set)
     if args.seq_len is not None:
         overrides.append(f"oracle.seq_len={args.seq_len}")
     if args.seed is not None:

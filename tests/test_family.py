@@ -85,3 +85,11 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(algo, tmp_path, text_
     monkeypatch.setattr(Session, "save", real_save)
     assert main([*args(tmp_path / "crashed"), "--resume"]) == 0
     assert _rows(tmp_path / "crashed") == _rows(tmp_path / "full")
+
+
+def test_a_diverging_run_stops_with_one_line_and_stays_incomplete(tmp_path, capsys):
+    out = tmp_path / "diverged"
+    code = main(["train", "mle", "--preset", "smoke", "--out", str(out), *tiny_args("mle"), "--set", "mle.lr=1e30"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "training diverged" in err and len(err.splitlines()) == 1, err
+    assert not (out / "summary.json").exists()

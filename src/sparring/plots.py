@@ -59,7 +59,7 @@ def plot_curves(runs: list[tuple[str, list[dict[str, Any]], float | None, int]],
                 ax.axhline(floor, color="grey", linestyle="--", linewidth=1, label="entropy floor")
                 floor_drawn = True
         ax.set_title(title)
-        ax.set_xlabel("MLE epoch, then adversarial step (dotted: phase boundary)")
+        ax.set_xlabel("pre-training step (MLE epoch; LeakGAN: round), then adversarial step; dotted: phase boundary", fontsize=8)
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -9,6 +9,7 @@ run would have drawn. That is why a resumed run ends with the same final metrics
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,11 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from sparring.errors import UserError
 from sparring.runs import RunDir
+
+# A non-finite value of one of these means the weights are gone: stop with one line instead of logging nulls.
+DIVERGENCE_KEYS = ("train_nll", "nll_test", "nll_oracle", "d_loss")
 
 
 class Session:
@@ -114,6 +119,13 @@ class Session:
 
     def log(self, phase: str, step: int, **metrics: Any) -> dict[str, Any]:
         """Append one evaluation row to metrics.jsonl and show it on the current progress bar."""
+        for key in DIVERGENCE_KEYS:
+            value = metrics.get(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UserError(
+                    f"training diverged: {key} is {value} at {phase} step {step} (lower the learning rate; "
+                    f"{self.run.path} keeps its checkpoint from before this evaluation)"
+                )
         row = {"phase": phase, "step": step, **metrics, "elapsed_s": round(self.elapsed(), 3)}
         self.run.append_metrics(row)
         self.n_metric_rows += 1

@@ -148,8 +148,12 @@ def text_metrics(sentences: list[list[str]], corpus: Corpus) -> dict[str, float]
 
 
 def row(**values: Any) -> dict[str, Any]:
-    """A metrics row with every standard key present (null where the phase has no value)."""
-    return {**dict.fromkeys(METRIC_KEYS), **values}
+    """A metrics row with every standard key present (null where the phase has no value).
+
+    Rows without a generator evaluation (discriminator pre-training) still say at which temperature
+    their generated sentences were drawn: 1.0, the temperature D is trained and tested against.
+    """
+    return {**dict.fromkeys(METRIC_KEYS), "temperature": 1.0, **values}
 
 
 def mle_phase(session: Session, gen: Any, opt: torch.optim.Optimizer, data: Corpus, cfg: Any) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 from sparring.config import algorithms, build_config, describe_keys
 from sparring.errors import UserError
@@ -96,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--pca-samples", type=int, default=1000, help="real and generated sentences in features-pca.png (default 1000)")
     evaluate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
 
+    _add_align_parsers(sub)
+
     report = sub.add_parser(
         "report",
         help="compare the final metrics of runs",
@@ -111,11 +115,134 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_align_parsers(sub: Any) -> None:
+    align = sub.add_parser(
+        "align",
+        help="adversarial alignment of an instruction-tuned LLM: a discriminator is the reward",
+        description="Train an instruction-tuned causal LM against a discriminator of real vs generated responses "
+        "(TRL GRPO with D's score as the reward, the seed's objective, or D plus your own reward). Writes config.json, "
+        "metrics.jsonl, model/ (save_pretrained), samples.csv, evaluation.json/.md, curves.png and summary.json into --out. "
+        "Data-parallel: accelerate launch -m sparring align ...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_align_epilog(),
+    )
+    align.add_argument("--model", default=None, help="generator: a local HF directory, a hub id, or smollm2 (embedded default, from PyPI)")
+    align.add_argument("--task", choices=["imitation"], default=None, help="imitation (default): learn a hidden teacher's style")
+    align.add_argument("--data", metavar="FILE", default=None, help="(prompt, response) pairs from a .csv/.jsonl/.parquet file instead")
+    align.add_argument("--test", metavar="FILE", default=None, help="held-out pairs (default: hold out task.test_fraction of --data)")
+    align.add_argument("--prompt-col", default=None, help="prompt column of --data (default 'prompt')")
+    align.add_argument("--response-col", default=None, help="response column of --data (default 'response')")
+    align.add_argument("--system", default=None, help="system instruction in the chat template (default: 'You are a helpful AI assistant.')")
+    align.add_argument("--chat-template", metavar="FILE", default=None, help="Jinja chat template for models without one")
+    align.add_argument("--objective", choices=["reward", "seed", "hybrid"], default=None, help="reward (default), seed, or hybrid")
+    align.add_argument("--disc", choices=["encoder", "seed"], default=None, help="encoder (MiniLM + head, default) or seed (TransLSTM)")
+    align.add_argument("--d-loss", choices=["bce", "bt"], default=None, help="bce (original GAN, default) or bt (Bradley-Terry pairs)")
+    align.add_argument("--reward", metavar="MODULE:FUNC", default=None, help="the user reward of the hybrid objective")
+    align.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
+    align.add_argument("--preset", default="paper", help="paper (GPU scale, default), demo (~15 min on 2 CPU cores), smoke (~1 min)")
+    align.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    align.add_argument("--config", metavar="FILE.toml", default=None, help="TOML file of settings, applied after the preset")
+    align.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override one setting, e.g. --set train.beta=0")
+    align.add_argument("--out", metavar="RUN_DIR", required=True, help="run directory to create (must not exist unless --resume)")
+    align.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
+
+    generate = sub.add_parser("generate", help="answer a prompt with an align run's model",
+                              description="Print responses of RUN_DIR/model (a full model or a LoRA adapter) to --prompt.")
+    generate.add_argument("run_dir", metavar="RUN_DIR", help="a finished 'sparring align' run directory")
+    generate.add_argument("--prompt", action="append", required=True, help="the user message (repeatable)")
+    generate.add_argument("--n", type=int, default=1, help="responses per prompt (default 1)")
+    generate.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the run's)")
+    generate.add_argument("--max-new-tokens", type=int, default=None, help="(default: the run's)")
+    generate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+
+
+def _align_epilog() -> str:
+    from sparring.llm.config import AlignConfig
+
+    lines = ["settings for --set KEY=VALUE and --config FILE.toml (defaults = the paper preset):"]
+    cfg = AlignConfig()
+    for section in ("model", "task", "generation", "disc", "train", "eval"):
+        for f in dataclasses.fields(getattr(cfg, section)):
+            lines.append(f"  {section}.{f.name} = {getattr(getattr(cfg, section), f.name)!r}")
+    lines.append("  seed, device (auto|cpu|cuda)")
+    return "\n".join(lines)
+
+
+def _align(args: argparse.Namespace) -> int:
+    from sparring.llm.config import build_align_config
+
+    overrides: list[str] = []
+    if args.data is not None and args.task is not None:
+        raise UserError("give either --task imitation or --data FILE, not both")
+    pairs = {
+        "model.name": args.model, "task.data": args.data, "task.test_data": args.test, "task.prompt_col": args.prompt_col,
+        "task.response_col": args.response_col, "train.objective": args.objective, "disc.kind": args.disc,
+        "disc.loss": args.d_loss, "train.hybrid_reward": args.reward, "model.chat_template": args.chat_template, "seed": args.seed,
+    }
+    overrides += [f"{k}={v}" for k, v in pairs.items() if v is not None]
+    if args.data is not None:
+        overrides.append("task.name=data")
+    if args.lora:
+        overrides.append("model.lora=true")
+    if args.objective == "seed" and args.disc is None:
+        overrides.append("disc.kind=seed")  # the seed objective needs the seed D
+    overrides += list(args.set)
+    cfg = build_align_config(args.preset, args.config, overrides)
+    if args.system is not None:
+        cfg.model.system_prompt = args.system  # free text: commas and '=' must survive, so not through --set
+
+    from sparring.llm.align import align
+
+    summary = align(cfg, args.out, resume=args.resume)
+    if summary:
+        ev = summary["evaluation"]
+        before, after = ev["before"], ev["after"]
+        line = (f"{args.out}: two-sample accuracy {before['c2st_acc']:.3f} -> {after['c2st_acc']:.3f}, "
+                f"Frechet {before['frechet']:.3f} -> {after['frechet']:.3f}")
+        if "teacher_nll" in after:
+            line += f", teacher NLL {before['teacher_nll']:.3f} -> {after['teacher_nll']:.3f}"
+        print(line + f" ({summary['wall_time_s']:.0f} s; table: {args.out}/evaluation.md)")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from sparring.llm.align import generate_from_run
+
+    if args.n < 1:
+        raise UserError(f"--n must be >= 1, got {args.n}")
+    for text in generate_from_run(args.run_dir, args.prompt, args.n, args.temperature, args.max_new_tokens, args.seed):
+        print(text)
+        print("---")
+    return 0
+
+
+def _is_align_run(path: str) -> bool:
+    import json
+
+    try:
+        return json.loads((Path(path) / "config.json").read_text()).get("algo") == "align"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _evaluate_align(args: argparse.Namespace) -> int:
+    from sparring.llm.align import evaluate_run, evaluation_markdown
+
+    for path in args.run_dirs:
+        result = evaluate_run(Path(path))
+        print(f"{path}:")
+        print(evaluation_markdown(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     try:
-        return {"train": _train, "sample": _sample, "report": _report, "evaluate": _evaluate}[args.command](args)
+        if args.command == "evaluate" and all(_is_align_run(p) for p in args.run_dirs):
+            return _evaluate_align(args)
+        commands = {"train": _train, "sample": _sample, "report": _report, "evaluate": _evaluate, "align": _align, "generate": _generate}
+        return commands[args.command](args)
     except UserError as exc:
         sys.stderr.write(f"sparring {args.command}: error: {exc}\n")
         return EXIT_USAGE

@@ -419,6 +419,12 @@ def _convert(value: Any, hint: Any, key: str, source: str) -> Any:
             return tuple(_to_int(v) for v in items)
         except ValueError:
             raise fail("a comma-separated list of integers") from None
+    if typing.get_origin(hint) is list:
+        (item_hint,) = typing.get_args(hint)
+        items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise fail("a comma-separated list")
+        return [_convert(v, item_hint, key, source) for v in items]
     if hint is bool:
         if isinstance(value, bool):
             return value

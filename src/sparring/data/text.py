@@ -39,27 +39,48 @@ def tokenize(text: str, lowercase: bool = True) -> list[str]:
 def read_sentences(source: str, text_col: str = "text", split: str = "train") -> list[str]:
     """The raw sentences of a file (by suffix) or of a Hugging Face dataset split."""
     path = Path(source)
+    if path.exists() and path.suffix.lower() not in TABLE_SUFFIXES and not path.is_dir():
+        try:
+            return path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    return read_columns(source, [text_col], split, hint="--text-col")[text_col]
+
+
+def read_columns(source: str, columns: list[str], split: str = "train", hint: str = "--text-col") -> dict[str, list[str]]:
+    """Named columns of a .jsonl/.csv/.parquet file or a Hugging Face dataset, as strings (None -> "").
+
+    ``hint`` names the option that chooses the columns, for the error message when one is missing.
+    """
+    path = Path(source)
     if path.is_dir():
         raise UserError(f"{source}: is a directory, expected a text, .jsonl, .csv or .parquet file")
     if not path.exists():
         if path.suffix.lower() in TABLE_SUFFIXES | {".txt"} or "/" in source and source.startswith((".", "/")):
             raise UserError(f"data file not found: {source}")
-        return _read_hf_dataset(source, text_col, split)
+        return _read_hf_dataset(source, columns, split, hint)
     suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise UserError(f"{source}: expected a .jsonl, .csv or .parquet file")
     try:
-        if suffix == ".jsonl":
-            return _read_jsonl(path, text_col)
-        if suffix == ".csv":
-            return _read_csv(path, text_col)
-        if suffix == ".parquet":
-            return _read_parquet(path, text_col)
-        return path.read_text(encoding="utf-8").splitlines()
+        reader = {".jsonl": _read_jsonl, ".csv": _read_csv, ".parquet": _read_parquet}[suffix]
+        return reader(path, columns, hint)
     except UnicodeDecodeError as exc:
         raise UserError(f"{source}: not UTF-8 text (byte {exc.start})") from None
 
 
-def _read_jsonl(path: Path, text_col: str) -> list[str]:
-    out = []
+def _missing(where: str, columns: list[str], present: list[str], hint: str) -> None:
+    absent = [c for c in columns if c not in present]
+    if absent:
+        raise UserError(f"{where}: no column '{absent[0]}' (columns: {', '.join(present)}; set it with {hint})")
+
+
+def _as_text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _read_jsonl(path: Path, columns: list[str], hint: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {c: [] for c in columns}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -67,23 +88,25 @@ def _read_jsonl(path: Path, text_col: str) -> list[str]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or text_col not in record:
-            raise UserError(f"{path}:{number}: no column '{text_col}' (set it with --text-col)")
-        out.append("" if record[text_col] is None else str(record[text_col]))
+        if not isinstance(record, dict):
+            raise UserError(f"{path}:{number}: not a JSON object")
+        _missing(f"{path}:{number}", columns, list(record), hint)
+        for c in columns:
+            out[c].append(_as_text(record[c]))
     return out
 
 
-def _read_csv(path: Path, text_col: str) -> list[str]:
+def _read_csv(path: Path, columns: list[str], hint: str) -> dict[str, list[str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None:
-            return []
-        if text_col not in reader.fieldnames:
-            raise UserError(f"{path}: no column '{text_col}' (columns: {', '.join(reader.fieldnames)}; set it with --text-col)")
-        return [row[text_col] or "" for row in reader]
+            return {c: [] for c in columns}
+        _missing(str(path), columns, list(reader.fieldnames), hint)
+        rows = list(reader)
+    return {c: [row[c] or "" for row in rows] for c in columns}
 
 
-def _read_parquet(path: Path, text_col: str) -> list[str]:
+def _read_parquet(path: Path, columns: list[str], hint: str) -> dict[str, list[str]]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -92,12 +115,11 @@ def _read_parquet(path: Path, text_col: str) -> list[str]:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise UserError(f"{path}: not a readable parquet file ({exc})") from None
-    if text_col not in table.column_names:
-        raise UserError(f"{path}: no column '{text_col}' (columns: {', '.join(table.column_names)}; set it with --text-col)")
-    return ["" if v is None else str(v) for v in table.column(text_col).to_pylist()]
+    _missing(str(path), columns, table.column_names, hint)
+    return {c: [_as_text(v) for v in table.column(c).to_pylist()] for c in columns}
 
 
-def _read_hf_dataset(name: str, text_col: str, split: str) -> list[str]:
+def _read_hf_dataset(name: str, columns: list[str], split: str, hint: str) -> dict[str, list[str]]:
     try:
         import datasets
     except ImportError:
@@ -106,9 +128,8 @@ def _read_hf_dataset(name: str, text_col: str, split: str) -> list[str]:
         ds = datasets.load_dataset(name, split=split)
     except Exception as exc:  # offline, unknown name, missing split: all one line for the user
         raise UserError(f"'{name}' is not a file and could not be loaded as a Hugging Face dataset ({type(exc).__name__}: {exc})") from None
-    if text_col not in ds.column_names:
-        raise UserError(f"dataset {name}: no column '{text_col}' (columns: {', '.join(ds.column_names)}; set it with --text-col)")
-    return ["" if v is None else str(v) for v in ds[text_col]]
+    _missing(f"dataset {name}", columns, ds.column_names, hint)
+    return {c: [_as_text(v) for v in ds[c]] for c in columns}
 
 
 @dataclass

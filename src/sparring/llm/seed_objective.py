@@ -22,7 +22,7 @@ from rich.progress import Progress
 from sparring.llm.config import AlignConfig
 from sparring.llm.discriminators import SeedDiscriminator, discriminator_step, hidden_state_featurizer
 from sparring.llm.generation import chat_prompt, generate
-from sparring.llm.grpo import TrainingDiverged
+from sparring.llm.grpo import TrainingDiverged, weights_finite
 from sparring.llm.losses import seed_generator_loss
 from sparring.llm.tasks import PairData
 
@@ -84,6 +84,8 @@ def seed_train(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 g_optimizer.step()
+                if not weights_finite(model):
+                    raise TrainingDiverged(f"weights became non-finite at step {step}")
                 g_loss, p_real = float(loss.detach()), float(torch.sigmoid(logits.detach()).mean())
             lengths = [len(tokenizer(f, add_special_tokens=False)["input_ids"]) for f in fake]
             step_time = time.perf_counter() - started

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := runs/demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo align-demo test lint bench bench-align clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: $(BIN)/.installed
 	$(BIN)/sparring report $(DEMO)/mle $(DEMO)/seqgan --plot $(DEMO)/curves.png
 	$(BIN)/sparring evaluate $(DEMO)/mle $(DEMO)/seqgan --temperature 0.8 1.0 1.25 --pca-samples 500 --out $(DEMO)/evaluation
 
+# The LLM side: SmolLM2-135M-Instruct (from PyPI) learns a hidden teacher's style against a discriminator.
+align-demo: $(BIN)/.installed
+	rm -rf runs/align-demo
+	$(BIN)/sparring align --task imitation --preset demo --lora --out runs/align-demo
+	$(BIN)/sparring generate runs/align-demo --prompt "Tell me something interesting about the moon."
+
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
@@ -30,6 +36,9 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/oracle.py --preset demo --seq-len 20
 	$(BIN)/python bench/text.py --preset demo
 	$(BIN)/python bench/oracle.py --preset demo --seq-len 40
+
+bench-align: $(BIN)/.installed
+	$(BIN)/python bench/align.py --preset demo
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

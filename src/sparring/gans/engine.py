@@ -165,3 +165,59 @@ def mle_phase(session: Session, gen: Any, opt: torch.optim.Optimizer, data: Corp
         loss = mle_epoch(gen, opt, data, m.batch_size, m.grad_clip)
         if epoch % m.eval_every == 0 or epoch == m.epochs:
             session.log("mle", epoch, **row(**evaluate_generator(gen, data, cfg.eval), train_nll=loss))
+
+
+def held_out_d_accuracy(gen: Any, disc: CNNDiscriminator, data: Corpus, eval_cfg: Any) -> float:
+    """D's accuracy on held-out real sentences against as many fresh samples (0.5 = fooled)."""
+    real = data.test[: eval_cfg.n_d_eval]
+    return discriminator_accuracy(disc, real, sample(gen, len(real), data))
+
+
+def d_pretrain_phase(session: Session, gen: Any, data: Corpus, cfg: Any, d_round: Any, d_eval: Any, label: str = "pretrain D") -> None:
+    """``pretrain_d.rounds`` rounds of ``d_round(fresh negatives, epochs)``, each logged with ``d_eval()``.
+
+    ``d_round`` is what differs between models (a CNN classifier epoch, RankGAN's ranker epoch).
+    """
+    pre = cfg.pretrain_d
+    for rnd in session.steps("pretrain_d", pre.rounds, label=label):
+        loss = d_round(sample(gen, pre.n_negatives, data), pre.epochs)
+        session.log("pretrain_d", rnd, **row(d_loss=loss, d_accuracy=d_eval()))
+
+
+def classifier_round(disc: CNNDiscriminator, d_opt: torch.optim.Optimizer, data: Corpus, d_cfg: Any) -> Any:
+    """The usual ``d_round``: D epochs on real training sentences against the given negatives."""
+    return lambda fake, epochs: discriminator_round(disc, d_opt, data.train, fake, epochs, d_cfg.batch_size, d_cfg.l2_reg)
+
+
+def begin_adversarial(session: Session, gen: Any, data: Corpus, cfg: Any, d_eval: Any) -> bool:
+    """Log step 0 of the adversarial phase and open the averaging window, once (True the first time).
+
+    The window lives in ``session.state`` so that a resumed run averages exactly what the
+    uninterrupted run would have.
+    """
+    if not cfg.adversarial.steps or session.done("adversarial") != 0:
+        return False
+    session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
+    session.log("adversarial", 0, **row(**evaluate_generator(gen, data, cfg.eval), d_accuracy=d_eval()))
+    return True
+
+
+def log_adversarial_step(
+    session: Session, step: int, gen: Any, data: Corpus, cfg: Any, d_eval: Any, reward: float, d_loss: float, **extra: Any
+) -> None:
+    """Add one step's reward and D loss to the window; at evaluation steps log their means and reset it.
+
+    ``mean_reward`` is whatever the model's generator is rewarded with (see each model's docstring);
+    ``extra`` holds the latest value of model-specific keys (e.g. LeakGAN's interleaved ``train_nll``).
+    """
+    adv = cfg.adversarial
+    window = session.state["window"]
+    window["reward"] += reward
+    window["d_loss"] += d_loss
+    window["n"] += 1
+    if step % adv.eval_every == 0 or step == adv.steps:
+        n = window["n"]
+        metrics = evaluate_generator(gen, data, cfg.eval)
+        d_mean = window["d_loss"] / n if adv.d_rounds else None
+        session.log("adversarial", step, **row(**metrics, d_loss=d_mean, d_accuracy=d_eval(), mean_reward=window["reward"] / n, **extra))
+        session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}

@@ -24,10 +24,12 @@ import torch
 from sparring.data.corpus import Corpus
 from sparring.gans.engine import (
     adam,
+    begin_adversarial,
     build_discriminator,
-    discriminator_accuracy,
-    discriminator_round,
+    classifier_round,
     evaluate_generator,
+    held_out_d_accuracy,
+    log_adversarial_step,
     mle_epoch,
     row,
     sample,
@@ -108,14 +110,14 @@ def train_leakgan(session: Session, cfg: Any, data: Corpus, device: torch.device
     session.restore()
 
     def d_eval() -> float:
-        real = data.test[: cfg.eval.n_d_eval]
-        return discriminator_accuracy(disc, real, sample(gen, len(real), data))
+        return held_out_d_accuracy(gen, disc, data, cfg.eval)
+
+    d_round = classifier_round(disc, d_opt, data, d_cfg)
 
     def d_rounds(rounds: int, epochs: int, n_negatives: int) -> float:
         loss = float("nan")
         for _ in range(rounds):
-            fake = sample(gen, n_negatives, data)
-            loss = discriminator_round(disc, d_opt, data.train, fake, epochs, d_cfg.batch_size, d_cfg.l2_reg)
+            loss = d_round(sample(gen, n_negatives, data), epochs)
         return loss
 
     def mle_epochs(epochs: int) -> float:
@@ -134,30 +136,13 @@ def train_leakgan(session: Session, cfg: Any, data: Corpus, device: torch.device
         session.log("pretrain", rnd, **row(**metrics, d_loss=d_loss, d_accuracy=d_eval(), train_nll=train_nll))
 
     # Phase 2: adversarial training.
-    if adv.steps and session.done("adversarial") == 0:
-        session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
-        session.log("adversarial", 0, **row(**evaluate_generator(gen, data, cfg.eval), d_accuracy=d_eval()))
+    begin_adversarial(session, gen, data, cfg, d_eval)
     for step in session.steps("adversarial", adv.steps, label="adversarial"):
-        window = session.state["window"]
         segment_scores = generator_update(gen, disc, data, adv_opt, cfg)
         d_loss = d_rounds(adv.d_rounds, adv.d_epochs, adv.n_negatives)
         train_nll = mle_epochs(adv.mle_epochs) if adv.mle_every and step % adv.mle_every == 0 else None
 
-        window["reward"] += float(segment_scores[-1].mean())
-        window["d_loss"] += d_loss
-        window["n"] += 1
-        if step % adv.eval_every == 0 or step == adv.steps:
-            n = window["n"]
-            session.log(
-                "adversarial",
-                step,
-                **row(
-                    **evaluate_generator(gen, data, cfg.eval),
-                    d_loss=window["d_loss"] / n if adv.d_rounds else None,
-                    d_accuracy=d_eval(),
-                    mean_reward=window["reward"] / n,  # D(Y) of the batch, before rank rescaling
-                    train_nll=train_nll,
-                ),
-            )
-            session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
+        # mean_reward: D(Y) of the batch, before rank rescaling
+        reward = float(segment_scores[-1].mean())
+        log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=reward, d_loss=d_loss, train_nll=train_nll)
     return gen

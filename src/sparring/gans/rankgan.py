@@ -14,12 +14,11 @@ from typing import Any
 import torch
 
 from sparring.data.corpus import Corpus
-from sparring.gans.engine import adam, evaluate_generator, mle_phase, row, sample
-from sparring.gans.seqgan import build_models
+from sparring.gans.engine import begin_adversarial, d_pretrain_phase, log_adversarial_step, mle_phase, sample
+from sparring.gans.seqgan import policy_gradient_step, setup_lstm_gan
 from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.models.lstm import LSTMLanguageModel
-from sparring.rl.losses import policy_gradient_loss, rank_scores, ranker_loss
-from sparring.rl.rollout import lagged_update, monte_carlo_q
+from sparring.rl.losses import rank_scores, ranker_loss
 from sparring.session import Session
 
 
@@ -74,15 +73,8 @@ def ranking_accuracy(disc: CNNDiscriminator, data: Corpus, fake: torch.Tensor, c
 
 
 def train_rankgan(session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None) -> LSTMLanguageModel:
-    pre, adv = cfg.pretrain_d, cfg.adversarial
-    models = build_models(cfg, data.vocab_size, device)
-    gen, disc = models["generator"], models["discriminator"]
-    mle_opt = adam(gen.parameters(), cfg.mle.lr)
-    pg_opt = adam(gen.parameters(), adv.lr)
-    d_opt = adam(disc.parameters(), cfg.discriminator.lr)
-    session.track(generator=gen, discriminator=disc, mle_opt=mle_opt, pg_opt=pg_opt, d_opt=d_opt)
-    if not session.restore() and pretrained is not None:
-        gen.load_state_dict(pretrained)
+    adv = cfg.adversarial
+    gen, disc, mle_opt, pg_opt, d_opt = setup_lstm_gan(session, cfg, data, device, pretrained, "pg_opt")
 
     def d_eval() -> float:
         return ranking_accuracy(disc, data, sample(gen, min(cfg.eval.n_d_eval, len(data.test)), data), cfg)
@@ -90,44 +82,20 @@ def train_rankgan(session: Session, cfg: Any, data: Corpus, device: torch.device
     if not cfg.pretrained:
         mle_phase(session, gen, mle_opt, data, cfg)
 
-    for rnd in session.steps("pretrain_d", pre.rounds, label="pretrain ranker"):
-        loss = ranker_round(disc, d_opt, data.train, sample(gen, pre.n_negatives, data), pre.epochs, cfg)
-        session.log("pretrain_d", rnd, **row(d_loss=loss, d_accuracy=d_eval()))
+    def d_round(fake: torch.Tensor, epochs: int) -> float:
+        return ranker_round(disc, d_opt, data.train, fake, epochs, cfg)
 
-    if adv.steps and session.done("adversarial") == 0:
+    d_pretrain_phase(session, gen, data, cfg, d_round, d_eval, label="pretrain ranker")
+
+    if begin_adversarial(session, gen, data, cfg, d_eval):
         session.state["rollout"] = {k: v.clone() for k, v in gen.params().items()}
-        session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
-        session.log("adversarial", 0, **row(**evaluate_generator(gen, data, cfg.eval), d_accuracy=d_eval()))
     for step in session.steps("adversarial", adv.steps, label="adversarial"):
-        rollout_params, window = session.state["rollout"], session.state["window"]
-        seqs = sample(gen, adv.batch_size, data)
-        q = monte_carlo_q(rollout_params, seqs, adv.rollouts, reward_fn(disc, data, cfg))
-        gen.train()
-        loss = policy_gradient_loss(gen(seqs), seqs, q, data.mask(seqs))
-        pg_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-        pg_opt.step()
-        lagged_update(rollout_params, gen.params(), adv.rollout_update_rate)
+        q = policy_gradient_step(gen, pg_opt, session.state["rollout"], data, adv, reward_fn(disc, data, cfg))
 
         d_loss = float("nan")
         for _ in range(adv.d_rounds):
-            d_loss = ranker_round(disc, d_opt, data.train, sample(gen, adv.n_negatives, data), adv.d_epochs, cfg)
+            d_loss = d_round(sample(gen, adv.n_negatives, data), adv.d_epochs)
 
-        window["reward"] += float(q[:, -1].mean())
-        window["d_loss"] += d_loss
-        window["n"] += 1
-        if step % adv.eval_every == 0 or step == adv.steps:
-            n = window["n"]
-            session.log(
-                "adversarial",
-                step,
-                **row(
-                    **evaluate_generator(gen, data, cfg.eval),
-                    d_loss=window["d_loss"] / n if adv.d_rounds else None,
-                    d_accuracy=d_eval(),
-                    mean_reward=window["reward"] / n,  # mean rank score of the generated batch
-                ),
-            )
-            session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
+        # mean_reward: the mean rank score of the generated batch
+        log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(q[:, -1].mean()), d_loss=d_loss)
     return gen

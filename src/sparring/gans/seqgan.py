@@ -16,13 +16,14 @@ import torch
 from sparring.data.corpus import Corpus
 from sparring.gans.engine import (
     adam,
+    begin_adversarial,
     build_discriminator,
     build_generator,
-    discriminator_accuracy,
-    discriminator_round,
-    evaluate_generator,
+    classifier_round,
+    d_pretrain_phase,
+    held_out_d_accuracy,
+    log_adversarial_step,
     mle_phase,
-    row,
     sample,
 )
 from sparring.models.lstm import LSTMLanguageModel
@@ -35,73 +36,74 @@ def build_models(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, t
     return {"generator": build_generator(cfg, vocab_size, device), "discriminator": build_discriminator(cfg, vocab_size, device)}
 
 
+def setup_lstm_gan(
+    session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None, adv_opt_name: str
+) -> tuple[Any, Any, torch.optim.Optimizer, torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Generator, D and their optimisers (MLE, adversarial, D), tracked and restored; a fresh run may
+    start from ``pretrained`` generator weights. ``adv_opt_name`` keeps each model's checkpoint keys."""
+    models = build_models(cfg, data.vocab_size, device)
+    gen, disc = models["generator"], models["discriminator"]
+    mle_opt = adam(gen.parameters(), cfg.mle.lr)
+    adv_opt = adam(gen.parameters(), cfg.adversarial.lr)  # a separate optimiser for the adversarial updates
+    d_opt = adam(disc.parameters(), cfg.discriminator.lr)
+    session.track(generator=gen, discriminator=disc, mle_opt=mle_opt, d_opt=d_opt, **{adv_opt_name: adv_opt})
+    if not session.restore() and pretrained is not None:
+        gen.load_state_dict(pretrained)
+    return gen, disc, mle_opt, adv_opt, d_opt
+
+
+def mle_then_d_pretraining(session: Session, cfg: Any, data: Corpus, gen: Any, disc: Any, mle_opt: Any, d_opt: Any) -> tuple[Any, Any]:
+    """Phases 1 and 2 of SeqGAN and MaliGAN: MLE (skipped when started from a pretrained generator),
+    then D pre-training on fresh negatives each round. Returns the ``d_eval`` and ``d_round`` the
+    adversarial phase goes on using."""
+
+    def d_eval() -> float:
+        return held_out_d_accuracy(gen, disc, data, cfg.eval)
+
+    d_round = classifier_round(disc, d_opt, data, cfg.discriminator)
+    if not cfg.pretrained:
+        mle_phase(session, gen, mle_opt, data, cfg)
+    d_pretrain_phase(session, gen, data, cfg, d_round, d_eval)
+    return d_eval, d_round
+
+
+def policy_gradient_step(
+    gen: LSTMLanguageModel, opt: torch.optim.Optimizer, rollout_params: dict, data: Corpus, adv: Any, reward: Any
+) -> torch.Tensor:
+    """One REINFORCE update with Monte Carlo Q-values from the lagged rollout policy; returns Q."""
+    seqs = sample(gen, adv.batch_size, data)
+    q = monte_carlo_q(rollout_params, seqs, adv.rollouts, reward)
+    gen.train()
+    loss = policy_gradient_loss(gen(seqs), seqs, q, data.mask(seqs))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
+    opt.step()
+    lagged_update(rollout_params, gen.params(), adv.rollout_update_rate)
+    return q
+
+
 def train_seqgan(
     session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None
 ) -> LSTMLanguageModel:
     """Run (or resume) SeqGAN; ``pretrained`` is a generator state dict that replaces phase 1."""
-    d_cfg, pre, adv = cfg.discriminator, cfg.pretrain_d, cfg.adversarial
-    models = build_models(cfg, data.vocab_size, device)
-    gen, disc = models["generator"], models["discriminator"]
-    mle_opt = adam(gen.parameters(), cfg.mle.lr)
-    pg_opt = adam(gen.parameters(), adv.lr)  # SeqGAN keeps a separate optimiser for the PG updates
-    d_opt = adam(disc.parameters(), d_cfg.lr)
-    session.track(generator=gen, discriminator=disc, mle_opt=mle_opt, pg_opt=pg_opt, d_opt=d_opt)
-    if not session.restore() and pretrained is not None:
-        gen.load_state_dict(pretrained)
+    adv = cfg.adversarial
+    gen, disc, mle_opt, pg_opt, d_opt = setup_lstm_gan(session, cfg, data, device, pretrained, "pg_opt")
 
-    def d_eval() -> float:
-        real = data.test[: cfg.eval.n_d_eval]
-        return discriminator_accuracy(disc, real, sample(gen, len(real), data))
-
-    # Phase 1: maximum likelihood.
-    if not cfg.pretrained:
-        mle_phase(session, gen, mle_opt, data, cfg)
-
-    # Phase 2: discriminator pre-training on fresh negatives each round.
-    for rnd in session.steps("pretrain_d", pre.rounds, label="pretrain D"):
-        fake = sample(gen, pre.n_negatives, data)
-        loss = discriminator_round(disc, d_opt, data.train, fake, pre.epochs, d_cfg.batch_size, d_cfg.l2_reg)
-        session.log("pretrain_d", rnd, **row(d_loss=loss, d_accuracy=d_eval()))
+    # Phases 1 and 2: maximum likelihood, then discriminator pre-training.
+    d_eval, d_round = mle_then_d_pretraining(session, cfg, data, gen, disc, mle_opt, d_opt)
 
     # Phase 3: adversarial training.
-    if adv.steps and session.done("adversarial") == 0:
+    if begin_adversarial(session, gen, data, cfg, d_eval):
         session.state["rollout"] = {k: v.clone() for k, v in gen.params().items()}
-        session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
-        session.log("adversarial", 0, **row(**evaluate_generator(gen, data, cfg.eval), d_accuracy=d_eval()))
     for step in session.steps("adversarial", adv.steps, label="adversarial"):
-        rollout_params, window = session.state["rollout"], session.state["window"]
-
         # Generator: one policy-gradient update with Monte Carlo Q-values.
-        seqs = sample(gen, adv.batch_size, data)
-        q = monte_carlo_q(rollout_params, seqs, adv.rollouts, lambda x: disc.prob_real(data.clean(x)))
-        gen.train()
-        loss = policy_gradient_loss(gen(seqs), seqs, q, data.mask(seqs))
-        pg_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-        pg_opt.step()
-        lagged_update(rollout_params, gen.params(), adv.rollout_update_rate)
+        q = policy_gradient_step(gen, pg_opt, session.state["rollout"], data, adv, lambda x: disc.prob_real(data.clean(x)))
 
         # Discriminator: fresh negatives each round.
         d_loss = float("nan")
         for _ in range(adv.d_rounds):
-            fake = sample(gen, adv.n_negatives, data)
-            d_loss = discriminator_round(disc, d_opt, data.train, fake, adv.d_epochs, d_cfg.batch_size, d_cfg.l2_reg)
+            d_loss = d_round(sample(gen, adv.n_negatives, data), adv.d_epochs)
 
-        window["reward"] += float(q.mean())
-        window["d_loss"] += d_loss
-        window["n"] += 1
-        if step % adv.eval_every == 0 or step == adv.steps:
-            n = window["n"]
-            session.log(
-                "adversarial",
-                step,
-                **row(
-                    **evaluate_generator(gen, data, cfg.eval),
-                    d_loss=window["d_loss"] / n if adv.d_rounds else None,
-                    d_accuracy=d_eval(),
-                    mean_reward=window["reward"] / n,
-                ),
-            )
-            session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
+        log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(q.mean()), d_loss=d_loss)  # mean Q-value
     return gen

@@ -119,7 +119,7 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
     from sparring.llm.discriminators import build_discriminator, discriminator_step, hidden_state_featurizer
     from sparring.llm.generation import chat_prompt, generate
     from sparring.llm.models import load_causal_lm, load_tokenizer, resolve_model
-    from sparring.llm.tasks import PairData, imitation_pairs, load_pairs
+    from sparring.llm.tasks import imitation_pairs, load_pairs
 
     is_main, world_size = _dist()
     run = RunDir(out)
@@ -167,7 +167,10 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
         pairs = imitation_pairs(base, tokenizer, model_path, cfg)
     eval_file = run.path / "eval_pairs.jsonl"
     if is_main and not eval_file.exists():
-        atomic_write_text(eval_file, "".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in zip(pairs.eval_prompts, pairs.eval_responses, strict=True)))
+        atomic_write_text(
+            eval_file,
+            "".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in zip(pairs.eval_prompts, pairs.eval_responses, strict=True)),
+        )
 
     # ---- discriminator and its pre-training on base-model answers -------------------------------
     torch.manual_seed(cfg.seed)
@@ -207,11 +210,25 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
             if hasattr(disc, "featurize"):
                 disc.featurize = None  # rebuilt on the trainer's (possibly LoRA-wrapped) policy
             reward = DiscriminatorReward(disc, d_optimizer, cfg.disc.loss, cfg.disc.d_steps)
-            policy = grpo.grpo_train(cfg, run.path, base, tokenizer, pairs, reward, d_optimizer, user_reward, write_row,
-                                     is_main, world_size, use_cpu=device == "cpu")
+            policy = grpo.grpo_train(
+                cfg,
+                run.path,
+                base,
+                tokenizer,
+                pairs,
+                reward,
+                d_optimizer,
+                user_reward,
+                write_row,
+                is_main,
+                world_size,
+                use_cpu=device == "cpu",
+            )
     except grpo.TrainingDiverged as exc:
-        raise UserError(f"training diverged ({exc}); {run.path} keeps its last good checkpoint and can be resumed "
-                        "with a smaller learning rate (--set train.lr=...)") from None
+        raise UserError(
+            f"training diverged ({exc}); {run.path} keeps its last good checkpoint and can be resumed "
+            "with a smaller learning rate (--set train.lr=...)"
+        ) from None
     train_seconds = time.perf_counter() - started
     if not is_main:
         return {}
@@ -256,10 +273,10 @@ def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
 
 def _cut_metrics_to_checkpoint(run: RunDir) -> None:
     """Drop adversarial rows logged after the checkpoint a resume restarts from."""
+    import torch
+
     from sparring.llm.grpo import last_checkpoint
     from sparring.llm.seed_objective import CHECKPOINT
-
-    import torch
 
     folder = run.path / "checkpoints"
     step = 0
@@ -282,7 +299,12 @@ def _pretrain_discriminator(cfg, base, tokenizer, pairs, disc, d_optimizer, writ
     for step in range(1, d.pretrain_steps + 1):
         pick = [rng.randrange(n) for _ in range(d.pretrain_batch)]
         loss, acc = discriminator_step(
-            disc, d_optimizer, d.loss, [pairs.train_prompts[i] for i in pick], [pairs.train_responses[i] for i in pick], [fake[i] for i in pick]
+            disc,
+            d_optimizer,
+            d.loss,
+            [pairs.train_prompts[i] for i in pick],
+            [pairs.train_responses[i] for i in pick],
+            [fake[i] for i in pick],
         )
         write_row({"step": step, "phase": "d_pretrain", "d_loss": loss, "d_acc": acc})
 
@@ -354,8 +376,12 @@ COLUMNS = [
 
 
 def evaluation_markdown(result: dict[str, Any]) -> str:
-    lines = [f"held-out prompts: {result['n_prompts']}", "", "| set | " + " | ".join(c[1] for c in COLUMNS) + " |",
-             "|---|" + "---|" * len(COLUMNS)]
+    lines = [
+        f"held-out prompts: {result['n_prompts']}",
+        "",
+        "| set | " + " | ".join(c[1] for c in COLUMNS) + " |",
+        "|---|" + "---|" * len(COLUMNS),
+    ]
     for name in ("real", "before", "after"):
         row = result.get(name, {})
         cells = []
@@ -369,7 +395,9 @@ def evaluation_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generate_from_run(run_path: str | Path, prompts: list[str], n: int, temperature: float | None, max_new_tokens: int | None, seed: int) -> list[str]:
+def generate_from_run(
+    run_path: str | Path, prompts: list[str], n: int, temperature: float | None, max_new_tokens: int | None, seed: int
+) -> list[str]:
     _require_llm_stack()
     from sparring.llm.generation import chat_prompt, generate
     from sparring.llm.models import load_tokenizer, load_trained

@@ -108,14 +108,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "demo": {
         "model.lora": True,
-        "train.lr": 2e-4,
-        "train.steps": 24,
+        "train.lr": 3e-4,
+        "train.steps": 30,
         "train.prompts_per_step": 4,
         "train.num_generations": 4,
-        "train.checkpoint_every": 6,
+        "train.checkpoint_every": 10,
         "disc.pretrain_steps": 10,
         "disc.lr": 5e-5,
-        "eval.n_prompts": 60,
+        "eval.n_prompts": 80,
     },
     "smoke": {
         "model.lora": True,
@@ -160,10 +160,16 @@ def validate_align(cfg: AlignConfig) -> None:
     need(cfg.disc.kind in {"encoder", "seed"}, "disc.kind", "encoder or seed")
     need(cfg.disc.loss in {"bce", "bt"}, "disc.loss", "bce or bt")
     need(cfg.train.objective in {"reward", "seed", "hybrid"}, "train.objective", "reward, seed or hybrid")
-    need(cfg.train.objective != "seed" or cfg.disc.kind == "seed", "disc.kind",
-         "seed for the seed objective (its gradient flows through the generator's hidden states)")
-    need(cfg.train.objective != "hybrid" or bool(cfg.train.hybrid_reward), "train.hybrid_reward",
-         "module:function or file.py:function for the hybrid objective")
+    need(
+        cfg.train.objective != "seed" or cfg.disc.kind == "seed",
+        "disc.kind",
+        "seed for the seed objective (its gradient flows through the generator's hidden states)",
+    )
+    need(
+        cfg.train.objective != "hybrid" or bool(cfg.train.hybrid_reward),
+        "train.hybrid_reward",
+        "module:function or file.py:function for the hybrid objective",
+    )
     need(len(cfg.train.hybrid_weights) == 2, "train.hybrid_weights", "two numbers [D, user reward]")
     for key in ("steps", "prompts_per_step", "num_generations", "checkpoint_every", "log_every", "sft_batch", "seed_d_repeats"):
         need(getattr(cfg.train, key) >= 1, f"train.{key}", ">= 1")

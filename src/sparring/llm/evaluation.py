@@ -90,7 +90,9 @@ class SentenceEmbedder:
 
         out = []
         for i in range(0, len(texts), batch_size):
-            enc = self.tokenizer(list(texts[i : i + batch_size]), padding=True, truncation=True, max_length=256, return_tensors="pt").to(self.device)
+            enc = self.tokenizer(list(texts[i : i + batch_size]), padding=True, truncation=True, max_length=256, return_tensors="pt").to(
+                self.device
+            )
             pooled = mean_pool(self.model(**enc).last_hidden_state, enc["attention_mask"])
             out.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
         return np.concatenate(out)

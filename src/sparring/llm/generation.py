@@ -73,7 +73,9 @@ def generate(
     return out
 
 
-def encode_pairs(tokenizer: Any, prompt_texts: Sequence[str], responses: Sequence[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
+def encode_pairs(
+    tokenizer: Any, prompt_texts: Sequence[str], responses: Sequence[str], max_length: int | None = None
+) -> dict[str, torch.Tensor]:
     """Right-padded prompt+response ids with a mask of the response tokens (what gets scored)."""
     rows, masks = [], []
     for prompt, response in zip(prompt_texts, responses, strict=True):
@@ -113,7 +115,9 @@ def response_nll(model: Any, tokenizer: Any, prompt_texts: Sequence[str], respon
 
 
 @torch.no_grad()
-def mean_sequence_kl(policy: Any, reference: Any, tokenizer: Any, prompt_texts: Sequence[str], responses: Sequence[str], batch_size: int) -> float:
+def mean_sequence_kl(
+    policy: Any, reference: Any, tokenizer: Any, prompt_texts: Sequence[str], responses: Sequence[str], batch_size: int
+) -> float:
     """KL(policy || reference) summed over each response's tokens, averaged over responses.
 
     The responses should be the policy's own samples; at every position the KL is exact over the

@@ -166,8 +166,9 @@ def grpo_train(
         from peft import LoraConfig
 
         m = cfg.model
-        peft_config = LoraConfig(r=m.lora_rank, lora_alpha=m.lora_alpha, lora_dropout=m.lora_dropout, target_modules=m.lora_targets,
-                                 task_type="CAUSAL_LM")
+        peft_config = LoraConfig(
+            r=m.lora_rank, lora_alpha=m.lora_alpha, lora_dropout=m.lora_dropout, target_modules=m.lora_targets, task_type="CAUSAL_LM"
+        )
     args = GRPOConfig(
         output_dir=str(checkpoints),
         max_steps=t.steps,

@@ -36,7 +36,9 @@ class DiscriminatorReward:
         self.seconds = 0.0  # D time (scoring + updates) since the last read, for the cost report
         self.last: dict[str, float] = {}
 
-    def __call__(self, prompts: list[Any], completions: list[Any], instruction: list[str], response: list[str], **kwargs: Any) -> list[float]:
+    def __call__(
+        self, prompts: list[Any], completions: list[Any], instruction: list[str], response: list[str], **kwargs: Any
+    ) -> list[float]:
         started = time.perf_counter()
         texts = [completion_text(c) for c in completions]
         self.disc.eval()
@@ -49,7 +51,11 @@ class DiscriminatorReward:
             losses.append(loss)
             accuracies.append(acc)
         self.seconds += time.perf_counter() - started
-        self.last = {"d_loss": sum(losses) / len(losses), "d_acc": sum(accuracies) / len(accuracies), "p_real": float(torch.sigmoid(scores).mean())}
+        self.last = {
+            "d_loss": sum(losses) / len(losses),
+            "d_acc": sum(accuracies) / len(accuracies),
+            "p_real": float(torch.sigmoid(scores).mean()),
+        }
         log_metric = kwargs.get("log_metric")
         if log_metric is not None:
             for name, value in self.last.items():

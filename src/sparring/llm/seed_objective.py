@@ -89,32 +89,37 @@ def seed_train(
                 g_loss, p_real = float(loss.detach()), float(torch.sigmoid(logits.detach()).mean())
             lengths = [len(tokenizer(f, add_special_tokens=False)["input_ids"]) for f in fake]
             step_time = time.perf_counter() - started
-            write_row({
-                "step": step,
-                "phase": "adversarial",
-                "d_loss": sum(s[0] for s in d_stats) / len(d_stats),
-                "d_acc": sum(s[1] for s in d_stats) / len(d_stats),
-                "g_loss": g_loss,
-                "p_real": p_real,
-                "g_skipped": g_loss is None,
-                "completion_length": sum(lengths) / len(lengths),
-                "clipped_ratio": sum(n >= g.max_new_tokens for n in lengths) / len(lengths),
-                "step_time": step_time,
-                "d_seconds": d_seconds,
-                "d_share": d_seconds / step_time,
-            })
+            write_row(
+                {
+                    "step": step,
+                    "phase": "adversarial",
+                    "d_loss": sum(s[0] for s in d_stats) / len(d_stats),
+                    "d_acc": sum(s[1] for s in d_stats) / len(d_stats),
+                    "g_loss": g_loss,
+                    "p_real": p_real,
+                    "g_skipped": g_loss is None,
+                    "completion_length": sum(lengths) / len(lengths),
+                    "clipped_ratio": sum(n >= g.max_new_tokens for n in lengths) / len(lengths),
+                    "step_time": step_time,
+                    "d_seconds": d_seconds,
+                    "d_share": d_seconds / step_time,
+                }
+            )
             if step % t.checkpoint_every == 0 or step == t.steps:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(".tmp")
-                torch.save({
-                    "model": _trainable_state(model),
-                    "g_optimizer": g_optimizer.state_dict(),
-                    "disc": disc.state_dict(),
-                    "d_optimizer": d_optimizer.state_dict(),
-                    "rng": rng.getstate(),
-                    "torch_rng": torch.get_rng_state(),
-                    "step": step,
-                }, tmp)
+                torch.save(
+                    {
+                        "model": _trainable_state(model),
+                        "g_optimizer": g_optimizer.state_dict(),
+                        "disc": disc.state_dict(),
+                        "d_optimizer": d_optimizer.state_dict(),
+                        "rng": rng.getstate(),
+                        "torch_rng": torch.get_rng_state(),
+                        "step": step,
+                    },
+                    tmp,
+                )
                 tmp.replace(path)
             bar.advance(task)
     return model

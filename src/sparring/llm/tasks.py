@@ -79,9 +79,7 @@ def load_pairs(cfg: AlignConfig) -> PairData:
     if len(train) < 2:
         raise UserError(f"{t.data}: {len(train)} training pairs after holding out the test split; need at least 2")
     held_out = held_out[: cfg.eval.n_prompts]
-    return PairData(
-        [p for p, _ in train], [r for _, r in train], [p for p, _ in held_out], [r for _, r in held_out], source=t.data
-    )
+    return PairData([p for p, _ in train], [r for _, r in train], [p for p, _ in held_out], [r for _, r in held_out], source=t.data)
 
 
 def _checked_pairs(source: str, table: dict[str, list[str]], prompt_col: str, response_col: str) -> list[tuple[str, str]]:
@@ -104,7 +102,9 @@ def teacher_cache_path(model_path: str, cfg: AlignConfig) -> Path:
     weights = Path(model_path) / "model.safetensors"
     identity = f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}" if weights.is_file() else model_path
     g = cfg.generation
-    key = json.dumps([str(Path(model_path).resolve()), identity, cfg.task.teacher_instruction, g.max_new_tokens, g.temperature, g.top_p, cfg.seed])
+    key = json.dumps(
+        [str(Path(model_path).resolve()), identity, cfg.task.teacher_instruction, g.max_new_tokens, g.temperature, g.top_p, cfg.seed]
+    )
     return cache_dir() / "teacher" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".jsonl")
 
 

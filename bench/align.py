@@ -1,7 +1,7 @@
 """Adversarial LLM alignment benchmark: before/after tables for the imitation task and TWON.
 
     python bench/align.py --preset demo                   # imitation (reward + seed ablation) and TWON right
-    python bench/align.py --preset demo --only imitation-reward
+    python bench/align.py --preset demo --only imitation-reward-sft   # adds a row to the existing table
 
 Each run is a normal ``sparring align`` run directory under bench/runs/align-<preset>/<name>; the
 table goes to bench/results/align-<preset>.{json,md}. The targets of the issue are checked and
@@ -12,12 +12,13 @@ the real responses', D's share of a step <= 15%.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from _common import machine, write_results
+from _common import RESULTS, machine, write_results
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TWON = SHARED / "twon"
@@ -25,6 +26,7 @@ TWON_SYSTEM = "You are a social media user. Write a matching post to the given t
 
 RUNS = {
     "imitation-reward": {"overrides": [], "system": None},
+    "imitation-reward-sft": {"overrides": ["train.sft_coef=0.1"], "system": None},  # + interleaved SFT on real responses
     "imitation-seed": {"overrides": ["train.objective=seed", "disc.kind=seed"], "system": None},
     "twon-right-reward": {
         "overrides": [
@@ -53,7 +55,10 @@ def main() -> int:
 
     base = Path(__file__).resolve().parent / "runs" / f"align-{args.preset}"
     results = {}
-    for name in args.only or list(RUNS):
+    previous = RESULTS / f"align-{args.preset}.json"
+    if args.only and previous.is_file():  # --only adds to / replaces rows of the existing table
+        results = json.loads(previous.read_text()).get("runs", {})
+    for name in args.only or [n for n in RUNS if n != "imitation-reward-sft"]:
         spec = RUNS[name]
         if name.startswith("twon") and not TWON.is_dir():
             print(f"skip {name}: {TWON} is absent", file=sys.stderr)

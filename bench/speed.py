@@ -64,7 +64,7 @@ def main() -> None:
     jobs = {
         "rollout_s": lambda: (rollout_completions(gen.params(), seqs, 16), sync()),
         "mc_search_s": lambda: (monte_carlo_q(gen.params(), seqs, 16, disc.prob_real), sync()),
-        "sample_10k_s": lambda: (sample(gen, 10_000, 20), sync()),
+        "sample_10k_s": lambda: (sample(gen, 10_000, shape), sync()),
         "mle_epoch_s": lambda: (mle_epoch(gen, g_opt, corpus, 64, 5.0), sync()),
         "d_epoch_s": lambda: (discriminator_round(disc, d_opt, real, fake, 1, 64, 0.2), sync()),
         "leakgan_g_step_s": lambda: (leakgan.generator_update(lk_gen, lk_disc, corpus, lk_g_opt, lk_cfg), sync()),

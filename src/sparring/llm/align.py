@@ -27,7 +27,6 @@ import os
 import random
 import resource
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -116,8 +115,8 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
     import torch
 
     from sparring.llm import grpo
-    from sparring.llm.discriminators import build_discriminator, discriminator_step, hidden_state_featurizer
-    from sparring.llm.generation import chat_prompt, generate
+    from sparring.llm.discriminators import build_discriminator, hidden_state_featurizer
+    from sparring.llm.generation import chat_prompt
     from sparring.llm.models import load_causal_lm, load_tokenizer, resolve_model
     from sparring.llm.tasks import imitation_pairs, load_pairs
 
@@ -184,8 +183,9 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
         disc.load_state_dict(state["disc"])
         d_optimizer.load_state_dict(state["optimizer"])
     elif cfg.disc.pretrain_steps:
-        run.truncate_metrics(0) if is_main and run.metrics_path.exists() else None
-        _pretrain_discriminator(cfg, base, tokenizer, pairs, disc, d_optimizer, write_row, generate, chat_prompt, discriminator_step)
+        if is_main and run.metrics_path.exists():  # rows of an attempt that died during pre-training
+            run.truncate_metrics(0)
+        _pretrain_discriminator(cfg, base, tokenizer, pairs, disc, d_optimizer, write_row)
         if is_main:
             pretrained_file.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"disc": disc.state_dict(), "optimizer": d_optimizer.state_dict()}, pretrained_file)
@@ -289,8 +289,11 @@ def _cut_metrics_to_checkpoint(run: RunDir) -> None:
     atomic_write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _pretrain_discriminator(cfg, base, tokenizer, pairs, disc, d_optimizer, write_row, generate, chat_prompt, discriminator_step) -> None:  # noqa: ANN001
+def _pretrain_discriminator(cfg: AlignConfig, base: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any, write_row: Any) -> None:
     """D learns real vs base-model answers before the generator moves, so its first rewards mean something."""
+    from sparring.llm.discriminators import discriminator_step
+    from sparring.llm.generation import chat_prompt, generate
+
     d, g = cfg.disc, cfg.generation
     n = min(len(pairs.train_prompts), d.pretrain_steps * d.pretrain_batch)
     prompts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in pairs.train_prompts[:n]]
@@ -332,7 +335,7 @@ def evaluate_run(
     data = run.read_config()
     cfg = cfg or config_from_dict(data)
     model_path = model_path or data.get("model_path")
-    if not model_path or not Path(model_path).exists() and "/" in model_path and model_path.startswith("/"):
+    if not model_path or model_path.startswith("/") and not Path(model_path).exists():
         raise UserError(f"{run.path}: base model {model_path} is gone; cannot evaluate before/after")
     device = device or _device(cfg)
     if policy is None:
@@ -411,7 +414,3 @@ def generate_from_run(
     texts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in prompts for _ in range(n)]
     g = cfg.generation
     return generate(model, tokenizer, texts, max_new_tokens or g.max_new_tokens, temperature or g.temperature, g.top_p, g.batch_size, seed)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use: sparring align ...")

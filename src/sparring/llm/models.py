@@ -31,7 +31,7 @@ def resolve_model(name: str) -> str:
     if name in EMBEDDED:
         return str(_embedded_model_dir(name))
     path = Path(name).expanduser()
-    looks_local = name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1] or path.exists()
+    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1  # a hub id is "name" or "org/name"
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise UserError(f"--model {name}: directory has no config.json (not a Hugging Face model directory)")

@@ -129,6 +129,7 @@ def _check_contract(run: Path) -> dict:
     summary = json.loads((run / "summary.json").read_text())
     for name in ("before", "after"):
         assert 0 <= summary["evaluation"][name]["c2st_acc"] <= 1
+        assert summary["evaluation"][name]["nll_of_real"] > 0
     return summary
 
 

@@ -357,6 +357,9 @@ def evaluate_run(
     result["after"] = compare_sets(embedder, real, after, cfg.eval.folds, cfg.seed)
     result["before"]["kl_to_reference"] = 0.0
     result["after"]["kl_to_reference"] = mean_sequence_kl(policy, reference, tokenizer, public, after, g.batch_size)
+    # Coverage, the NLL-test analogue: how likely each model finds the real held-out responses.
+    result["before"]["nll_of_real"] = response_nll(reference, tokenizer, public, real, g.batch_size)
+    result["after"]["nll_of_real"] = response_nll(policy, tokenizer, public, real, g.batch_size)
     if cfg.task.name == "imitation":
         hidden = [chat_prompt(tokenizer, cfg.task.teacher_instruction, p) for p in prompts]
         for name, responses in (("real", real), ("before", before), ("after", after)):
@@ -371,6 +374,7 @@ COLUMNS = [
     ("c2st_acc", "two-sample acc (0.5 = indistinguishable)"),
     ("frechet", "Frechet (MiniLM)"),
     ("teacher_nll", "teacher NLL"),
+    ("nll_of_real", "model NLL of real"),
     ("kl_to_reference", "KL to base"),
     ("distinct_2", "distinct-2"),
     ("self_bleu_4", "Self-BLEU-4"),

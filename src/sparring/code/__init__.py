@@ -1,0 +1,1 @@
+"""Code evaluation: sandboxed execution of candidate programs and the pass@k estimator."""

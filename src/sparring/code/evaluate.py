@@ -18,6 +18,7 @@ from rich.progress import Progress
 
 from sparring.code.passk import mean_pass_at_k
 from sparring.code.sandbox import Limits, isolation, run_program
+from sparring.data.text import jsonl_objects
 from sparring.errors import UserError
 from sparring.runs import atomic_write_json, atomic_write_text
 
@@ -34,14 +35,8 @@ def read_samples(path: Path, problems: dict[str, dict[str, Any]]) -> list[dict[s
     if not path.is_file():
         raise UserError(f"--samples {path}: no such file")
     samples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("task_id"), str) or not isinstance(record.get("completion"), str):
+    for number, record in jsonl_objects(path):
+        if not isinstance(record.get("task_id"), str) or not isinstance(record.get("completion"), str):
             raise UserError(f"{path}:{number}: needs string fields 'task_id' and 'completion'")
         if record["task_id"] not in problems:
             raise UserError(f"{path}:{number}: unknown task_id '{record['task_id']}' for this benchmark")

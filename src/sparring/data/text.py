@@ -79,8 +79,9 @@ def _as_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _read_jsonl(path: Path, columns: list[str], hint: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {c: [] for c in columns}
+def jsonl_objects(path: Path) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a line that is not a JSON object is a UserError naming it."""
+    out = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -90,6 +91,13 @@ def _read_jsonl(path: Path, columns: list[str], hint: str) -> dict[str, list[str
             raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
         if not isinstance(record, dict):
             raise UserError(f"{path}:{number}: not a JSON object")
+        out.append((number, record))
+    return out
+
+
+def _read_jsonl(path: Path, columns: list[str], hint: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {c: [] for c in columns}
+    for number, record in jsonl_objects(path):
         _missing(f"{path}:{number}", columns, list(record), hint)
         for c in columns:
             out[c].append(_as_text(record[c]))

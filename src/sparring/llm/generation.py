@@ -45,13 +45,16 @@ def generate(
     batch_size: int,
     seed: int,
     description: str = "generating",
+    raw: bool = False,
 ) -> list[str]:
-    """One sampled response per templated prompt, decoded without special tokens."""
+    """One sampled response per prompt, decoded without special tokens; stripped unless ``raw``
+    (code keeps its indentation). Temperature 0 means greedy decoding."""
     device = next(model.parameters()).device
     tokenizer.padding_side = "left"
     out: list[str] = []
     was_training = model.training
     model.eval()
+    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0} if temperature > 0 else {"do_sample": False}
     with Progress(transient=True) as bar:
         task = bar.add_task(description, total=len(prompt_texts))
         for index, chunk in enumerate(_batches(prompt_texts, batch_size)):
@@ -59,15 +62,12 @@ def generate(
             enc = tokenizer(list(chunk), return_tensors="pt", padding=True, add_special_tokens=False).to(device)
             ids = model.generate(
                 **enc,
-                do_sample=True,
-                temperature=temperature,
-                top_p=top_p,
-                top_k=0,
+                **sampling,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
             )
             new = ids[:, enc["input_ids"].shape[1] :]
-            out.extend(t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True))
+            out.extend(t if raw else t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True))
             bar.advance(task, len(chunk))
     model.train(was_training)
     return out

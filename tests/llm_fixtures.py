@@ -21,7 +21,7 @@ CORPUS = [
 ] * 20
 
 
-def build_tiny_llm(folder: Path, chat_template: bool = True) -> Path:
+def build_tiny_llm(folder: Path, chat_template: bool = True, corpus: list[str] | None = None) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -31,7 +31,7 @@ def build_tiny_llm(folder: Path, chat_template: bool = True) -> Path:
     bpe.decoder = decoders.ByteLevel()
     specials = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
     bpe.train_from_iterator(
-        CORPUS, trainers.BpeTrainer(vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        corpus or CORPUS, trainers.BpeTrainer(vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     )
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, pad_token="<pad>", unk_token="<unk>", eos_token="<|im_end|>", bos_token="<|im_start|>"

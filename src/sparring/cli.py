@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
 
     _add_align_parsers(sub)
+    from sparring.code.cli import add_parsers as add_code_parsers
+
+    add_code_parsers(sub)
 
     code = sub.add_parser(
         "eval-code",
@@ -329,12 +332,15 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate_align(args)
         commands = {"train": _train, "sample": _sample, "report": _report, "evaluate": _evaluate, "align": _align, "generate": _generate}
         commands["eval-code"] = _eval_code
+        from sparring.code.cli import HANDLERS as code_handlers
+
+        commands.update(code_handlers)
         return commands[args.command](args)
     except UserError as exc:
         sys.stderr.write(f"sparring {args.command}: error: {exc}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("sparring: interrupted (a train run continues with --resume)\n")
+        sys.stderr.write("sparring: interrupted (a run continues with --resume)\n")
         return 130
 
 

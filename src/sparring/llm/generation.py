@@ -46,6 +46,7 @@ def generate(
     seed: int,
     description: str = "generating",
     raw: bool = False,
+    stop_strings: Sequence[str] | None = None,
 ) -> list[str]:
     """One sampled response per prompt, decoded without special tokens; stripped unless ``raw``
     (code keeps its indentation). Temperature 0 means greedy decoding."""
@@ -63,6 +64,7 @@ def generate(
             ids = model.generate(
                 **enc,
                 **sampling,
+                **({"stop_strings": list(stop_strings), "tokenizer": tokenizer} if stop_strings else {}),
                 max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
             )

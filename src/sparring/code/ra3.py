@@ -1,0 +1,439 @@
+"""``sparring ra3`` and ``sparring ntp``: mid-training on expert code, with and without latent thoughts.
+
+RA3 (Zhang et al., arXiv 2509.25810) is an EM loop on a temporal ELBO. Our reading, with every
+choice the paper leaves open (all in the README):
+
+- **Expert code**: MBPP's training ids (511-1000 of the sanitized file), each document being the
+  task docstring (the same prompt format eval-code uses) followed by the reference solution.
+- **E-step**: a proposal policy q, copied from the current model p, proposes comments at latent
+  positions: it continues the expert prefix, the next line's indentation and ``#``. A frozen snapshot
+  of p scores each proposal by the log-likelihood gain of the next k expert lines, minus the think
+  cost c; ``<act>`` scores 0. q is trained with a group-relative policy gradient over the G proposals
+  of a position (GRPO without clipping, one update per batch, so the ratio is 1) with a per-token KL
+  penalty to its initialisation. Positions are treated independently given the expert prefix.
+- **Posterior choice**: when annotating, each position takes the best of G proposals if its reward
+  beats ``<act>``'s 0, else acts. A larger c gives fewer thoughts and, in the limit, NTP.
+- **M-step**: SFT of p on the annotated documents; the loss covers comment and code tokens (the model
+  learns to emit its own abstractions), or only code with ``mstep.mask_comments``. The header is
+  never in the loss.
+- **NTP baseline** (``sparring ntp``): the same SFT on the same documents without comments, for the
+  same number of trained tokens as an RA3 run (``--match RUN``), so it gets more passes over the code.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import Progress
+
+from sparring.code.benchmarks import load_benchmark
+from sparring.code.config import RA3Config
+from sparring.code.latents import (
+    Document,
+    assemble,
+    choose_latent,
+    code_char_mask,
+    comment_line,
+    encode_with_char_mask,
+    first_line,
+    group_advantages,
+    indentation,
+    latent_positions,
+    masked_token_logprobs,
+    next_lines,
+    prefix_before,
+    span_logprobs,
+    temporal_elbo,
+    think_reward,
+)
+from sparring.errors import UserError
+from sparring.runs import RunDir, atomic_write_json, atomic_write_text
+
+Position = tuple[int, int]  # (document index, line index)
+
+
+def expert_documents(cfg: RA3Config) -> tuple[list[str], list[Document]]:
+    """Task ids and documents of MBPP's training split (first ``data.train_limit``)."""
+    bench = load_benchmark("mbpp", cfg.data.mbpp_file)
+    ids = bench.ids_in_split("train")
+    ids = ids[: cfg.data.train_limit] if cfg.data.train_limit else ids
+    if not ids:
+        raise UserError(f"{cfg.data.mbpp_file}: no training tasks (MBPP ids 511-1000)")
+    return ids, [Document.from_code(bench.tasks[t].prompt, bench.tasks[t].reference) for t in ids]
+
+
+def device_for(cfg: Any) -> str:
+    if cfg.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return cfg.device
+
+
+# --- the E-step's pieces -------------------------------------------------------------------------
+
+
+def proposal_prompt(doc: Document, t: int) -> str:
+    return prefix_before(doc, t) + indentation(doc.lines[t]) + "#"
+
+
+def propose(
+    policy: Any, tokenizer: Any, docs: Sequence[Document], positions: Sequence[Position], group: int, cfg: RA3Config, seed: int
+) -> list[list[str]]:
+    """``group`` sampled continuations after ``#`` for every position (first line only)."""
+    from sparring.llm.generation import generate
+
+    prompts = [proposal_prompt(docs[d], t) for d, t in positions for _ in range(group)]
+    texts = generate(
+        policy, tokenizer, prompts, cfg.estep.comment_tokens, cfg.estep.temperature, 1.0, cfg.batch_size, seed, "proposing", raw=True, stop_strings=["\n"]
+    )
+    cut = [first_line(text) for text in texts]
+    return [cut[i * group : (i + 1) * group] for i in range(len(positions))]
+
+
+def think_rewards(
+    frozen: Any,
+    tokenizer: Any,
+    docs: Sequence[Document],
+    positions: Sequence[Position],
+    continuations: Sequence[Sequence[str]],
+    cfg: RA3Config,
+) -> torch.Tensor:
+    """(positions, G) rewards: gain of the next k lines' log-likelihood under the frozen model, minus c."""
+    k, size, length = cfg.estep.horizon, cfg.batch_size, cfg.data.max_length
+    plain = [prefix_before(docs[d], t) for d, t in positions]
+    targets = [next_lines(docs[d], t, k) for d, t in positions]
+    without = span_logprobs(frozen, tokenizer, [p + x for p, x in zip(plain, targets, strict=True)], [len(p) for p in plain], size, length)
+    texts, starts = [], []
+    for (d, t), prefix, target, group in zip(positions, plain, targets, continuations, strict=True):
+        for continuation in group:
+            context = prefix + comment_line(docs[d], t, continuation) + "\n"
+            texts.append(context + target)
+            starts.append(len(context))
+    with_comment = span_logprobs(frozen, tokenizer, texts, starts, size, length)
+    g = len(continuations[0])
+    rewards = [think_reward(with_comment[i * g + j], without[i], cfg.estep.think_cost) for i in range(len(positions)) for j in range(g)]
+    return torch.tensor(rewards).view(len(positions), g)
+
+
+def proposal_logprobs(
+    model: Any,
+    tokenizer: Any,
+    docs: Sequence[Document],
+    positions: Sequence[Position],
+    continuations: Sequence[Sequence[str]],
+    max_length: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log q(continuation | prompt) and its mask, (positions*G, tokens), with gradients."""
+    texts, masks = [], []
+    for (d, t), group in zip(positions, continuations, strict=True):
+        prompt = proposal_prompt(docs[d], t)
+        for continuation in group:
+            texts.append(prompt + continuation + "\n")
+            masks.append([i >= len(prompt) for i in range(len(prompt) + len(continuation) + 1)])
+    return masked_token_logprobs(model, encode_with_char_mask(tokenizer, texts, masks, max_length))
+
+
+def estep_update(
+    policy: Any,
+    frozen: Any,
+    tokenizer: Any,
+    optimizer: Any,
+    docs: Sequence[Document],
+    positions: Sequence[Position],
+    cfg: RA3Config,
+    seed: int,
+) -> dict[str, float]:
+    """One group-relative policy-gradient update of the proposal; returns what it measured."""
+    continuations = propose(policy, tokenizer, docs, positions, cfg.estep.group, cfg, seed)
+    rewards = think_rewards(frozen, tokenizer, docs, positions, continuations, cfg)
+    advantages = group_advantages(rewards).flatten().to(next(policy.parameters()).device)
+    policy.train()
+    logp, mask = proposal_logprobs(policy, tokenizer, docs, positions, continuations, cfg.data.max_length)
+    with torch.no_grad():
+        ref_logp, _ = proposal_logprobs(frozen, tokenizer, docs, positions, continuations, cfg.data.max_length)
+    tokens = mask.sum(dim=1).clamp(min=1)
+    pg = -(advantages * logp.sum(dim=1) / tokens).mean()
+    log_ratio = (ref_logp - logp) * mask  # k3 estimator of KL(q || q0) per token: exp(r) - r - 1
+    kl = ((log_ratio.exp() - log_ratio - 1) * mask).sum(dim=1).div(tokens).mean()
+    loss = pg + cfg.estep.kl_coef * kl
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+    optimizer.step()
+    best = rewards.max(dim=1).values
+    return {
+        "reward_mean": float(rewards.mean()),
+        "gain_mean": float(rewards.mean() + cfg.estep.think_cost),
+        "think_rate": float((best > 0).float().mean()),
+        "comment_tokens": float(tokens.mean()),
+        "kl": float(kl.detach()),
+        "loss": float(loss.detach()),
+    }
+
+
+# --- annotation (the posterior choice) and the ELBO ----------------------------------------------
+
+
+@torch.no_grad()
+def annotate(
+    policy: Any, frozen: Any, tokenizer: Any, docs: Sequence[Document], cfg: RA3Config, seed: int
+) -> tuple[list[dict[int, str]], list[float]]:
+    """Comments chosen for every latent position of every document, and the gains of those chosen."""
+    positions = [(d, t) for d, doc in enumerate(docs) for t in latent_positions(doc)]
+    comments: list[dict[int, str]] = [{} for _ in docs]
+    gains: list[float] = []
+    chunk = max(1, cfg.batch_size)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("annotating", total=len(positions))
+        for start in range(0, len(positions), chunk):
+            part = positions[start : start + chunk]
+            continuations = propose(policy, tokenizer, docs, part, cfg.mstep.annotate_group, cfg, seed + start)
+            rewards = think_rewards(frozen, tokenizer, docs, part, continuations, cfg)
+            for (d, t), group, row in zip(part, continuations, rewards.tolist(), strict=True):
+                choice = choose_latent(row)
+                if choice is not None:
+                    comments[d][t] = comment_line(docs[d], t, group[choice])
+                    gains.append(row[choice] + cfg.estep.think_cost)
+            bar.advance(task, len(part))
+    return comments, gains
+
+
+@torch.no_grad()
+def code_logprob(
+    model: Any, tokenizer: Any, docs: Sequence[Document], comments: Sequence[dict[int, str]], cfg: RA3Config
+) -> tuple[float, int]:
+    """Summed log p of the expert code tokens (not header, not comments) with the given comments, and their count."""
+    texts = [assemble(doc, c) for doc, c in zip(docs, comments, strict=True)]
+    masks = [code_char_mask(doc, c, include_comments=False) for doc, c in zip(docs, comments, strict=True)]
+    total, count = 0.0, 0
+    for i in range(0, len(texts), cfg.batch_size):
+        batch = encode_with_char_mask(tokenizer, texts[i : i + cfg.batch_size], masks[i : i + cfg.batch_size], cfg.data.max_length)
+        logp, mask = masked_token_logprobs(model, batch)
+        total += float(logp.sum())
+        count += int(mask.sum())
+    return total, count
+
+
+# --- SFT, shared by the M-step and the NTP baseline ----------------------------------------------
+
+
+def sft(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    char_masks: Sequence[Sequence[bool]],
+    cfg: RA3Config,
+    seed: int,
+    token_budget: int | None = None,
+    log: Callable[[dict[str, Any]], None] = lambda row: None,
+) -> int:
+    """Next-token loss on the masked-in tokens, ``mstep.epochs`` passes or until ``token_budget``
+    tokens have been trained on; returns the tokens trained on."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.mstep.lr, weight_decay=0.0)
+    rng = random.Random(seed)
+    order: list[int] = []
+    trained, step, epoch = 0, 0, 0
+    model.train()
+    size = cfg.mstep.batch_size
+    total_steps = None if token_budget else cfg.mstep.epochs * -(-len(texts) // size)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("SFT", total=token_budget or total_steps)
+        while (trained < token_budget) if token_budget else (epoch < cfg.mstep.epochs):
+            if not order:
+                order = list(range(len(texts)))
+                rng.shuffle(order)
+                epoch += 1
+            picked, order = order[:size], order[size:]
+            batch = encode_with_char_mask(tokenizer, [texts[i] for i in picked], [char_masks[i] for i in picked], cfg.data.max_length)
+            logp, mask = masked_token_logprobs(model, batch)
+            loss = -logp.sum() / mask.sum().clamp(min=1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            tokens = int(mask.sum())
+            trained += tokens
+            step += 1
+            log({"sft_step": step, "sft_loss": float(loss), "tokens_trained": trained})
+            bar.advance(task, tokens if token_budget else 1)
+            if not token_budget and not order and epoch >= cfg.mstep.epochs:
+                break
+    model.eval()
+    return trained
+
+
+# --- the runs --------------------------------------------------------------------------------------
+
+
+def _open_run(out: str | Path, resume: bool, cfg: Any) -> tuple[RunDir, Any]:
+    from sparring.code.config import RA3Config
+
+    run = RunDir(out)
+    if resume:
+        run = RunDir.open_existing(out)
+        if run.is_complete():
+            raise UserError(f"{run.path} is already finished (summary.json exists)")
+        data = run.read_config()
+        cfg = RA3Config(algo=data["algo"])
+        for section in ("data", "estep", "mstep"):
+            setattr(cfg, section, type(getattr(cfg, section))(**data[section]))
+        for key in ("model", "iterations", "batch_size", "seed", "device"):
+            setattr(cfg, key, data[key])
+    elif run.path.exists() and any(run.path.iterdir()):
+        raise UserError(f"{run.path} already exists (choose a new --out, or --resume it)")
+    return run, cfg
+
+
+def _save_model(model: Any, tokenizer: Any, folder: Path) -> None:
+    """save_pretrained into a temporary folder, then rename: a crash never leaves half a model."""
+    import shutil
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+def train_ra3(cfg: RA3Config, out: str | Path, resume: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+    from sparring.code.lm import load_code_lm
+
+    run, cfg = _open_run(out, resume, cfg)
+    task_ids, docs = expert_documents(cfg)
+    checkpoints = run.path / "checkpoints"
+    done = _completed_iterations(checkpoints)
+    model, tokenizer, model_path = load_code_lm(str(checkpoints / f"iter-{done}") if done else cfg.model, device_for(cfg))
+    run.path.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        run.write_config({**dataclasses.asdict(cfg), "model_path": model_path, "train_task_ids": task_ids})
+    _keep_rows(run, lambda row: row.get("iteration", 0) <= done)
+    started = time.perf_counter()
+    state = json.loads((checkpoints / f"iter-{done}" / "state.json").read_text()) if done else {"tokens_trained": 0}
+    for iteration in range(done + 1, cfg.iterations + 1):
+        seed = cfg.seed * 1000 + iteration
+        torch.manual_seed(seed)
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        policy = copy.deepcopy(model)
+        for p in policy.parameters():
+            p.requires_grad_(True)
+        optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.estep.lr, weight_decay=0.0)
+        all_positions = [(d, t) for d, doc in enumerate(docs) for t in latent_positions(doc)]
+        rng = random.Random(seed)
+        for step in range(1, cfg.estep.steps + 1):
+            positions = rng.sample(all_positions, min(cfg.estep.positions_per_step, len(all_positions)))
+            row = estep_update(policy, model, tokenizer, optimizer, docs, positions, cfg, seed * 100 + step)
+            run.append_metrics(
+                {"phase": "estep", "iteration": iteration, "step": step, **row, "elapsed_s": round(time.perf_counter() - started, 1)}
+            )
+            log(f"iter {iteration} E-step {step}/{cfg.estep.steps}: reward {row['reward_mean']:+.3f}, think rate {row['think_rate']:.2f}")
+        policy.eval()
+        comments, gains = annotate(policy, model, tokenizer, docs, cfg, seed)
+        del policy, optimizer
+        thinks = sum(len(c) for c in comments)
+        with_z, n_code = code_logprob(model, tokenizer, docs, comments, cfg)
+        without_z, _ = code_logprob(model, tokenizer, docs, [{} for _ in docs], cfg)
+        comment_chars = [len(c.strip()) for doc_comments in comments for c in doc_comments.values()]
+        texts = [assemble(doc, c) for doc, c in zip(docs, comments, strict=True)]
+        masks = [code_char_mask(doc, c, include_comments=not cfg.mstep.mask_comments) for doc, c in zip(docs, comments, strict=True)]
+        (run.path / "annotated").mkdir(exist_ok=True)
+        atomic_write_text(
+            run.path / "annotated" / f"iter-{iteration}.jsonl",
+            "".join(json.dumps({"task_id": t, "text": text}) + "\n" for t, text in zip(task_ids, texts, strict=True)),
+        )
+        for p in model.parameters():
+            p.requires_grad_(True)
+        trained = sft(model, tokenizer, texts, masks, cfg, seed)
+        state["tokens_trained"] += trained
+        em_row = {
+            "phase": "em",
+            "iteration": iteration,
+            "elbo_per_token": temporal_elbo(with_z, thinks, cfg.estep.think_cost, n_code),
+            "ntp_logp_per_token": without_z / max(n_code, 1),
+            "think_rate": thinks / max(len([p for d in docs for p in latent_positions(d)]), 1),
+            "gain_mean": sum(gains) / len(gains) if gains else 0.0,
+            "comment_chars_mean": sum(comment_chars) / len(comment_chars) if comment_chars else 0.0,
+            "mstep_tokens": trained,
+            "tokens_trained": state["tokens_trained"],
+            "elapsed_s": round(time.perf_counter() - started, 1),
+        }
+        run.append_metrics(em_row)
+        log(
+            f"iter {iteration}: ELBO {em_row['elbo_per_token']:.4f} vs NTP {em_row['ntp_logp_per_token']:.4f} nats/token, "
+            f"think rate {em_row['think_rate']:.3f}, M-step {trained} tokens"
+        )
+        folder = checkpoints / f"iter-{iteration}"
+        checkpoints.mkdir(exist_ok=True)
+        _save_model(model, tokenizer, folder)
+        atomic_write_json(folder / "state.json", {"iteration": iteration, **state})
+    return _finish(run, model, tokenizer, {"algo": "ra3", "tokens_trained": state["tokens_trained"], "iterations": cfg.iterations}, started)
+
+
+def train_ntp(
+    cfg: RA3Config, out: str | Path, token_budget: int | None, resume: bool = False, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """The NTP baseline: the same SFT, the same documents, no latents, ``token_budget`` trained tokens
+    (default: ``iterations x mstep.epochs`` passes)."""
+    from sparring.code.lm import load_code_lm
+
+    if resume:
+        raise UserError("ntp runs are short; start a new one instead of --resume")
+    run, cfg = _open_run(out, False, cfg)
+    task_ids, docs = expert_documents(cfg)
+    model, tokenizer, model_path = load_code_lm(cfg.model, device_for(cfg))
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config({**dataclasses.asdict(cfg), "model_path": model_path, "token_budget": token_budget, "train_task_ids": task_ids})
+    started = time.perf_counter()
+    texts = [assemble(doc, {}) for doc in docs]
+    masks = [code_char_mask(doc, {}, include_comments=False) for doc in docs]
+    torch.manual_seed(cfg.seed)
+    if token_budget is None:
+        cfg = dataclasses.replace(cfg, mstep=dataclasses.replace(cfg.mstep, epochs=cfg.iterations * cfg.mstep.epochs))
+    trained = sft(model, tokenizer, texts, masks, cfg, cfg.seed, token_budget, log=lambda row: run.append_metrics({"phase": "sft", **row}))
+    log(f"NTP: {trained} tokens trained" + (f" (budget {token_budget})" if token_budget else ""))
+    return _finish(run, model, tokenizer, {"algo": "ntp", "tokens_trained": trained, "token_budget": token_budget}, started)
+
+
+def ra3_token_budget(run_dir: str) -> int:
+    """What ``ntp --match RUN`` trains for: the tokens a finished RA3 run trained on."""
+    run = RunDir.open_existing(run_dir)
+    summary = run.read_summary()
+    if not summary or summary.get("algo") != "ra3":
+        raise UserError(f"--match {run_dir}: not a finished ra3 run (no ra3 summary.json)")
+    return int(summary["tokens_trained"])
+
+
+def _finish(run: RunDir, model: Any, tokenizer: Any, summary: dict[str, Any], started: float) -> dict[str, Any]:
+    from sparring.code.plots import plot_ra3_curves
+
+    _save_model(model, tokenizer, run.path / "model")
+    rows = run.read_metrics()
+    plot_ra3_curves(rows, run.curves_path)
+    last_em = [r for r in rows if r.get("phase") == "em"]
+    summary = {**summary, **({k: last_em[-1][k] for k in ("elbo_per_token", "ntp_logp_per_token", "think_rate")} if last_em else {})}
+    summary["wall_time_s"] = round(time.perf_counter() - started, 1)
+    run.write_summary(summary)
+    return summary
+
+
+def _completed_iterations(checkpoints: Path) -> int:
+    done = [
+        int(p.name.split("-")[1]) for p in checkpoints.glob("iter-*") if (p / "state.json").is_file() and p.name.split("-")[1].isdigit()
+    ]
+    return max(done, default=0)
+
+
+def _keep_rows(run: RunDir, keep: Callable[[dict[str, Any]], bool]) -> None:
+    rows = run.read_metrics()
+    kept = [r for r in rows if keep(r)]
+    if len(kept) != len(rows):
+        atomic_write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))

@@ -1,0 +1,169 @@
+"""RA3 and its NTP baseline: the latent bookkeeping and reward by hand, E/M smoke runs on a tiny model."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+
+from code_fixtures import build_tiny_code_llm, write_tiny_mbpp  # noqa: E402
+from sparring.cli import main  # noqa: E402
+from sparring.code import ra3  # noqa: E402
+from sparring.code.config import build_code_config  # noqa: E402
+from sparring.code.latents import (  # noqa: E402
+    Document,
+    assemble,
+    choose_latent,
+    code_char_mask,
+    comment_line,
+    group_advantages,
+    latent_positions,
+    masked_token_logprobs,
+    encode_with_char_mask,
+    temporal_elbo,
+    think_reward,
+)
+from sparring.code.lm import load_code_lm  # noqa: E402
+
+DOC = Document.from_code('"""\nsum evens\n"""\n', "def f(xs):\n    total = 0\n\n    for x in xs:\n        total += x\n    return total")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("ra3")
+    return build_tiny_code_llm(root / "model"), write_tiny_mbpp(root / "mbpp.json")
+
+
+def test_positions_comments_and_masks() -> None:
+    assert latent_positions(DOC) == [0, 1, 3, 4, 5]  # the blank line gets no thought
+    comment = comment_line(DOC, 4, " add it\njunk")
+    assert comment == "        # add it"
+    text = assemble(DOC, {4: comment})
+    assert text.endswith("    for x in xs:\n        # add it\n        total += x\n    return total\n")
+    mask = code_char_mask(DOC, {4: comment}, include_comments=False)
+    assert len(mask) == len(text)
+    assert "".join(c for c, m in zip(text, mask, strict=True) if m) == assemble(DOC, {})[len(DOC.header) :]
+    with_comments = code_char_mask(DOC, {4: comment}, include_comments=True)
+    assert "".join(c for c, m in zip(text, with_comments, strict=True) if m) == text[len(DOC.header) :]
+
+
+def test_reward_advantages_choice_and_elbo_by_hand() -> None:
+    assert think_reward(-3.0, -5.0, 0.05) == pytest.approx(1.95)
+    adv = group_advantages(torch.tensor([[1.0, 3.0], [2.0, 2.0]]))
+    assert adv[0].tolist() == pytest.approx([-1 / (1 + 1e-4), 1 / (1 + 1e-4)]) and adv[1].tolist() == [0.0, 0.0]
+    assert choose_latent([-0.2, 0.4, 0.1]) == 1 and choose_latent([-0.2, -0.01]) is None
+    assert temporal_elbo(-20.0, 2, 0.5, 10) == pytest.approx(-2.1)
+    assert temporal_elbo(-20.0, 0, 0.5, 10) == pytest.approx(-2.0)  # no thoughts: the NTP log-likelihood
+
+
+def _full_logits_logprob(model, tokenizer, text: str, start: int) -> float:
+    """Sum of log p over the tokens starting at or after ``start``, one token at a time from full logits."""
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = torch.tensor([enc["input_ids"]])
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0]
+    total = 0.0
+    for i in range(1, ids.shape[1]):
+        if enc["offset_mapping"][i][0] >= start:
+            total += float(torch.log_softmax(logits[i - 1].double(), dim=-1)[ids[0, i]])
+    return total
+
+
+def test_ra3_reward_equals_hand_computed_gain_minus_cost(tiny: tuple[Path, Path]) -> None:
+    model, tokenizer, _ = load_code_lm(str(tiny[0]))
+    model.eval()
+    cfg = build_code_config("ra3", "smoke", None, ["estep.horizon=2", "estep.think_cost=0.05"])
+    docs, t = [DOC], 3
+    continuations = [[" loop over the numbers", ""]]
+    rewards = ra3.think_rewards(model, tokenizer, docs, [(0, t)], continuations, cfg)
+    prefix = assemble(DOC, {}, upto=t)
+    target = "    for x in xs:\n        total += x\n"
+    without = _full_logits_logprob(model, tokenizer, prefix + target, len(prefix))
+    for j, continuation in enumerate(continuations[0]):
+        context = prefix + "    #" + continuation + "\n"
+        with_comment = _full_logits_logprob(model, tokenizer, context + target, len(context))
+        assert float(rewards[0, j]) == pytest.approx(with_comment - without - 0.05, abs=1e-4)
+
+
+def test_head_only_logprobs_match_full_logits(tiny: tuple[Path, Path]) -> None:
+    model, tokenizer, _ = load_code_lm(str(tiny[0]))
+    texts = ["def add(a, b):\n    return a + b\n", "x = 1\n"]
+    masks = [[i >= 4 for i in range(len(t))] for t in texts]
+    batch = encode_with_char_mask(tokenizer, texts, masks, 64)
+    with torch.no_grad():
+        fast, mask = masked_token_logprobs(model, batch)
+    for row, text in enumerate(texts):
+        assert float(fast[row].sum()) == pytest.approx(_full_logits_logprob(model, tokenizer, text, 4), abs=1e-4)
+    assert mask.shape == fast.shape
+
+
+def test_ra3_smoke_then_ntp_at_the_same_token_budget(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, mbpp = tiny
+    common = ["--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp)]
+    assert main(["ra3", *common, "--out", str(tmp_path / "ra3")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "ra3" / "metrics.jsonl").read_text().splitlines()]
+    estep = [r for r in rows if r["phase"] == "estep"]
+    em = [r for r in rows if r["phase"] == "em"]
+    assert len(estep) == 1 and len(em) == 1
+    assert all(math.isfinite(estep[0][k]) for k in ("reward_mean", "gain_mean", "think_rate", "kl", "loss"))
+    for key in ("elbo_per_token", "ntp_logp_per_token", "think_rate", "gain_mean", "comment_chars_mean"):
+        assert math.isfinite(em[0][key])
+    annotated = [json.loads(line) for line in (tmp_path / "ra3" / "annotated" / "iter-1.jsonl").read_text().splitlines()]
+    assert [a["task_id"] for a in annotated] == ["Mbpp/601", "Mbpp/602", "Mbpp/603"]  # the training ids only
+    summary = json.loads((tmp_path / "ra3" / "summary.json").read_text())
+    assert summary["tokens_trained"] == em[0]["tokens_trained"] > 0
+    assert (tmp_path / "ra3" / "curves.png").stat().st_size > 0
+    before, _, _ = load_code_lm(str(model_dir))
+    after, _, _ = load_code_lm(str(tmp_path / "ra3"))  # a run directory is a --model
+    assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values(), strict=True))
+
+    assert main(["ntp", *common, "--match", str(tmp_path / "ra3"), "--out", str(tmp_path / "ntp")]) == 0
+    ntp = json.loads((tmp_path / "ntp" / "summary.json").read_text())
+    assert ntp["token_budget"] == summary["tokens_trained"] <= ntp["tokens_trained"]
+    assert ntp["tokens_trained"] - summary["tokens_trained"] < 2 * 256  # overshoots by less than one batch
+
+
+def test_resume_after_a_crash_in_the_second_iteration(tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model_dir, mbpp = tiny
+    args = ["ra3", "--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "iterations=2", "--out", str(tmp_path / "r")]
+    real_sft, calls = ra3.sft, []
+
+    def crashing_sft(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_sft(*a, **k)
+
+    monkeypatch.setattr(ra3, "sft", crashing_sft)
+    assert main(args) == 130  # interrupted
+    assert not (tmp_path / "r" / "summary.json").exists() and (tmp_path / "r" / "checkpoints" / "iter-1" / "state.json").is_file()
+    monkeypatch.setattr(ra3, "sft", real_sft)
+    assert main([*args[:-2], "--resume", "--out", str(tmp_path / "r")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["phase"], r["iteration"]) for r in rows] == [("estep", 1), ("em", 1), ("estep", 2), ("em", 2)]
+
+
+def test_bad_inputs_fail_in_one_line(tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model_dir, mbpp = tiny
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"task_id": 601, "prompt": "x"')
+    missing = tmp_path / "missing.json"
+    missing.write_text(json.dumps([{"task_id": 601, "prompt": "x", "test_list": ["assert True"]}]))
+    cases = [
+        (["ra3", "--mbpp-file", str(broken)], "broken.json: not valid JSON"),
+        (["ra3", "--mbpp-file", str(missing)], "missing field 'code'"),
+        (["ra3", "--mbpp-file", str(mbpp), "--set", "estep.group=1"], "estep.group"),
+        (["ra3", "--mbpp-file", str(mbpp), "--preset", "huge"], "unknown preset"),
+        (["ntp", "--mbpp-file", str(mbpp), "--match", str(tmp_path / "nothing")], "not a sparring run directory"),
+    ]
+    for argv, expected in cases:
+        capsys.readouterr()
+        assert main([*argv, "--model", str(model_dir), "--out", str(tmp_path / "never")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert expected in err and err.count("\n") == 0, err
+    assert not (tmp_path / "never").exists()

@@ -43,7 +43,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
     cases = [
         (["--samples", str(malformed)], "bad.jsonl:2: not valid JSON"),
         (["--samples", str(good), "--k", "5"], "--k 5"),
-        (["--samples", str(good), "--benchmark", "nosuch"], "invalid choice"),
+        (["--samples", str(good), "--benchmark", "nosuch"], "unknown benchmark"),
         (["--samples", str(_write(tmp_path / "t.jsonl", [{"task_id": "X/1", "completion": ""}]))], "unknown task_id"),
     ]
     for args, expected in cases:
@@ -60,3 +60,74 @@ def _exit_code(argv: list[str]) -> int:
         return main(argv)
     except SystemExit as exc:
         return int(exc.code)
+
+
+def test_mbpp_samples_accept_numeric_ids_and_score_references(tmp_path: Path) -> None:
+    from code_fixtures import write_tiny_mbpp
+
+    mbpp = write_tiny_mbpp(tmp_path / "mbpp.json")
+    rows = [
+        {"task_id": 11, "completion": "def add(a, b):\n    return a + b\n"},
+        {"task_id": "Mbpp/11", "completion": "def add(a, b):\n    return a - b\n"},
+        {"task_id": "12", "completion": "def square(x):\n    return x * x\n"},
+        {"task_id": "12", "completion": "import os\nos.system('true')\ndef square(x):\n    return x ** 2\n"},
+    ]
+    out = tmp_path / "run"
+    argv = ["eval-code", "--samples", str(_write(tmp_path / "s.jsonl", rows)), "--benchmark", "mbpp", "--mbpp-file", str(mbpp)]
+    assert main([*argv, "--k", "1,2", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["pass@1"] == pytest.approx(0.75) and summary["pass@2"] == pytest.approx(1.0) and summary["benchmark"] == "mbpp"
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["task_id"] for r in results] == ["Mbpp/11", "Mbpp/11", "Mbpp/12", "Mbpp/12"]
+    assert [r["passed"] for r in results] == [True, False, True, True]
+
+
+def _tiny_plus_file(path: Path) -> Path:
+    """Two HumanEval+-format tasks: integer outputs, and float outputs with an atol."""
+    import gzip
+
+    tasks = [
+        {"task_id": "T/0", "prompt": "def inc(x):\n", "entry_point": "inc", "canonical_solution": "    return x + 1\n",
+         "base_input": [[1], [2]], "plus_input": [[10**6], [-5]], "atol": 0},
+        {"task_id": "T/1", "prompt": "def half(x):\n", "entry_point": "half", "canonical_solution": "    return x / 2\n",
+         "base_input": [[1.0]], "plus_input": [[3.0], [1e-9]], "atol": 1e-6},
+    ]
+    with gzip.open(path, "wt") as handle:
+        handle.write("".join(json.dumps({**t, "test": "", "contract": ""}) + "\n" for t in tasks))
+    return path
+
+
+def test_humaneval_plus_compares_with_the_canonical_outputs_on_every_input(tmp_path: Path) -> None:
+    plus = _tiny_plus_file(tmp_path / "plus.jsonl.gz")
+    rows = [
+        {"task_id": "T/0", "completion": "    return x + 1\n"},
+        {"task_id": "T/0", "completion": "    return x + 1 if x < 100 else 0\n"},  # right on base inputs, wrong on plus
+        {"task_id": "T/1", "completion": "    return x * 0.5 + 1e-8\n"},  # within atol
+        {"task_id": "T/1", "completion": "    return x / 2 + 1e-3\n"},  # beyond atol
+    ]
+    out = tmp_path / "run"
+    argv = ["eval-code", "--samples", str(_write(tmp_path / "s.jsonl", rows)), "--benchmark", "humaneval+", "--data-file", str(plus)]
+    assert main([*argv, "--out", str(out)]) == 0
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["passed"] for r in results] == [True, False, True, False]
+    assert "input 2" in results[1]["status"]  # the first plus input
+
+
+def test_model_sampling_path_writes_results_and_summary(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    from code_fixtures import build_tiny_code_llm, write_tiny_mbpp
+
+    model = build_tiny_code_llm(tmp_path / "model")
+    mbpp = write_tiny_mbpp(tmp_path / "mbpp.json")
+    out = tmp_path / "run"
+    argv = ["eval-code", "--model", str(model), "--benchmark", "mbpp", "--mbpp-file", str(mbpp), "--n", "2", "--k", "1,2"]
+    assert main([*argv, "--max-new-tokens", "8", "--temperature", "0.8", "--out", str(out)]) == 0
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["task_id"] for r in results] == ["Mbpp/11", "Mbpp/11", "Mbpp/12", "Mbpp/12"]  # the test ids 11-510, n each
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["samples"] == 4 and summary["n"] == 2 and "pass@2" in summary and summary["generation_seconds"] >= 0
+
+
+def test_k_above_n_with_a_model_fails_before_loading_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval-code", "--model", str(tmp_path / "none"), "--n", "2", "--k", "5", "--out", str(tmp_path / "o")]) == 2
+    assert "--k 5" in capsys.readouterr().err and not (tmp_path / "o").exists()

@@ -54,6 +54,7 @@ def add_parsers(sub: Any) -> None:
     )
     _common(rlvr, "paper (GPU), demo (2-core CPU), smoke (tiny)")
     rlvr.add_argument("--disc-weight", type=float, default=None, help="weight of the discriminator reward (default 0: pure RLVR)")
+    rlvr.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
 
 
 def _overrides(args: argparse.Namespace, extra: dict[str, Any]) -> list[str]:
@@ -92,7 +93,7 @@ def run_rlvr(args: argparse.Namespace) -> int:
     from sparring.code.rlvr import train_rlvr
 
     cfg = build_code_config("rlvr", args.preset, args.config, _overrides(args, {"disc_weight": args.disc_weight}))
-    summary = train_rlvr(cfg, args.out)
+    summary = train_rlvr(cfg, args.out, resume=args.resume)
     print(
         f"{args.out}: training pass rate {summary['pass_rate_first']:.3f} (first steps) -> {summary['pass_rate_last']:.3f} (last steps) "
         f"({summary['wall_time_s']:.0f} s)"

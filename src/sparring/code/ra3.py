@@ -54,6 +54,7 @@ from sparring.code.latents import (
     temporal_elbo,
     think_reward,
 )
+from sparring.code.lm import device_for, save_model
 from sparring.errors import UserError
 from sparring.runs import RunDir, atomic_write_json, atomic_write_text
 
@@ -70,12 +71,6 @@ def expert_documents(cfg: RA3Config) -> tuple[list[str], list[Document]]:
     return ids, [Document.from_code(bench.tasks[t].prompt, bench.tasks[t].reference) for t in ids]
 
 
-def device_for(cfg: Any) -> str:
-    if cfg.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return cfg.device
-
-
 # --- the E-step's pieces -------------------------------------------------------------------------
 
 
@@ -90,9 +85,8 @@ def propose(
     from sparring.llm.generation import generate
 
     prompts = [proposal_prompt(docs[d], t) for d, t in positions for _ in range(group)]
-    texts = generate(
-        policy, tokenizer, prompts, cfg.estep.comment_tokens, cfg.estep.temperature, 1.0, cfg.batch_size, seed, "proposing", raw=True, stop_strings=["\n"]
-    )
+    e = cfg.estep
+    texts = generate(policy, tokenizer, prompts, e.comment_tokens, e.temperature, 1.0, cfg.batch_size, seed, "proposing", True, ["\n"])
     cut = [first_line(text) for text in texts]
     return [cut[i * group : (i + 1) * group] for i in range(len(positions))]
 
@@ -261,7 +255,7 @@ def sft(
             tokens = int(mask.sum())
             trained += tokens
             step += 1
-            log({"sft_step": step, "sft_loss": float(loss), "tokens_trained": trained})
+            log({"sft_step": step, "sft_loss": float(loss.detach()), "tokens_trained": trained})
             bar.advance(task, tokens if token_budget else 1)
             if not token_budget and not order and epoch >= cfg.mstep.epochs:
                 break
@@ -273,8 +267,6 @@ def sft(
 
 
 def _open_run(out: str | Path, resume: bool, cfg: Any) -> tuple[RunDir, Any]:
-    from sparring.code.config import RA3Config
-
     run = RunDir(out)
     if resume:
         run = RunDir.open_existing(out)
@@ -289,18 +281,6 @@ def _open_run(out: str | Path, resume: bool, cfg: Any) -> tuple[RunDir, Any]:
     elif run.path.exists() and any(run.path.iterdir()):
         raise UserError(f"{run.path} already exists (choose a new --out, or --resume it)")
     return run, cfg
-
-
-def _save_model(model: Any, tokenizer: Any, folder: Path) -> None:
-    """save_pretrained into a temporary folder, then rename: a crash never leaves half a model."""
-    import shutil
-
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
 
 
 def train_ra3(cfg: RA3Config, out: str | Path, resume: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -373,7 +353,7 @@ def train_ra3(cfg: RA3Config, out: str | Path, resume: bool = False, log: Callab
         )
         folder = checkpoints / f"iter-{iteration}"
         checkpoints.mkdir(exist_ok=True)
-        _save_model(model, tokenizer, folder)
+        save_model(model, tokenizer, folder)
         atomic_write_json(folder / "state.json", {"iteration": iteration, **state})
     return _finish(run, model, tokenizer, {"algo": "ra3", "tokens_trained": state["tokens_trained"], "iterations": cfg.iterations}, started)
 
@@ -415,7 +395,7 @@ def ra3_token_budget(run_dir: str) -> int:
 def _finish(run: RunDir, model: Any, tokenizer: Any, summary: dict[str, Any], started: float) -> dict[str, Any]:
     from sparring.code.plots import plot_ra3_curves
 
-    _save_model(model, tokenizer, run.path / "model")
+    save_model(model, tokenizer, run.path / "model")
     rows = run.read_metrics()
     plot_ra3_curves(rows, run.curves_path)
     last_em = [r for r in rows if r.get("phase") == "em"]

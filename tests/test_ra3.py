@@ -21,10 +21,10 @@ from sparring.code.latents import (  # noqa: E402
     choose_latent,
     code_char_mask,
     comment_line,
+    encode_with_char_mask,
     group_advantages,
     latent_positions,
     masked_token_logprobs,
-    encode_with_char_mask,
     temporal_elbo,
     think_reward,
 )
@@ -130,7 +130,8 @@ def test_ra3_smoke_then_ntp_at_the_same_token_budget(tiny: tuple[Path, Path], tm
 
 def test_resume_after_a_crash_in_the_second_iteration(tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model_dir, mbpp = tiny
-    args = ["ra3", "--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "iterations=2", "--out", str(tmp_path / "r")]
+    args = ["ra3", "--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "iterations=2"]
+    args += ["--out", str(tmp_path / "r")]
     real_sft, calls = ra3.sft, []
 
     def crashing_sft(*a, **k):

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := runs/demo
 
-.PHONY: demo align-demo test lint bench bench-align clean
+.PHONY: demo align-demo code-demo test lint bench bench-align bench-code clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ align-demo: $(BIN)/.installed
 	$(BIN)/sparring align --task imitation --preset demo --lora --out runs/align-demo
 	$(BIN)/sparring generate runs/align-demo --prompt "Tell me something interesting about the moon."
 
+# The code side: pass@k of SmolLM2 on 20 MBPP test tasks in the sandbox, then a short RA3 run and its NTP baseline.
+code-demo: $(BIN)/.installed
+	rm -rf runs/code-demo
+	$(BIN)/sparring eval-code --model smollm2 --benchmark mbpp --limit 20 --n 5 --k 1,5 --temperature 0.8 --out runs/code-demo/eval-base
+	$(BIN)/sparring ra3 --preset demo --out runs/code-demo/ra3
+	$(BIN)/sparring ntp --preset demo --match runs/code-demo/ra3 --out runs/code-demo/ntp
+
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
@@ -39,6 +46,9 @@ bench: $(BIN)/.installed
 
 bench-align: $(BIN)/.installed
 	$(BIN)/python bench/align.py --preset demo
+
+bench-code: $(BIN)/.installed
+	$(BIN)/python bench/code.py --preset demo
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

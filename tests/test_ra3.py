@@ -61,6 +61,15 @@ def test_reward_advantages_choice_and_elbo_by_hand() -> None:
     assert temporal_elbo(-20.0, 0, 0.5, 10) == pytest.approx(-2.0)  # no thoughts: the NTP log-likelihood
 
 
+def test_shuffled_batches_cover_each_epoch_once() -> None:
+    import random
+
+    stream = ra3.shuffled_batches(5, 2, random.Random(0))
+    epoch = [next(stream) for _ in range(3)]
+    assert sorted(i for batch, _ in epoch for i in batch) == [0, 1, 2, 3, 4]
+    assert [last for _, last in epoch] == [False, False, True]
+
+
 def _full_logits_logprob(model, tokenizer, text: str, start: int) -> float:
     """Sum of log p over the tokens starting at or after ``start``, one token at a time from full logits."""
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -117,6 +126,11 @@ def test_ra3_smoke_then_ntp_at_the_same_token_budget(tiny: tuple[Path, Path], tm
     assert [a["task_id"] for a in annotated] == ["Mbpp/601", "Mbpp/602", "Mbpp/603"]  # the training ids only
     summary = json.loads((tmp_path / "ra3" / "summary.json").read_text())
     assert summary["tokens_trained"] == em[0]["tokens_trained"] > 0
+    cfg = build_code_config("ra3", "smoke", None, [f"data.mbpp_file={mbpp}"])
+    _, docs = ra3.expert_documents(cfg)
+    _, tokenizer, _ = load_code_lm(str(model_dir))
+    plain = encode_with_char_mask(tokenizer, [assemble(d, {}) for d in docs], [code_char_mask(d, {}, False) for d in docs], 256)
+    assert em[0]["mstep_tokens"] >= int(plain["target_mask"][:, 1:].sum())  # every document once (and its comments)
     assert (tmp_path / "ra3" / "curves.png").stat().st_size > 0
     before, _, _ = load_code_lm(str(model_dir))
     after, _, _ = load_code_lm(str(tmp_path / "ra3"))  # a run directory is a --model

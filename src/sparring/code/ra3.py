@@ -27,7 +27,7 @@ import dataclasses
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +218,15 @@ def code_logprob(
 # --- SFT, shared by the M-step and the NTP baseline ----------------------------------------------
 
 
+def shuffled_batches(n: int, size: int, rng: random.Random) -> Iterator[tuple[list[int], bool]]:
+    """Endless epochs of shuffled index batches, each flagged when it is the last of its epoch."""
+    while True:
+        order = list(range(n))
+        rng.shuffle(order)
+        for start in range(0, n, size):
+            yield order[start : start + size], start + size >= n
+
+
 def sft(
     model: Any,
     tokenizer: Any,
@@ -231,20 +240,12 @@ def sft(
     """Next-token loss on the masked-in tokens, ``mstep.epochs`` passes or until ``token_budget``
     tokens have been trained on; returns the tokens trained on."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.mstep.lr, weight_decay=0.0)
-    rng = random.Random(seed)
-    order: list[int] = []
-    trained, step, epoch = 0, 0, 0
-    model.train()
     size = cfg.mstep.batch_size
-    total_steps = None if token_budget else cfg.mstep.epochs * -(-len(texts) // size)
+    trained, step, epochs_done = 0, 0, 0
+    model.train()
     with Progress(transient=True) as bar:
-        task = bar.add_task("SFT", total=token_budget or total_steps)
-        while (trained < token_budget) if token_budget else (epoch < cfg.mstep.epochs):
-            if not order:
-                order = list(range(len(texts)))
-                rng.shuffle(order)
-                epoch += 1
-            picked, order = order[:size], order[size:]
+        task = bar.add_task("SFT", total=token_budget or cfg.mstep.epochs * -(-len(texts) // size))
+        for picked, ends_epoch in shuffled_batches(len(texts), size, random.Random(seed)):
             batch = encode_with_char_mask(tokenizer, [texts[i] for i in picked], [char_masks[i] for i in picked], cfg.data.max_length)
             logp, mask = masked_token_logprobs(model, batch)
             loss = -logp.sum() / mask.sum().clamp(min=1)
@@ -253,11 +254,10 @@ def sft(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             tokens = int(mask.sum())
-            trained += tokens
-            step += 1
+            trained, step, epochs_done = trained + tokens, step + 1, epochs_done + ends_epoch
             log({"sft_step": step, "sft_loss": float(loss.detach()), "tokens_trained": trained})
             bar.advance(task, tokens if token_budget else 1)
-            if not token_budget and not order and epoch >= cfg.mstep.epochs:
+            if (trained >= token_budget) if token_budget else (epochs_done >= cfg.mstep.epochs):
                 break
     model.eval()
     return trained
@@ -339,7 +339,7 @@ def train_ra3(cfg: RA3Config, out: str | Path, resume: bool = False, log: Callab
             "iteration": iteration,
             "elbo_per_token": temporal_elbo(with_z, thinks, cfg.estep.think_cost, n_code),
             "ntp_logp_per_token": without_z / max(n_code, 1),
-            "think_rate": thinks / max(len([p for d in docs for p in latent_positions(d)]), 1),
+            "think_rate": thinks / max(len(all_positions), 1),
             "gain_mean": sum(gains) / len(gains) if gains else 0.0,
             "comment_chars_mean": sum(comment_chars) / len(comment_chars) if comment_chars else 0.0,
             "mstep_tokens": trained,

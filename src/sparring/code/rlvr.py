@@ -64,14 +64,11 @@ def _callback(run: RunDir, started: float) -> Any:
     return PassRateLog()
 
 
-def _last_checkpoint(folder: Path) -> Path | None:
-    done = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
-    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
-
-
 def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
+
+    from sparring.llm.grpo import last_checkpoint
 
     run = RunDir(out)
     if not resume and run.path.exists() and any(run.path.iterdir()):
@@ -128,7 +125,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False) -> dict[s
     trainer = GRPOTrainer(
         model=model, reward_funcs=rewards, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[_callback(run, started)]
     )
-    resume_from = _last_checkpoint(run.path / "checkpoints") if resume else None
+    resume_from = last_checkpoint(run.path / "checkpoints", "trainer_state.json") if resume else None
     if resume_from is not None:
         kept = [r for r in run.read_metrics() if r.get("step", 0) <= int(resume_from.name.split("-")[-1])]
         run.truncate_metrics(len(kept))

@@ -101,9 +101,10 @@ def weights_finite(model: torch.nn.Module) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in model.parameters() if p.requires_grad)
 
 
-def last_checkpoint(folder: Path) -> Path | None:
-    """The newest TRL checkpoint that also holds D (one saved without it was cut short)."""
-    done = [p for p in folder.glob("checkpoint-*") if (p / D_STATE).is_file() and p.name.split("-")[-1].isdigit()]
+def last_checkpoint(folder: Path, marker: str = D_STATE) -> Path | None:
+    """The newest TRL checkpoint holding ``marker``, the file written last (D's state in an align run),
+    so that one cut short is never resumed from."""
+    done = [p for p in folder.glob("checkpoint-*") if (p / marker).is_file() and p.name.split("-")[-1].isdigit()]
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 

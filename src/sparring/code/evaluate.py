@@ -127,7 +127,7 @@ def _fresh_run_dir(out: str) -> Path:
 def evaluate(request: EvalRequest, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Everything ``eval-code`` does; every input is checked before the run directory is made."""
     benchmark = load_benchmark(request.benchmark, request.data_file)
-    timeout = request.timeout_s or DEFAULT_TIMEOUT_S[benchmark.name]
+    timeout = DEFAULT_TIMEOUT_S[benchmark.name] if request.timeout_s is None else request.timeout_s
     if request.workers < 1 or timeout <= 0:
         raise UserError("--workers must be >= 1 and --timeout > 0")
     run = _fresh_run_dir(request.out)

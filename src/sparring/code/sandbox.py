@@ -88,7 +88,7 @@ for name, value in (("RLIMIT_AS", cfg["memory_mb"] * mb), ("RLIMIT_CPU", cfg["cp
     resource.setrlimit(getattr(resource, name), (value, value))
 os.chdir(work)
 env = dict(cfg["env"], HOME=work, TMPDIR=work)
-os.execve(cfg["python"], [cfg["python"], "-I", "-S", "-B", "program.py"], env)
+os.execve(cfg["python"], [cfg["python"], "-I", "-B", "program.py"], env)
 """
 
 

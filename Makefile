@@ -28,11 +28,14 @@ align-demo: $(BIN)/.installed
 	$(BIN)/sparring generate runs/align-demo --prompt "Tell me something interesting about the moon."
 
 # The code side: pass@k of SmolLM2 on 20 MBPP test tasks in the sandbox, then a short RA3 run and its NTP baseline.
+# MBPP is not on PyPI: point MBPP at google-research/mbpp's sanitized-mbpp.json when it is not in ../shared/data.
+MBPP ?= ../shared/data/mbpp/sanitized-mbpp.json
 code-demo: $(BIN)/.installed
+	@test -f "$(MBPP)" || { echo "code-demo needs MBPP's sanitized-mbpp.json (google-research/mbpp): make code-demo MBPP=/path/to/sanitized-mbpp.json" >&2; exit 2; }
 	rm -rf runs/code-demo
-	$(BIN)/sparring eval-code --model smollm2 --benchmark mbpp --limit 20 --n 5 --k 1,5 --temperature 0.8 --out runs/code-demo/eval-base
-	$(BIN)/sparring ra3 --preset demo --out runs/code-demo/ra3
-	$(BIN)/sparring ntp --preset demo --match runs/code-demo/ra3 --out runs/code-demo/ntp
+	$(BIN)/sparring eval-code --model smollm2 --benchmark mbpp --mbpp-file $(MBPP) --limit 20 --n 5 --k 1,5 --temperature 0.8 --out runs/code-demo/eval-base
+	$(BIN)/sparring ra3 --preset demo --mbpp-file $(MBPP) --out runs/code-demo/ra3
+	$(BIN)/sparring ntp --preset demo --mbpp-file $(MBPP) --match runs/code-demo/ra3 --out runs/code-demo/ntp
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -15,6 +16,7 @@ from sparring.cli import main  # noqa: E402
 from sparring.code.benchmarks import load_benchmark  # noqa: E402
 from sparring.code.rlvr import PassRateReward  # noqa: E402
 from sparring.code.sandbox import Limits  # noqa: E402
+from sparring.runs import keep_jsonl_rows  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,26 @@ def test_pass_rate_reward_is_the_share_of_asserts_that_hold(tiny: tuple[Path, Pa
     assert reward(prompts=[""] * 5, completions=completions, task_id=ids) == pytest.approx([1.0, 2 / 3, 0.0, 0.0, 1.0])
 
 
+def test_pass_rate_reward_logs_what_it_judged_and_a_resume_cuts_the_log(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    bench = load_benchmark("mbpp", str(tiny[1]))
+    log = tmp_path / "samples.jsonl"
+    reward = PassRateReward(bench, Limits(timeout_s=3), workers=1, samples_path=log)
+    for step in (0, 1):  # TRL passes the state of the step before the one these completions feed
+        reward(
+            prompts=[""],
+            completions=["def sum_even(xs):\n    return 0\n"],
+            task_id=["Mbpp/601"],
+            trainer_state=SimpleNamespace(global_step=step),
+        )
+    with open(log, "a") as handle:
+        handle.write('{"step": 3, "task_')  # a crash mid-append
+    rows = [json.loads(line) for line in log.read_text().splitlines()[:2]]
+    assert [r["step"] for r in rows] == [1, 2] and rows[0]["pass_share"] == pytest.approx(2 / 3)
+    assert rows[0]["completion"].startswith("def sum_even") and rows[0]["status"] == "passed"
+    keep_jsonl_rows(log, lambda row: row["step"] <= 1)
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1]
+
+
 @pytest.mark.parametrize("extra", [[], ["--disc-weight", "0.5"]], ids=["rlvr", "rlvr+discriminator"])
 def test_rlvr_smoke_writes_a_pass_rate_curve(tiny: tuple[Path, Path], tmp_path: Path, extra: list[str]) -> None:
     if extra:
@@ -51,3 +73,7 @@ def test_rlvr_smoke_writes_a_pass_rate_curve(tiny: tuple[Path, Path], tmp_path: 
     assert summary["algo"] == "rlvr" and (out / "model" / "config.json").is_file() and (out / "curves.png").is_file()
     config = json.loads((out / "config.json").read_text())
     assert config["train_task_ids"] == ["Mbpp/601", "Mbpp/602"]  # training ids only, never 11-510
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    for row in rows:  # the logged curve is the mean over the completions judged for that step
+        shares = [s["pass_share"] for s in samples if s["step"] == row["step"]]
+        assert shares and sum(shares) / len(shares) == pytest.approx(row["pass_rate"], abs=1e-6)

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,19 @@ import torch
 from sparring.errors import UserError
 
 CHECKPOINT_FORMAT = 1
+
+
+def keep_jsonl_rows(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
+    """Rewrite a JSONL log with only the rows ``keep`` accepts; a torn last line is dropped too."""
+    if not path.exists():
+        return
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows if keep(r)))
 
 
 def atomic_write(path: Path, write: Any) -> None:
@@ -141,6 +155,10 @@ class RunDir:
     def truncate_metrics(self, n_rows: int) -> None:
         rows = self.read_metrics()[:n_rows]
         atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+
+    def keep_metrics(self, keep: Callable[[dict[str, Any]], bool]) -> None:
+        """Drop the rows a resumed run will write again (those after its checkpoint)."""
+        keep_jsonl_rows(self.metrics_path, keep)
 
     # ---- summary, samples ------------------------------------------------------------------
     def read_summary(self) -> dict[str, Any] | None:

@@ -30,7 +30,7 @@ def add_parsers(sub: Any) -> None:
         "the next k expert lines (minus c per thought). M-step: SFT on the expert code with the chosen comments. Writes "
         "config.json, metrics.jsonl (E-step reward, ELBO, think rate), annotated/iter-N.jsonl, checkpoints/, model/, curves.png.",
     )
-    _common(ra3, "paper (GPU), demo (2-core CPU, 40 programs), smoke (tiny, seconds)")
+    _common(ra3, "paper (GPU), demo (2-core CPU, 24 programs, 2 EM iterations), smoke (tiny, seconds)")
     ra3.add_argument("--think-cost", type=float, default=None, help="c, nats per <think> (default 0.05)")
     ra3.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished EM iteration")
 

@@ -294,7 +294,7 @@ def train_ra3(cfg: RA3Config, out: str | Path, resume: bool = False, log: Callab
     run.path.mkdir(parents=True, exist_ok=True)
     if not resume:
         run.write_config({**dataclasses.asdict(cfg), "model_path": model_path, "train_task_ids": task_ids})
-    _keep_rows(run, lambda row: row.get("iteration", 0) <= done)
+    run.keep_metrics(lambda row: row.get("iteration", 0) <= done)
     started = time.perf_counter()
     state = json.loads((checkpoints / f"iter-{done}" / "state.json").read_text()) if done else {"tokens_trained": 0}
     for iteration in range(done + 1, cfg.iterations + 1):
@@ -410,10 +410,3 @@ def _completed_iterations(checkpoints: Path) -> int:
         int(p.name.split("-")[1]) for p in checkpoints.glob("iter-*") if (p / "state.json").is_file() and p.name.split("-")[1].isdigit()
     ]
     return max(done, default=0)
-
-
-def _keep_rows(run: RunDir, keep: Callable[[dict[str, Any]], bool]) -> None:
-    rows = run.read_metrics()
-    kept = [r for r in rows if keep(r)]
-    if len(kept) != len(rows):
-        atomic_write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))

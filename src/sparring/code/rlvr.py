@@ -11,6 +11,7 @@ NTP, RA3): ``metrics.jsonl`` has it per step.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -25,21 +26,36 @@ from sparring.code.lm import device_for, load_code_lm, save_model, truncate_at_s
 from sparring.code.sandbox import Limits
 from sparring.errors import UserError
 from sparring.llm.reward import completion_text
-from sparring.runs import RunDir
+from sparring.runs import RunDir, keep_jsonl_rows
+
+SAMPLES_FILE = "samples.jsonl"
 
 
 class PassRateReward:
-    """A TRL reward callable: the share of each completion's task tests that pass in the sandbox."""
+    """A TRL reward callable: the share of each completion's task tests that pass in the sandbox.
+
+    With ``samples_path`` every judged completion is appended there (step, task, text, share, status),
+    so a pass-rate curve can be traced back to what the model wrote.
+    """
 
     __name__ = "pass_rate"  # TRL logs rewards/pass_rate/mean
 
-    def __init__(self, benchmark: Benchmark, limits: Limits, workers: int) -> None:
-        self.benchmark, self.limits, self.workers = benchmark, limits, workers
+    def __init__(self, benchmark: Benchmark, limits: Limits, workers: int, samples_path: Path | None = None) -> None:
+        self.benchmark, self.limits, self.workers, self.samples_path = benchmark, limits, workers, samples_path
 
     def __call__(self, prompts: list[Any], completions: list[Any], task_id: list[str], **kwargs: Any) -> list[float]:
         texts = [truncate_at_stop(completion_text(c), MBPP_STOP) for c in completions]
         programs = [self.benchmark.counting_program(t, text) for t, text in zip(task_id, texts, strict=True)]
-        return [passed_fraction(o.stdout) for o in run_many(programs, self.limits, self.workers, "verifying")]
+        outcomes = run_many(programs, self.limits, self.workers, "verifying")
+        shares = [passed_fraction(o.stdout) for o in outcomes]
+        if self.samples_path is not None:
+            state = kwargs.get("trainer_state")
+            step = state.global_step + 1 if state is not None else None  # the optimizer step these completions feed
+            with open(self.samples_path, "a") as handle:
+                for t, text, share, outcome in zip(task_id, texts, shares, outcomes, strict=True):
+                    row = {"step": step, "task_id": t, "completion": text, "pass_share": share, "status": outcome.status}
+                    handle.write(json.dumps(row) + "\n")
+        return shares
 
 
 def _callback(run: RunDir, started: float) -> Any:
@@ -80,7 +96,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False) -> dict[s
         raise UserError(f"{cfg.data.mbpp_file}: no training tasks (MBPP ids 511-1000)")
     device = device_for(cfg)
     model, tokenizer, model_path = load_code_lm(cfg.model, device)
-    rewards: list[Any] = [PassRateReward(bench, Limits(timeout_s=cfg.timeout_s), cfg.workers)]
+    rewards: list[Any] = [PassRateReward(bench, Limits(timeout_s=cfg.timeout_s), cfg.workers, run.path / SAMPLES_FILE)]
     if cfg.disc_weight > 0:
         from sparring.llm.discriminators import EncoderDiscriminator, resolve_encoder
         from sparring.llm.reward import DiscriminatorReward
@@ -127,8 +143,9 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False) -> dict[s
     )
     resume_from = last_checkpoint(run.path / "checkpoints", "trainer_state.json") if resume else None
     if resume_from is not None:
-        kept = [r for r in run.read_metrics() if r.get("step", 0) <= int(resume_from.name.split("-")[-1])]
-        run.truncate_metrics(len(kept))
+        saved_step = int(resume_from.name.split("-")[-1])
+        run.keep_metrics(lambda row: row.get("step", 0) <= saved_step)
+        keep_jsonl_rows(run.path / SAMPLES_FILE, lambda row: (row.get("step") or 0) <= saved_step)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     save_model(trainer.model, tokenizer, run.path / "model")
     rows = run.read_metrics()

@@ -27,6 +27,7 @@ from rich.console import Console
 from sparring.config import from_dict, sequence_length, to_dict
 from sparring.data.corpus import Corpus, load_corpus
 from sparring.data.text import Vocabulary, pad_after_eos
+from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.gans import ALGORITHMS
 from sparring.gans.engine import TEXT_KEYS
@@ -120,7 +121,7 @@ def load_run(path: str | Path) -> Run:
 def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | None = None) -> Run:
     """Train ``cfg`` into the run directory ``out`` (or continue it with ``resume=True``)."""
     console = console or Console(stderr=True)
-    device = _resolve_device(cfg.device)
+    device = torch.device(resolve_device(cfg.device))
     pretrained = _pretrained_generator(cfg)
     data = load_corpus(cfg, device)  # before the run directory: bad data never leaves a partial run
     run = _prepare_run_dir(Path(out), cfg, resume)
@@ -139,12 +140,6 @@ def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | No
     finally:
         session.close()
     return Run(run.path)
-
-
-def _resolve_device(name: str) -> torch.device:
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device '{name}' requested but no CUDA device is available (use --set device=cpu)")
-    return torch.device(name)
 
 
 def _pretrained_generator(cfg: Any) -> dict | None:

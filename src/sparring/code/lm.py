@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from sparring.errors import UserError
 
 
@@ -67,21 +65,3 @@ def sample_completions(
     texts = generate(model, tokenizer, repeated, max_new_tokens, temperature, top_p, batch_size, seed, "sampling code", raw=True)
     cut = [truncate_at_stop(t, stop) for t in texts]
     return [cut[i * n : (i + 1) * n] for i in range(len(prompts))]
-
-
-def device_for(cfg: Any) -> str:
-    if cfg.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return cfg.device
-
-
-def save_model(model: Any, tokenizer: Any, folder: Path) -> None:
-    """save_pretrained into a temporary folder, then rename: a crash never leaves half a model."""
-    import shutil
-
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)

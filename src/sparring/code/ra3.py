@@ -54,8 +54,9 @@ from sparring.code.latents import (
     temporal_elbo,
     think_reward,
 )
-from sparring.code.lm import device_for, save_model
+from sparring.devices import resolve_device
 from sparring.errors import UserError
+from sparring.llm.models import save_model
 from sparring.runs import RunDir, atomic_write_json, atomic_write_text
 
 Position = tuple[int, int]  # (document index, line index)
@@ -290,7 +291,7 @@ def train_ra3(cfg: RA3Config, out: str | Path, resume: bool = False, log: Callab
     task_ids, docs = expert_documents(cfg)
     checkpoints = run.path / "checkpoints"
     done = _completed_iterations(checkpoints)
-    model, tokenizer, model_path = load_code_lm(str(checkpoints / f"iter-{done}") if done else cfg.model, device_for(cfg))
+    model, tokenizer, model_path = load_code_lm(str(checkpoints / f"iter-{done}") if done else cfg.model, resolve_device(cfg.device))
     run.path.mkdir(parents=True, exist_ok=True)
     if not resume:
         run.write_config({**dataclasses.asdict(cfg), "model_path": model_path, "train_task_ids": task_ids})
@@ -369,7 +370,7 @@ def train_ntp(
         raise UserError("ntp runs are short; start a new one instead of --resume")
     run, cfg = _open_run(out, False, cfg)
     task_ids, docs = expert_documents(cfg)
-    model, tokenizer, model_path = load_code_lm(cfg.model, device_for(cfg))
+    model, tokenizer, model_path = load_code_lm(cfg.model, resolve_device(cfg.device))
     run.path.mkdir(parents=True, exist_ok=True)
     run.write_config({**dataclasses.asdict(cfg), "model_path": model_path, "token_budget": token_budget, "train_task_ids": task_ids})
     started = time.perf_counter()

@@ -22,9 +22,11 @@ import torch
 from sparring.code.benchmarks import MBPP_STOP, Benchmark, load_benchmark, passed_fraction
 from sparring.code.config import RLVRConfig
 from sparring.code.evaluate import run_many
-from sparring.code.lm import device_for, load_code_lm, save_model, truncate_at_stop
+from sparring.code.lm import load_code_lm, truncate_at_stop
 from sparring.code.sandbox import Limits
+from sparring.devices import resolve_device
 from sparring.errors import UserError
+from sparring.llm.models import save_model
 from sparring.llm.reward import completion_text
 from sparring.runs import RunDir, keep_jsonl_rows
 
@@ -94,7 +96,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False) -> dict[s
     ids = ids[: cfg.data.train_limit] if cfg.data.train_limit else ids
     if not ids:
         raise UserError(f"{cfg.data.mbpp_file}: no training tasks (MBPP ids 511-1000)")
-    device = device_for(cfg)
+    device = resolve_device(cfg.device)
     model, tokenizer, model_path = load_code_lm(cfg.model, device)
     rewards: list[Any] = [PassRateReward(bench, Limits(timeout_s=cfg.timeout_s), cfg.workers, run.path / SAMPLES_FILE)]
     if cfg.disc_weight > 0:

@@ -26,13 +26,14 @@ import json
 import os
 import random
 import resource
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.llm.config import AlignConfig, validate_align
+from sparring.llm.models import save_model
 from sparring.runs import RunDir, atomic_write_json, atomic_write_text
 
 DATA_EXTRA = "pip install 'sparring[llm]'"
@@ -47,14 +48,6 @@ def _require_llm_stack() -> None:
 def _dist() -> tuple[bool, int]:
     """(is the main process, world size) under accelerate/torchrun, from the launcher's environment."""
     return int(os.environ.get("RANK", "0")) == 0, int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def _device(cfg: AlignConfig) -> str:
-    import torch
-
-    if cfg.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return cfg.device
 
 
 def load_user_reward(spec: str) -> Any:
@@ -150,7 +143,7 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
         if not resume:
             run.write_config({**_config_dict(cfg), "model_path": model_path})
     started = time.perf_counter()
-    device = _device(cfg)
+    device = resolve_device(cfg.device)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     rows_written: list[dict[str, Any]] = []
@@ -235,10 +228,7 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
 
     # ---- save, evaluate, summarise ---------------------------------------------------------------
     model_dir = run.path / "model"
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    policy.save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
+    save_model(policy, tokenizer, model_dir)
     torch.save(disc.state_dict(), run.path / "discriminator.pt")
     result = evaluate_run(run.path, policy=policy, tokenizer=tokenizer, reference=None, cfg=cfg, model_path=model_path, device=device)
     from sparring.llm.plots import plot_align_curves
@@ -337,7 +327,7 @@ def evaluate_run(
     model_path = model_path or data.get("model_path")
     if not model_path or model_path.startswith("/") and not Path(model_path).exists():
         raise UserError(f"{run.path}: base model {model_path} is gone; cannot evaluate before/after")
-    device = device or _device(cfg)
+    device = device or resolve_device(cfg.device)
     if policy is None:
         if not (run.path / "model").is_dir():
             raise UserError(f"{run.path}: no trained model (the run has not finished)")
@@ -414,7 +404,7 @@ def generate_from_run(
         raise UserError(f"{run.path}: no trained model (not an align run, or not finished)")
     cfg = config_from_dict(run.read_config())
     tokenizer = load_tokenizer(str(run.path / "model"))
-    model = load_trained(run.path / "model", _device(cfg))
+    model = load_trained(run.path / "model", resolve_device(cfg.device))
     texts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in prompts for _ in range(n)]
     g = cfg.generation
     return generate(model, tokenizer, texts, max_new_tokens or g.max_new_tokens, temperature or g.temperature, g.top_p, g.batch_size, seed)

@@ -141,3 +141,13 @@ def load_trained(run_model_dir: Path, device: str = "cpu") -> Any:
 
         return AutoPeftModelForCausalLM.from_pretrained(run_model_dir).to(device)
     return load_causal_lm(str(run_model_dir), device)
+
+
+def save_model(model: Any, tokenizer: Any, folder: Path) -> None:
+    """save_pretrained into a temporary folder, then rename: a crash never leaves half a model."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)

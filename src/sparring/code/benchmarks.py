@@ -106,7 +106,7 @@ _PLUS_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "base_
 
 def humaneval_plus_tasks(path: Path) -> dict[str, CodeTask]:
     if not path.is_file():
-        raise UserError(f"--data-file {path}: no such file (HumanEval+ needs EvalPlus's HumanEvalPlus jsonl or jsonl.gz)")
+        raise UserError(f"{path}: no such file (HumanEval+ needs EvalPlus's HumanEvalPlus jsonl or jsonl.gz)")
     opener = gzip.open if path.suffix == ".gz" else open
     tasks: dict[str, CodeTask] = {}
     try:
@@ -208,7 +208,7 @@ def mbpp_prompt(text: str, first_test: str) -> str:
 
 def mbpp_tasks(path: Path) -> dict[str, CodeTask]:
     if not path.is_file():
-        raise UserError(f"--data-file {path}: no such file (MBPP needs the sanitized-mbpp.json of google-research/mbpp)")
+        raise UserError(f"{path}: no such file (MBPP needs the sanitized-mbpp.json of google-research/mbpp)")
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -31,17 +31,28 @@ from sparring.errors import UserError
 CHECKPOINT_FORMAT = 1
 
 
-def keep_jsonl_rows(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
-    """Rewrite a JSONL log with only the rows ``keep`` accepts; a torn last line is dropped too."""
+def read_jsonl_log(path: Path) -> list[dict[str, Any]]:
+    """All complete rows of an append-only JSONL log; a torn last line (a crash mid-append) is ignored."""
     if not path.exists():
-        return
+        return []
     rows = []
-    for line in path.read_text().splitlines():
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
-            continue
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows if keep(r)))
+            if number == len(lines):
+                break
+            raise UserError(f"{path}:{number}: not valid JSON") from None
+    return rows
+
+
+def keep_jsonl_rows(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
+    """Rewrite a JSONL log with only the rows ``keep`` accepts (a torn last line goes too)."""
+    if path.exists():
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in read_jsonl_log(path) if keep(r)))
 
 
 def atomic_write(path: Path, write: Any) -> None:
@@ -131,21 +142,7 @@ class RunDir:
 
     # ---- metrics --------------------------------------------------------------------------
     def read_metrics(self) -> list[dict[str, Any]]:
-        """All complete rows; a torn last line (a crash mid-append) is ignored."""
-        if not self.metrics_path.exists():
-            return []
-        rows = []
-        lines = self.metrics_path.read_text().splitlines()
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                if number == len(lines):
-                    break
-                raise UserError(f"{self.metrics_path}:{number}: not valid JSON") from None
-        return rows
+        return read_jsonl_log(self.metrics_path)
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         with open(self.metrics_path, "a") as handle:

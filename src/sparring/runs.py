@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,41 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     return value
+
+
+CLAIM_FILE = ".sparring-claim"
+
+
+@contextmanager
+def claimed_run_dir(path: str | Path) -> Iterator[Path]:
+    """Claim a fresh run directory atomically, for the length of the block.
+
+    The claim is an ``O_EXCL`` file inside the directory (made here, or found empty), so of two runs
+    started on the same ``--out`` exactly one gets it and the other stops with one line. If the block
+    fails, what it wrote goes and the directory is left as it was found: no half-written run."""
+    run = Path(path)
+    created = False
+    try:
+        run.mkdir(parents=True)
+        created = True
+    except FileExistsError:
+        if not run.is_dir() or any(p.name != CLAIM_FILE for p in run.iterdir()):
+            raise UserError(f"{run} already exists (choose a new --out)") from None
+    except OSError as exc:
+        raise UserError(f"{run}: cannot create the run directory ({exc.strerror})") from None
+    try:
+        os.close(os.open(run / CLAIM_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        raise UserError(f"{run} is being written by another run (choose a new --out)") from None
+    try:
+        yield run
+    except BaseException:
+        if created:
+            shutil.rmtree(run, ignore_errors=True)
+        else:
+            for child in run.iterdir():
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+        raise
 
 
 class RunDir:

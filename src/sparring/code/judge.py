@@ -1,0 +1,275 @@
+"""Verdicts decided outside the untrusted process.
+
+For each (task, completion), the completion is loaded in a sandbox (``sandbox.Session``) and the
+benchmark's tests run *here*, in the parent: every call of the completion's function is a call into
+the sandbox that returns plain data, and the test code compares that data with expected values that
+never enter the sandbox. So:
+
+- ending early (``sys.exit``, ``os._exit``, an exit hook, a thread, a signal) leaves calls unanswered:
+  the tests it did not answer fail;
+- printing anything, on any stream, changes nothing: the parent reads no verdict from the program;
+- the harness (the test code, ``check``, the comparison, EvalPlus's ``poly`` for ``find_zero``) lives
+  in the parent, where the completion cannot patch it, and the test files are never in the sandbox;
+- a returned object with a forged ``__eq__``/``__bool__`` never reaches the parent as an object: it
+  arrives as an opaque handle that equals nothing but itself (``wire``).
+
+The share of tests passed (MBPP: asserts; HumanEval+: inputs, stopping at the first that fails;
+HumanEval: its one ``check``) counts only what the parent verified, so it is always in [0, 1]; it is
+RLVR's reward.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import threading
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from rich.progress import Progress
+
+from sparring.code.benchmarks import Benchmark, CodeTask
+from sparring.code.sandbox import Limits, SandboxFailure, Session
+from sparring.errors import UserError
+
+OUTPUT_TAIL_CHARS = 500  # of each stream, in a verdict (and so in results.jsonl)
+
+
+@dataclass
+class Verdict:
+    status: str  # "passed", "failed: <why>", "timed out"
+    tests_passed: int
+    tests_total: int
+    seconds: float
+    stdout: str = ""  # tails only: the rest of the output is dropped once the completion is judged
+    stderr: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def share(self) -> float:
+        """The share of the task's tests that the parent saw pass, in [0, 1]."""
+        return min(1.0, max(0.0, self.tests_passed / self.tests_total)) if self.tests_total > 0 else 0.0
+
+
+@dataclass
+class _Tally:
+    total: int
+    passed: int = 0
+    first_error: str | None = None
+
+    def fail(self, error: str) -> None:
+        if self.first_error is None:
+            self.first_error = error
+
+
+@lru_cache(maxsize=4096)
+def _compiled(source: str, filename: str) -> Any:
+    return compile(source, filename, "exec")
+
+
+def _describe(exc: BaseException, filename: str, source: str) -> str:
+    """'AssertionError: <message> at <the test line>' from the deepest frame of the test code."""
+    where = ""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    if frames and frames[-1].lineno:
+        lines = source.splitlines()
+        if 0 < frames[-1].lineno <= len(lines):
+            where = f" at `{lines[frames[-1].lineno - 1].strip()[:160]}`"
+    message = str(exc).strip().replace("\n", " ")[:200]
+    return f"{type(exc).__name__}{': ' + message if message else ''}{where}"
+
+
+# --- the three benchmarks' tests, run in the parent ---------------------------------------------
+
+
+def _humaneval_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
+    """The task's own ``check(candidate)``. The prompt runs here too (it is benchmark text): its
+    helpers (``poly``, ``encode_cyclic``) are the benchmark's, not whatever the completion redefined;
+    the entry point's name is the completion's function, as in the test's own module."""
+    entry, test = task.checks["entry_point"], task.checks["test"]
+    ns: dict[str, Any] = {"__name__": "__judge__"}
+    exec(_compiled(task.prompt, "<prompt>"), ns)
+    ns[entry] = session.remote(entry)
+    exec(_compiled(test, "<test>"), ns)
+    try:
+        ns["check"](ns[entry])
+        tally.passed = 1
+    except Exception as exc:
+        tally.fail(_describe(exc, "<test>", test))
+
+
+@lru_cache(maxsize=4096)
+def _completion_names(tests: tuple[str, ...], reference: str, bound: frozenset[str]) -> tuple[str, ...]:
+    """The names in the tests that belong to the completion: those no import binds and Python does not
+    define, and those the reference solution defines at top level even where they shadow a builtin
+    (MBPP/126 tests a function called ``sum``). Read from the benchmark, never from the completion,
+    so that a completion that redefines ``set`` or ``abs`` cannot take over both sides of a test."""
+    used = {n.id for t in tests for n in ast.walk(ast.parse(t)) if isinstance(n, ast.Name)}
+    try:
+        top = ast.parse(reference).body
+    except SyntaxError:
+        top = []
+    defined = {n.name for n in top if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    defined |= {t.id for n in top if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    return tuple(sorted((used - bound - set(dir(builtins))) | (used & defined - bound)))
+
+
+def _mbpp_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
+    """Each assert on its own (a graded share for RL); the completion's names resolve in the sandbox."""
+    ns: dict[str, Any] = {"__name__": "__judge__"}
+    imports = "\n".join(task.checks["imports"])
+    exec(_compiled(imports, "<test imports>"), ns)
+    tests = tuple(task.checks["tests"])
+    for name in _completion_names(tests, task.reference, frozenset(ns)):
+        ns[name] = session.remote(name)
+    for number, test in enumerate(tests, start=1):
+        filename = f"<test {number}>"
+        try:
+            exec(_compiled(test, filename), ns)
+            tally.passed += 1
+        except Exception as exc:
+            tally.fail(f"test {number}: {_describe(exc, filename, test)}")
+
+
+def _is_float_like(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(v, float) for v in value)
+
+
+def _close(a: Any, b: float, atol: float) -> bool:
+    if isinstance(a, bool) or not isinstance(a, (int, float)):
+        return False
+    if math.isnan(b):
+        return math.isnan(a)
+    return math.isclose(a, b, rel_tol=1e-7, abs_tol=atol)
+
+
+def plus_outputs_match(got: Any, expected: Any, atol: float) -> bool:
+    """EvalPlus's comparison: equal, or for float outputs (and lists of floats) within atol (1e-6 when 0)."""
+    if got == expected:
+        return True
+    if not _is_float_like(expected):
+        return False
+    atol = atol or 1e-6
+    if isinstance(expected, float):
+        return _close(got, expected, atol)
+    if not isinstance(got, (list, tuple)) or len(got) != len(expected):
+        return False
+    return all(_close(a, b, atol) for a, b in zip(got, expected, strict=True))
+
+
+_EXPECTED_LOCK = threading.Lock()
+
+
+def plus_expected(benchmark: Benchmark, task: CodeTask, limits: Limits) -> list[Any]:
+    """The canonical solution's outputs on every input, computed once per task in a sandbox of their own.
+
+    The canonical solution is benchmark code, but it is run like any other: its outputs come back
+    as plain data, the same encoding as the completion's, so the two compare like for like."""
+    with _EXPECTED_LOCK:
+        lock = benchmark.expected.setdefault(f"lock:{task.task_id}", threading.Lock())
+    with lock:
+        if task.task_id in benchmark.expected:
+            return benchmark.expected[task.task_id]
+        entry = task.checks["entry_point"]
+        with Session(benchmark.sandbox_source(task.task_id, task.reference), limits) as session:
+            outputs, error = [], None
+            try:
+                function = session.remote(entry)
+                for number, args in enumerate(task.checks["inputs"]):
+                    try:
+                        outputs.append(function(*args))
+                    except Exception as exc:
+                        error = f"input {number}: {type(exc).__name__}: {exc}"
+                        break
+            except SandboxFailure:
+                pass
+        status = session.outcome.status if error is None else f"failed: {error}"
+        if status != "passed":
+            raise UserError(f"{task.task_id}: the canonical solution does not run ({status}); is the HumanEval+ file intact?")
+        benchmark.expected[task.task_id] = outputs
+        return outputs
+
+
+def _humaneval_plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeTask, session: Session, tally: _Tally) -> None:
+    entry, atol = task.checks["entry_point"], task.checks["atol"]
+    function = session.remote(entry)
+    poly = None
+    if entry == "find_zero":  # the benchmark's poly, from the prompt run here, never the completion's
+        ns: dict[str, Any] = {}
+        exec(_compiled(task.prompt, "<prompt>"), ns)
+        poly = ns["poly"]
+    for number, (args, want) in enumerate(zip(task.checks["inputs"], expected, strict=True)):
+        try:
+            got = function(*args)
+        except Exception as exc:
+            tally.fail(f"input {number}: {type(exc).__name__}: {str(exc)[:200]}")
+            return
+        if poly is not None:
+            ok = isinstance(got, (int, float)) and not isinstance(got, bool) and abs(poly(args[0], got)) <= (atol or 1e-6)
+        else:
+            ok = plus_outputs_match(got, want, atol)
+        if not ok:
+            tally.fail(f"input {number}: got {got!r:.80}, expected {want!r:.80}")
+            return
+        tally.passed += 1
+
+
+def tests_total(benchmark: Benchmark, task: CodeTask) -> int:
+    if benchmark.name == "mbpp":
+        return len(task.checks["tests"])
+    if benchmark.name == "humaneval+":
+        return len(task.checks["inputs"])
+    return 1
+
+
+def judge(benchmark: Benchmark, task_id: str, completion: str, limits: Limits) -> Verdict:
+    """Load the completion in a sandbox, run the task's tests against it from here, and decide."""
+    task = benchmark.tasks[task_id]
+    tally = _Tally(tests_total(benchmark, task))
+    expected = plus_expected(benchmark, task, limits) if benchmark.name == "humaneval+" else None
+    with Session(benchmark.sandbox_source(task_id, completion), limits) as session:
+        if session.failure is None and session.load_error is None:
+            try:
+                if benchmark.name == "mbpp":
+                    _mbpp_tests(task, session, tally)
+                elif benchmark.name == "humaneval+":
+                    _humaneval_plus_tests(benchmark, expected or [], task, session, tally)
+                else:
+                    _humaneval_tests(task, session, tally)
+            except SandboxFailure:
+                pass  # kept in session.failure
+    outcome = session.outcome
+    if outcome.status != "passed":  # the sandbox failed (ended early, timed out) or the completion did not load
+        status = outcome.status
+        tally.passed = 0 if session.load_error is not None else tally.passed
+    elif tally.passed == tally.total:
+        status = "passed"
+    else:
+        status = f"failed: {tally.first_error or 'a test failed'}"
+    tails = outcome.stdout[-OUTPUT_TAIL_CHARS:], outcome.stderr[-OUTPUT_TAIL_CHARS:]
+    return Verdict(status, tally.passed, tally.total, outcome.seconds, *tails)
+
+
+def judge_many(
+    benchmark: Benchmark, samples: Sequence[tuple[str, str]], limits: Limits, workers: int, description: str = "judging"
+) -> list[Verdict]:
+    """``judge`` for each (task_id, completion), ``workers`` sandboxes at a time, in input order."""
+    with Progress(transient=True) as bar, ThreadPoolExecutor(max_workers=workers) as pool:
+        progress = bar.add_task(description, total=len(samples))
+
+        def one(sample: tuple[str, str]) -> Verdict:
+            verdict = judge(benchmark, sample[0], sample[1], limits)
+            bar.advance(progress)
+            return verdict
+
+        return list(pool.map(one, samples))

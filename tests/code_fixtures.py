@@ -37,6 +37,21 @@ def write_tiny_mbpp(path: Path) -> Path:
     return path
 
 
+def write_tiny_plus(path: Path) -> Path:
+    """Two HumanEval+-format tasks: integer outputs, and float outputs with an atol."""
+    import gzip
+
+    tasks = [
+        {"task_id": "T/0", "prompt": "def inc(x):\n", "entry_point": "inc", "canonical_solution": "    return x + 1\n",
+         "base_input": [[1], [2]], "plus_input": [[10**6], [-5]], "atol": 0},
+        {"task_id": "T/1", "prompt": "def half(x):\n", "entry_point": "half", "canonical_solution": "    return x / 2\n",
+         "base_input": [[1.0]], "plus_input": [[3.0], [1e-9]], "atol": 1e-6},
+    ]  # fmt: skip
+    with gzip.open(path, "wt") as handle:
+        handle.write("".join(json.dumps({**t, "test": "", "contract": ""}) + "\n" for t in tasks))
+    return path
+
+
 def build_tiny_code_llm(folder: Path) -> Path:
     corpus = [f'"""\n{p}\n{tests[0]}\n"""\n{c}\n# add the numbers\n' for _, p, c, tests in TASKS] * 30
     return build_tiny_llm(folder, chat_template=False, corpus=corpus)

@@ -82,23 +82,10 @@ def test_mbpp_samples_accept_numeric_ids_and_score_references(tmp_path: Path) ->
     assert [r["passed"] for r in results] == [True, False, True, True]
 
 
-def _tiny_plus_file(path: Path) -> Path:
-    """Two HumanEval+-format tasks: integer outputs, and float outputs with an atol."""
-    import gzip
-
-    tasks = [
-        {"task_id": "T/0", "prompt": "def inc(x):\n", "entry_point": "inc", "canonical_solution": "    return x + 1\n",
-         "base_input": [[1], [2]], "plus_input": [[10**6], [-5]], "atol": 0},
-        {"task_id": "T/1", "prompt": "def half(x):\n", "entry_point": "half", "canonical_solution": "    return x / 2\n",
-         "base_input": [[1.0]], "plus_input": [[3.0], [1e-9]], "atol": 1e-6},
-    ]
-    with gzip.open(path, "wt") as handle:
-        handle.write("".join(json.dumps({**t, "test": "", "contract": ""}) + "\n" for t in tasks))
-    return path
-
-
 def test_humaneval_plus_compares_with_the_canonical_outputs_on_every_input(tmp_path: Path) -> None:
-    plus = _tiny_plus_file(tmp_path / "plus.jsonl.gz")
+    from code_fixtures import write_tiny_plus
+
+    plus = write_tiny_plus(tmp_path / "plus.jsonl.gz")
     rows = [
         {"task_id": "T/0", "completion": "    return x + 1\n"},
         {"task_id": "T/0", "completion": "    return x + 1 if x < 100 else 0\n"},  # right on base inputs, wrong on plus
@@ -131,3 +118,52 @@ def test_model_sampling_path_writes_results_and_summary(tmp_path: Path) -> None:
 def test_k_above_n_with_a_model_fails_before_loading_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval-code", "--model", str(tmp_path / "none"), "--n", "2", "--k", "5", "--out", str(tmp_path / "o")]) == 2
     assert "--k 5" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_a_second_run_on_the_same_out_fails_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sparring.runs import CLAIM_FILE, claimed_run_dir
+
+    samples = _write(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "completion": "    return True\n"}])
+    out = tmp_path / "run"
+    assert main(["eval-code", "--samples", str(samples), "--out", str(out)]) == 0
+    first = (out / "results.jsonl").read_text()
+    capsys.readouterr()
+    assert _exit_code(["eval-code", "--samples", str(samples), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already exists" in err and err.count("\n") == 0 and (out / "results.jsonl").read_text() == first
+    racing = tmp_path / "racing"
+    with claimed_run_dir(racing):  # a run that started first and is still working
+        assert _exit_code(["eval-code", "--samples", str(samples), "--out", str(racing)]) == 2
+        assert "being written by another run" in capsys.readouterr().err
+    assert (racing / CLAIM_FILE).is_file()
+
+
+def test_a_failed_run_leaves_no_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert _exit_code(["eval-code", "--model", str(tmp_path / "no-such-model"), "--benchmark", "humaneval", "--out", str(out)]) == 2
+    assert not out.exists() and "Traceback" not in capsys.readouterr().err
+
+
+def test_binary_input_files_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    binary = tmp_path / "samples.jsonl"
+    binary.write_bytes(b'{"task_id": "HumanEval/0", "completion": ""}\n\x89PNG\r\n\x1a\n\xff\xfe\x00')
+    mbpp = tmp_path / "mbpp.json"
+    mbpp.write_bytes(b"\xff\xfe[\x00")
+    cases = [
+        (["--samples", str(binary)], "samples.jsonl:2: not UTF-8"),
+        (["--samples", str(binary), "--benchmark", "mbpp", "--mbpp-file", str(mbpp)], "mbpp.json: not UTF-8"),
+    ]
+    for args, expected in cases:
+        capsys.readouterr()
+        assert _exit_code(["eval-code", *args, "--out", str(tmp_path / "never")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert expected in err and err.count("\n") == 0 and "Traceback" not in err
+    assert not (tmp_path / "never").exists()
+
+
+def test_results_keep_only_a_tail_of_the_output(tmp_path: Path) -> None:
+    chatty = "    print('x' * 5_000_000)\n    return True\n"  # 5 MB of stdout
+    out, samples = tmp_path / "run", _write(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "completion": chatty}])
+    assert main(["eval-code", "--samples", str(samples), "--out", str(out)]) == 0
+    row = json.loads((out / "results.jsonl").read_text())
+    assert not row["passed"] and len(row["stdout_tail"]) <= 500 and row["tests_total"] == 1

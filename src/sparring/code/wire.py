@@ -26,6 +26,14 @@ REPR_CHARS = 200
 INT_INLINE = 2**63  # larger integers travel as hex: CPython caps int <-> decimal conversions at 4300 digits
 
 _DICT_KEYS, _DICT_VALUES, _DICT_ITEMS = type({}.keys()), type({}.values()), type({}.items())
+_JSON_SCALARS = (str, bool, type(None))
+_DECODED_SCALARS = frozenset((str, bool, int, float, type(None)))
+
+
+def _plain_scalar(v: Any) -> bool:
+    """A value JSON carries as itself, exactly: the fast path for long lists (HumanEval+ has 1M-element outputs)."""
+    t = type(v)
+    return t in _JSON_SCALARS or (t is int and -INT_INLINE < v < INT_INLINE) or (t is float and math.isfinite(v))
 
 
 class EncodeError(ValueError):
@@ -58,10 +66,15 @@ def encode(value: Any, opaque: Callable[[Any], Any], depth: int = 0, budget: lis
 
     if isinstance(value, complex):
         return {"c": each((complex.__complex__(value).real, complex.__complex__(value).imag))}
-    if isinstance(value, list):
-        return {"l": each(list.__iter__(value))}
-    if isinstance(value, tuple):
-        return {"t": each(tuple.__iter__(value))}
+    if isinstance(value, (list, tuple)):
+        tag, items = ("l", list(list.__iter__(value))) if isinstance(value, list) else ("t", list(tuple.__iter__(value)))
+        budget[0] -= len(items)
+        if budget[0] < 0:
+            raise EncodeError(f"more than {MAX_ITEMS} elements")
+        if all(map(_plain_scalar, items)):
+            return {tag: items}
+        budget[0] += len(items)
+        return {tag: each(items)}
     if isinstance(value, dict):
         return {"d": [[encode(k, opaque, depth + 1, budget), encode(v, opaque, depth + 1, budget)] for k, v in dict.items(value)]}
     if isinstance(value, frozenset):
@@ -101,6 +114,8 @@ def decode(data: Any, opaque: Callable[[list], Any], depth: int = 0) -> Any:
     def each(items: Any) -> list:
         if not isinstance(items, list):
             raise EncodeError(f"'{tag}' needs a list")
+        if all(type(v) in _DECODED_SCALARS for v in items):
+            return list(items)
         return [decode(v, opaque, depth + 1) for v in items]
 
     def pairs(items: Any) -> list[tuple]:

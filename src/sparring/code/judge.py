@@ -115,11 +115,13 @@ def _completion_names(tests: tuple[str, ...], reference: str, bound: frozenset[s
     define, and those the reference solution defines at top level even where they shadow a builtin
     (MBPP/126 tests a function called ``sum``). Read from the benchmark, never from the completion,
     so that a completion that redefines ``set`` or ``abs`` cannot take over both sides of a test."""
-    used = {n.id for t in tests for n in ast.walk(ast.parse(t)) if isinstance(n, ast.Name)}
-    try:
-        top = ast.parse(reference).body
-    except SyntaxError:
-        top = []
+    with warnings.catch_warnings():  # as in _compiled: the benchmark's own warnings
+        warnings.simplefilter("ignore")
+        used = {n.id for t in tests for n in ast.walk(ast.parse(t)) if isinstance(n, ast.Name)}
+        try:
+            top = ast.parse(reference).body
+        except SyntaxError:
+            top = []
     defined = {n.name for n in top if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     defined |= {t.id for n in top if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
     return tuple(sorted((used - bound - set(dir(builtins))) | (used & defined - bound)))

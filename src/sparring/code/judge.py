@@ -93,13 +93,19 @@ def _describe(exc: BaseException, filename: str, source: str) -> str:
 # --- the three benchmarks' tests, run in the parent ---------------------------------------------
 
 
+def _prompt_namespace(task: CodeTask) -> dict[str, Any]:
+    """The task's prompt run here (benchmark text): its helpers as the benchmark wrote them."""
+    ns: dict[str, Any] = {"__name__": "__judge__"}
+    exec(_compiled(task.prompt, "<prompt>"), ns)
+    return ns
+
+
 def _humaneval_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
     """The task's own ``check(candidate)``. The prompt runs here too (it is benchmark text): its
     helpers (``poly``, ``encode_cyclic``) are the benchmark's, not whatever the completion redefined;
     the entry point's name is the completion's function, as in the test's own module."""
     entry, test = task.checks["entry_point"], task.checks["test"]
-    ns: dict[str, Any] = {"__name__": "__judge__"}
-    exec(_compiled(task.prompt, "<prompt>"), ns)
+    ns = _prompt_namespace(task)
     ns[entry] = session.remote(entry)
     exec(_compiled(test, "<test>"), ns)
     try:
@@ -208,11 +214,7 @@ def plus_expected(benchmark: Benchmark, task: CodeTask, limits: Limits) -> list[
 def _humaneval_plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeTask, session: Session, tally: _Tally) -> None:
     entry, atol = task.checks["entry_point"], task.checks["atol"]
     function = session.remote(entry)
-    poly = None
-    if entry == "find_zero":  # the benchmark's poly, from the prompt run here, never the completion's
-        ns: dict[str, Any] = {}
-        exec(_compiled(task.prompt, "<prompt>"), ns)
-        poly = ns["poly"]
+    poly = _prompt_namespace(task)["poly"] if entry == "find_zero" else None  # the benchmark's, never the completion's
     for number, (args, want) in enumerate(zip(task.checks["inputs"], expected, strict=True)):
         try:
             got = function(*args)

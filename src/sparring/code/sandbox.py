@@ -331,6 +331,7 @@ class _SlotPool:
                     os.close(fd)
                     continue
                 slot = _Slot(uid, fd, _cgroups())
+                slot.reap(scan_uid=True)  # what a sparring process that died with this uid left; later ones reap at close
                 self.all.append(slot)
                 return slot
             raise UserError(f"sandbox: all {MAX_SLOTS} sandbox uids are in use")
@@ -427,7 +428,6 @@ class Session:
                 os.chown(host / "work", uid, uid)
                 host.chmod(0o711)  # the sandbox's uid may pass through to its work dir, and list nothing
         cgroups = self._slot.cgroups if level.cgroup else []
-        self._slot.reap(scan_uid=not level.namespaces)
         if level.cgroup:
             self._slot.configure(limits)
         requests_r, self._requests = os.pipe()
@@ -596,7 +596,7 @@ class Session:
                     pass
             self._process.wait()
             self._process = None
-        for fd in (getattr(self, "_requests", -1), getattr(self, "_replies", -1)):
+        for fd in (self._requests, self._replies):
             if fd >= 0:
                 try:
                     os.close(fd)

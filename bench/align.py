@@ -50,8 +50,8 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], help="extra overrides for every run")
     args = parser.parse_args()
 
+    from sparring.kinds import build_config
     from sparring.llm.align import align
-    from sparring.llm.config import build_align_config
 
     base = Path(__file__).resolve().parent / "runs" / f"align-{args.preset}"
     results = {}
@@ -63,7 +63,7 @@ def main() -> int:
         if name.startswith("twon") and not TWON.is_dir():
             print(f"skip {name}: {TWON} is absent", file=sys.stderr)
             continue
-        cfg = build_align_config(args.preset, None, [f"model.name={args.model}", *spec["overrides"], *args.set])
+        cfg = build_config("align", args.preset, None, [f"model.name={args.model}", *spec["overrides"], *args.set])
         if spec["system"]:
             cfg.model.system_prompt = spec["system"]
         out = base / name

@@ -88,9 +88,9 @@ def evaluate_model(model: str, base: Path, name: str, tasks: int, n: int, temper
 
 
 def train_if_needed(kind: str, base: Path, preset: str, model: str, extra: list[str] | None = None) -> Path:
-    from sparring.code.config import build_code_config
     from sparring.code.ra3 import ra3_token_budget, train_ntp, train_ra3
     from sparring.code.rlvr import train_rlvr
+    from sparring.kinds import build_config
 
     run = base / (kind if kind in ("ra3", "ntp") else f"rlvr-{Path(model).name}")
     if (run / "summary.json").is_file():
@@ -99,7 +99,7 @@ def train_if_needed(kind: str, base: Path, preset: str, model: str, extra: list[
     if not resume:
         shutil.rmtree(run, ignore_errors=True)
     algo = "rlvr" if kind == "rlvr" else kind
-    cfg = build_code_config(algo, preset, None, [f"model={model}", f"data.mbpp_file={MBPP}", *(extra or [])])
+    cfg = build_config(algo, preset, None, [f"model={model}", f"data.mbpp_file={MBPP}", *(extra or [])])
     if kind == "ra3":
         train_ra3(cfg, run, resume=resume)
     elif kind == "ntp":

@@ -8,8 +8,9 @@ import pytest
 
 from conftest import TINY
 from sparring.cli import main
-from sparring.config import build_config, to_dict
-from sparring.session import Session
+from sparring.config import to_dict
+from sparring.gans.session import Session
+from sparring.kinds import build_config
 
 CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/last.pt", "curves.png"]
 ROW_KEYS = {"phase", "step", "nll_oracle", "nll_test", "d_loss", "d_accuracy", "mean_reward", "elapsed_s"}

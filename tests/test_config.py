@@ -1,7 +1,9 @@
 import pytest
 
-from sparring.config import PRESETS, build_config, describe_keys, from_dict, to_dict
+from sparring.config import to_dict
 from sparring.errors import UserError
+from sparring.gans.config import PRESETS
+from sparring.kinds import build_config, describe_settings, load_config
 
 
 def test_paper_preset_is_the_published_schedule():
@@ -28,7 +30,7 @@ def test_overrides_apply_in_order_and_parse_types(tmp_path):
 
 def test_config_round_trips_through_json_dict():
     cfg = build_config("seqgan", "demo", overrides={"seed": 3})
-    assert to_dict(from_dict(to_dict(cfg))) == to_dict(cfg)
+    assert to_dict(load_config(to_dict(cfg))) == to_dict(cfg)
 
 
 @pytest.mark.parametrize(
@@ -61,5 +63,5 @@ def test_bad_toml_names_the_file(tmp_path):
 
 
 def test_every_setting_is_described_for_help():
-    keys = {k for k, _, _ in describe_keys("seqgan")}
+    keys = {k for k, _, _, _ in describe_settings("seqgan")}
     assert {"seed", "adversarial.rollouts", "discriminator.filter_sizes", "oracle.seq_len"} <= keys

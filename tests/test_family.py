@@ -5,8 +5,8 @@ import json
 import pytest
 
 from conftest import tiny_args
-from sparring.api import load_run
 from sparring.cli import main
+from sparring.gans.api import load_run
 
 CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/last.pt", "curves.png"]
 ALGOS = ["mle", "seqgan", "leakgan", "maligan", "rankgan", "relgan"]
@@ -64,7 +64,7 @@ def _rows(run):
 
 @pytest.mark.parametrize("algo", ["leakgan", "maligan", "rankgan", "relgan"])
 def test_resume_after_a_crash_matches_an_uninterrupted_run(algo, tmp_path, text_files, monkeypatch):
-    from sparring.session import Session
+    from sparring.gans.session import Session
 
     def args(out):
         return ["train", algo, "--data", str(text_files / "train.txt"), "--test", str(text_files / "test.txt"),

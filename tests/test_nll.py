@@ -2,8 +2,8 @@ import math
 
 import torch
 
-from sparring.config import EvalConfig
 from sparring.data.corpus import Corpus
+from sparring.gans.config import EvalConfig
 from sparring.gans.engine import evaluate_generator
 from sparring.metrics.nll import per_token_nll
 from sparring.models.lstm import LSTMLanguageModel

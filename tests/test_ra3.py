@@ -14,21 +14,20 @@ pytest.importorskip("transformers")
 from code_fixtures import build_tiny_code_llm, write_tiny_mbpp  # noqa: E402
 from sparring.cli import main  # noqa: E402
 from sparring.code import ra3  # noqa: E402
-from sparring.code.config import build_code_config  # noqa: E402
 from sparring.code.latents import (  # noqa: E402
     Document,
     assemble,
     choose_latent,
     code_char_mask,
     comment_line,
-    encode_with_char_mask,
-    group_advantages,
     latent_positions,
-    masked_token_logprobs,
     temporal_elbo,
     think_reward,
 )
-from sparring.code.lm import load_code_lm  # noqa: E402
+from sparring.hf.generation import encode_with_char_mask, token_logprobs  # noqa: E402
+from sparring.hf.models import load_model_and_tokenizer  # noqa: E402
+from sparring.kinds import build_config  # noqa: E402
+from sparring.rl.losses import group_advantages  # noqa: E402
 
 DOC = Document.from_code('"""\nsum evens\n"""\n', "def f(xs):\n    total = 0\n\n    for x in xs:\n        total += x\n    return total")
 
@@ -84,9 +83,9 @@ def _full_logits_logprob(model, tokenizer, text: str, start: int) -> float:
 
 
 def test_ra3_reward_equals_hand_computed_gain_minus_cost(tiny: tuple[Path, Path]) -> None:
-    model, tokenizer, _ = load_code_lm(str(tiny[0]))
+    model, tokenizer, _ = load_model_and_tokenizer(str(tiny[0]))
     model.eval()
-    cfg = build_code_config("ra3", "smoke", None, ["estep.horizon=2", "estep.think_cost=0.05"])
+    cfg = build_config("ra3", "smoke", None, ["estep.horizon=2", "estep.think_cost=0.05"])
     docs, t = [DOC], 3
     continuations = [[" loop over the numbers", ""]]
     rewards = ra3.think_rewards(model, tokenizer, docs, [(0, t)], continuations, cfg)
@@ -100,12 +99,12 @@ def test_ra3_reward_equals_hand_computed_gain_minus_cost(tiny: tuple[Path, Path]
 
 
 def test_head_only_logprobs_match_full_logits(tiny: tuple[Path, Path]) -> None:
-    model, tokenizer, _ = load_code_lm(str(tiny[0]))
+    model, tokenizer, _ = load_model_and_tokenizer(str(tiny[0]))
     texts = ["def add(a, b):\n    return a + b\n", "x = 1\n"]
     masks = [[i >= 4 for i in range(len(t))] for t in texts]
     batch = encode_with_char_mask(tokenizer, texts, masks, 64)
     with torch.no_grad():
-        fast, mask = masked_token_logprobs(model, batch)
+        fast, mask = token_logprobs(model, batch)
     for row, text in enumerate(texts):
         assert float(fast[row].sum()) == pytest.approx(_full_logits_logprob(model, tokenizer, text, 4), abs=1e-4)
     assert mask.shape == fast.shape
@@ -126,14 +125,14 @@ def test_ra3_smoke_then_ntp_at_the_same_token_budget(tiny: tuple[Path, Path], tm
     assert [a["task_id"] for a in annotated] == ["Mbpp/601", "Mbpp/602", "Mbpp/603"]  # the training ids only
     summary = json.loads((tmp_path / "ra3" / "summary.json").read_text())
     assert summary["tokens_trained"] == em[0]["tokens_trained"] > 0
-    cfg = build_code_config("ra3", "smoke", None, [f"data.mbpp_file={mbpp}"])
+    cfg = build_config("ra3", "smoke", None, [f"data.mbpp_file={mbpp}"])
     _, docs = ra3.expert_documents(cfg)
-    _, tokenizer, _ = load_code_lm(str(model_dir))
+    _, tokenizer, _ = load_model_and_tokenizer(str(model_dir))
     plain = encode_with_char_mask(tokenizer, [assemble(d, {}) for d in docs], [code_char_mask(d, {}, False) for d in docs], 256)
     assert em[0]["mstep_tokens"] >= int(plain["target_mask"][:, 1:].sum())  # every document once (and its comments)
     assert (tmp_path / "ra3" / "curves.png").stat().st_size > 0
-    before, _, _ = load_code_lm(str(model_dir))
-    after, _, _ = load_code_lm(str(tmp_path / "ra3"))  # a run directory is a --model
+    before, _, _ = load_model_and_tokenizer(str(model_dir))
+    after, _, _ = load_model_and_tokenizer(str(tmp_path / "ra3"))  # a run directory is a --model
     assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values(), strict=True))
 
     assert main(["ntp", *common, "--match", str(tmp_path / "ra3"), "--out", str(tmp_path / "ntp")]) == 0

@@ -2,10 +2,10 @@ import collections
 
 import torch
 
-from sparring.models.lstm import LSTMLanguageModel, initial_state, lstm_step
+from sparring.models.lstm import LSTMLanguageModel, initial_state, lstm_step, sample_sequences
+from sparring.models.sampling import sample_from_hidden
 from sparring.rl.losses import policy_gradient_loss
 from sparring.rl.rollout import lagged_update, monte_carlo_q, q_values, rollout_completions
-from sparring.rl.sampling import sample_from_hidden, sample_sequences
 
 
 def small_lm(vocab=3, seed=0, std=1.0):

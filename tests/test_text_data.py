@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from sparring.cli import main
-from sparring.config import TextConfig
 from sparring.data.corpus import load_text_corpus
 from sparring.data.text import EOS_ID, UNK_ID, Vocabulary, encode, eos_mask, pad_after_eos, read_sentences, tokenize
+from sparring.gans.config import TextConfig
 
 
 def test_tokenize_splits_punctuation_and_lowercases():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
-from sparring.config import algorithms, build_config, describe_keys
+from sparring.cli_options import add_run_arguments, settings_epilog
 from sparring.errors import UserError
+from sparring.kinds import build_config, names
 
 EXIT_USAGE = 2
 
@@ -22,14 +22,6 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _settings_epilog() -> str:
-    lines = ["settings for --set KEY=VALUE and --config FILE.toml (defaults are the paper's schedule):"]
-    for algo in algorithms():
-        lines.append(f"  {algo}:")
-        lines.extend(f"    {key} ({kind}) = {default!r}" for key, kind, default in describe_keys(algo))
-    return "\n".join(lines)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sparring", description="Train text generators by sparring with a critic.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -39,13 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a generator into a run directory",
         description="Train ALGO on DATA and write config.json, metrics.jsonl, summary.json, samples.txt, "
         "checkpoints/last.pt and curves.png into --out.",
-        epilog=_settings_epilog(),
+        epilog=settings_epilog(names("gan")),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("algo", metavar="ALGO", help=f"algorithm: {', '.join(algorithms())}")
+    train.add_argument("algo", metavar="ALGO", help=f"algorithm: {', '.join(names('gan'))}")
     train.add_argument(
         "--data",
-        default="oracle",
+        default=None,
         help="training data: 'oracle' (the synthetic LSTM benchmark, default), a text file with one sentence per line, "
         "a .jsonl/.csv/.parquet file, or a Hugging Face dataset name",
     )
@@ -60,19 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="sequence length of the oracle benchmark (20 by default; 40 is LeakGAN's setting "
         "and also sets the oracle's and the generator's embedding and hidden sizes to 64)",
     )
-    train.add_argument(
-        "--preset",
-        default="paper",
-        help="named schedule: paper (the published one, default), demo (< 5 min on 2 CPU cores), smoke (< 1 min)",
-    )
-    train.add_argument("--seed", type=int, default=None, help="training seed (the oracle has its own, oracle.seed); default 0")
-    train.add_argument("--config", metavar="FILE.toml", default=None, help="TOML file of settings, applied after the preset")
-    train.add_argument(
-        "--set", metavar="KEY=VALUE", action="append", default=[], help="override one setting (repeatable), e.g. --set adversarial.steps=50"
-    )
-    train.add_argument("--out", metavar="RUN_DIR", required=True, help="run directory to create (must not exist unless --resume)")
-    train.add_argument(
-        "--resume", action="store_true", help="continue RUN_DIR from its last checkpoint; ends where an uninterrupted run would"
+    add_run_arguments(
+        train,
+        "named schedule: paper (the published one, default), demo (< 5 min on 2 CPU cores), smoke (< 1 min)",
+        "adversarial.steps=50",
     )
 
     sample = sub.add_parser(
@@ -167,7 +150,7 @@ def _add_align_parsers(sub: Any) -> None:
         "metrics.jsonl, model/ (save_pretrained), samples.csv, evaluation.json/.md, curves.png and summary.json into --out. "
         "Data-parallel: accelerate launch -m sparring align ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_align_epilog(),
+        epilog=settings_epilog(["align"]),
     )
     align.add_argument("--model", default=None, help="generator: a local HF directory, a hub id, or smollm2 (embedded default, from PyPI)")
     align.add_argument("--task", choices=["imitation"], default=None, help="imitation (default): learn a hidden teacher's style")
@@ -182,12 +165,7 @@ def _add_align_parsers(sub: Any) -> None:
     align.add_argument("--d-loss", choices=["bce", "bt"], default=None, help="bce (original GAN, default) or bt (Bradley-Terry pairs)")
     align.add_argument("--reward", metavar="MODULE:FUNC", default=None, help="the user reward of the hybrid objective")
     align.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
-    align.add_argument("--preset", default="paper", help="paper (GPU scale, default), demo (~15 min on 2 CPU cores), smoke (~1 min)")
-    align.add_argument("--seed", type=int, default=None, help="seed (default 0)")
-    align.add_argument("--config", metavar="FILE.toml", default=None, help="TOML file of settings, applied after the preset")
-    align.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override one setting, e.g. --set train.beta=0")
-    align.add_argument("--out", metavar="RUN_DIR", required=True, help="run directory to create (must not exist unless --resume)")
-    align.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
+    add_run_arguments(align, "paper (GPU scale, default), demo (~15 min on 2 CPU cores), smoke (~1 min)", "train.beta=0")
 
     generate = sub.add_parser(
         "generate",
@@ -202,25 +180,10 @@ def _add_align_parsers(sub: Any) -> None:
     generate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
 
 
-def _align_epilog() -> str:
-    from sparring.llm.config import AlignConfig
-
-    lines = ["settings for --set KEY=VALUE and --config FILE.toml (defaults = the paper preset):"]
-    cfg = AlignConfig()
-    for section in ("model", "task", "generation", "disc", "train", "eval"):
-        for f in dataclasses.fields(getattr(cfg, section)):
-            lines.append(f"  {section}.{f.name} = {getattr(getattr(cfg, section), f.name)!r}")
-    lines.append("  seed, device (auto|cpu|cuda)")
-    return "\n".join(lines)
-
-
 def _align(args: argparse.Namespace) -> int:
-    from sparring.llm.config import build_align_config
-
-    overrides: list[str] = []
     if args.data is not None and args.task is not None:
         raise UserError("give either --task imitation or --data FILE, not both")
-    pairs = {
+    flags = {
         "model.name": args.model,
         "task.data": args.data,
         "task.test_data": args.test,
@@ -231,23 +194,17 @@ def _align(args: argparse.Namespace) -> int:
         "disc.loss": args.d_loss,
         "train.hybrid_reward": args.reward,
         "model.chat_template": args.chat_template,
+        "model.system_prompt": args.system,
         "seed": args.seed,
+        "task.name": "data" if args.data is not None else None,
+        "model.lora": True if args.lora else None,
     }
-    overrides += [f"{k}={v}" for k, v in pairs.items() if v is not None]
-    if args.data is not None:
-        overrides.append("task.name=data")
-    if args.lora:
-        overrides.append("model.lora=true")
-    if args.objective == "seed" and args.disc is None:
-        overrides.append("disc.kind=seed")  # the seed objective needs the seed D
-    overrides += list(args.set)
-    cfg = build_align_config(args.preset, args.config, overrides)
-    if args.system is not None:
-        cfg.model.system_prompt = args.system  # free text: commas and '=' must survive, so not through --set
+    implied = {"disc.kind": "seed"} if args.objective == "seed" else {}  # the seed objective needs the seed D
+    cfg = build_config("align", args.preset, args.config, args.set, flags, implied)
 
     from sparring.llm.align import align
 
-    summary = align(cfg, args.out, resume=args.resume)
+    summary = align(cfg, args.out, resume=args.resume, report_to=args.report_to)
     if summary:
         ev = summary["evaluation"]
         before, after = ev["before"], ev["after"]
@@ -345,24 +302,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    overrides: list[str] = []
+    implied = {}
     if args.seq_len == 40:  # LeakGAN's long-text oracle: embedding and hidden size 64 (--set can still change them)
-        overrides += [f"{part}.{dim}=64" for part in ("oracle", "generator") for dim in ("emb_dim", "hidden_dim")]
-    overrides += list(args.set)
-    if args.seq_len is not None:
-        overrides.append(f"oracle.seq_len={args.seq_len}")
-    if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
-    overrides.append(f"data={args.data}")
-    if args.test is not None:
-        overrides.append(f"test={args.test}")
-    if args.text_col is not None:
-        overrides.append(f"text.text_col={args.text_col}")
-    cfg = build_config(args.algo, args.preset, args.config, overrides)
+        implied = {f"{part}.{dim}": 64 for part in ("oracle", "generator") for dim in ("emb_dim", "hidden_dim")}
+    flags = {"oracle.seq_len": args.seq_len, "seed": args.seed, "data": args.data, "test": args.test, "text.text_col": args.text_col}
+    if args.algo not in names("gan"):
+        raise UserError(f"unknown algorithm '{args.algo}' (choose from: {', '.join(names('gan'))})")
+    cfg = build_config(args.algo, args.preset, args.config, args.set, flags, implied)
 
-    from sparring.api import train
+    from sparring.gans.api import train
 
-    run = train(cfg, args.out, resume=args.resume)
+    run = train(cfg, args.out, resume=args.resume, report_to=args.report_to)
     final = (run.summary or {}).get("final", {})
     if final.get("nll_oracle") is not None:
         print(
@@ -378,9 +328,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from sparring.api import load_run
+    from sparring.gans.api import load_run
 
-    lines = load_run(args.run_dir).sample_text(n=args.n, temperature=args.temperature, seed=args.seed)
+    lines = load_run(args.run_dir, "sample").sample_text(n=args.n, temperature=args.temperature, seed=args.seed)
     sys.stdout.write("".join(line + "\n" for line in lines))
     return 0
 
@@ -389,7 +339,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from sparring.evaluate import evaluate_runs
+    from sparring.gans.evaluate import evaluate_runs
 
     if args.pca_samples < 2:
         raise UserError(f"--pca-samples must be >= 2, got {args.pca_samples}")
@@ -415,10 +365,10 @@ def _report(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from sparring.api import load_run
-    from sparring.report import report_rows, verdict, write_curves
+    from sparring.gans.api import load_run
+    from sparring.gans.report import report_rows, verdict, write_curves
 
-    runs = [load_run(p) for p in args.run_dirs]
+    runs = [load_run(p, "report") for p in args.run_dirs]
     rows = report_rows(runs)
     text = any(r["nll_oracle"] is None and r["bleu_4"] is not None for r in rows)
     table = Table(title="final metrics (per-token NLL in nats; lower is better)")

@@ -1,32 +1,44 @@
-"""The run directory: every file a run writes, written atomically, and read back with clear errors.
+"""The run directory and its lifecycle, the same for every command that writes a run.
 
-Layout (the contract scripts rely on)::
+Layout (the contract scripts rely on; each line adds its own files)::
 
-    RUN_DIR/config.json          fully resolved config
-    RUN_DIR/metrics.jsonl        one JSON object per evaluation
-    RUN_DIR/summary.json         written last: its presence means the run finished
-    RUN_DIR/samples.txt          samples from the final generator
-    RUN_DIR/checkpoints/last.pt  everything needed to resume
-    RUN_DIR/curves.png           NLL curves with phase boundaries
+    RUN_DIR/config.json          fully resolved config (plus run facts such as the resolved model path)
+    RUN_DIR/metrics.jsonl        one JSON object per logged step or evaluation
+    RUN_DIR/summary.json         written last, with library versions: its presence means the run finished
+    RUN_DIR/checkpoints/         everything needed to resume
+    RUN_DIR/curves.png           the run's curves
+    RUN_DIR/tensorboard/         with --report-to tensorboard: the same rows as TensorBoard scalars
+
+The lifecycle (``start_run`` -> ``RunWriter``):
+
+1. **claim** ``--out`` atomically (an ``O_EXCL`` claim file), after every input check has passed;
+2. **config.json**, or on ``--resume`` a **config check**: a setting that differs from the saved one
+   is refused with one line naming it, unless it is in ``SAFE_ON_RESUME`` (then it is applied);
+3. **metrics cut back to the checkpoint**: every checkpoint records how many metrics rows it covers
+   (``RunWriter.rows``) and a resume truncates the log to that count (``RunWriter.rewind``);
+4. a **divergence guard** (``check_finite``) on the values a loop names, before they are logged;
+5. **summary.json last**, with versions (``RunWriter.finish``).
 
 Whole files are replaced with ``os.replace`` after writing a temporary sibling, so a crash leaves
-either the old or the new version, never half of one. ``metrics.jsonl`` is appended line by line;
-the checkpoint records how many rows it covers and a resume cuts the file back to that count.
+either the old or the new version, never half of one. ``metrics.jsonl`` is appended line by line.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
+import platform
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from sparring.errors import UserError
 
@@ -51,10 +63,10 @@ def read_jsonl_log(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def keep_jsonl_rows(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
-    """Rewrite a JSONL log with only the rows ``keep`` accepts (a torn last line goes too)."""
+def truncate_jsonl_log(path: Path, n_rows: int) -> None:
+    """Keep the first ``n_rows`` complete rows of a JSONL log (a torn last line goes too)."""
     if path.exists():
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in read_jsonl_log(path) if keep(r)))
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in read_jsonl_log(path)[:n_rows]))
 
 
 def atomic_write(path: Path, write: Any) -> None:
@@ -88,6 +100,8 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
+    import torch  # here, so that the CLI and the config engine start without torch
+
     atomic_write(Path(path), lambda handle: torch.save(obj, handle))
 
 
@@ -100,41 +114,6 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     return value
-
-
-CLAIM_FILE = ".sparring-claim"
-
-
-@contextmanager
-def claimed_run_dir(path: str | Path) -> Iterator[Path]:
-    """Claim a fresh run directory atomically, for the length of the block.
-
-    The claim is an ``O_EXCL`` file inside the directory (made here, or found empty), so of two runs
-    started on the same ``--out`` exactly one gets it and the other stops with one line. If the block
-    fails, what it wrote goes and the directory is left as it was found: no half-written run."""
-    run = Path(path)
-    created = False
-    try:
-        run.mkdir(parents=True)
-        created = True
-    except FileExistsError:
-        if not run.is_dir() or any(p.name != CLAIM_FILE for p in run.iterdir()):
-            raise UserError(f"{run} already exists (choose a new --out)") from None
-    except OSError as exc:
-        raise UserError(f"{run}: cannot create the run directory ({exc.strerror})") from None
-    try:
-        os.close(os.open(run / CLAIM_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-    except FileExistsError:
-        raise UserError(f"{run} is being written by another run (choose a new --out)") from None
-    try:
-        yield run
-    except BaseException:
-        if created:
-            shutil.rmtree(run, ignore_errors=True)
-        else:
-            for child in run.iterdir():
-                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
-        raise
 
 
 class RunDir:
@@ -181,18 +160,10 @@ class RunDir:
     def read_metrics(self) -> list[dict[str, Any]]:
         return read_jsonl_log(self.metrics_path)
 
-    def append_metrics(self, row: dict[str, Any]) -> None:
-        with open(self.metrics_path, "a") as handle:
+    def append_jsonl(self, name: str, row: dict[str, Any]) -> None:
+        with open(self.path / name, "a") as handle:
             handle.write(json.dumps(_json_safe(row)) + "\n")
             handle.flush()
-
-    def truncate_metrics(self, n_rows: int) -> None:
-        rows = self.read_metrics()[:n_rows]
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
-
-    def keep_metrics(self, keep: Callable[[dict[str, Any]], bool]) -> None:
-        """Drop the rows a resumed run will write again (those after its checkpoint)."""
-        keep_jsonl_rows(self.metrics_path, keep)
 
     # ---- summary, samples ------------------------------------------------------------------
     def read_summary(self) -> dict[str, Any] | None:
@@ -216,7 +187,9 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.is_file()
 
-    def load_checkpoint(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    def load_checkpoint(self, map_location: Any = "cpu") -> dict[str, Any]:
+        import torch
+
         if not self.has_checkpoint():
             raise UserError(f"{self.path} has no checkpoint yet ({self.checkpoint_path} is missing)")
         try:
@@ -227,3 +200,254 @@ class RunDir:
         if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
             raise UserError(f"corrupt checkpoint {self.checkpoint_path}: not a sparring checkpoint")
         return payload
+
+
+# ---- the lifecycle ---------------------------------------------------------------------------------
+
+CLAIM_FILE = ".sparring-claim"
+METRICS = "metrics.jsonl"
+
+# Facts a run records in config.json beside its settings; they are not settings, so neither the
+# config loader nor the resume check reads them.
+RUN_FACTS = ("model_path", "train_task_ids", "token_budget")
+
+# Settings that may differ on --resume: they change where or how fast a run computes, or how often
+# it saves, never what it computes. Any other difference is refused with one line naming it.
+SAFE_ON_RESUME = ("device", "checkpoint_every", "train.checkpoint_every", "train.log_every", "workers")
+
+REPORT_TO = ("none", "tensorboard")
+
+
+class TrainingDiverged(UserError):
+    """A loss, a metric or the weights became non-finite; the run keeps its last good checkpoint."""
+
+
+def check_finite(values: dict[str, Any], keys: tuple[str, ...] | None, where: str, run: Path | None = None) -> None:
+    """The divergence guard: stop with one line when one of ``keys`` (all numbers when None) is not finite."""
+    for key, value in values.items():
+        if (keys is None or key in keys) and isinstance(value, float) and not math.isfinite(value):
+            kept = f"; {run} keeps its last good checkpoint and can be resumed" if run is not None else ""
+            raise TrainingDiverged(f"training diverged: {key} is {value} at {where} (lower the learning rate{kept})")
+
+
+def versions() -> dict[str, str]:
+    """Versions of what computed a run's numbers: sparring, Python, the platform and the libraries loaded."""
+    found = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for package in ("sparring", "torch", "numpy", "transformers", "trl", "peft", "accelerate"):
+        if package == "sparring" or package in sys.modules:
+            try:
+                found[package] = metadata.version(package)
+            except metadata.PackageNotFoundError:
+                found[package] = "unknown"
+    return found
+
+
+def flat_settings(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> value of a config as JSON holds it, without the run facts."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if not prefix and key in RUN_FACTS:
+            continue
+        if isinstance(value, dict):
+            flat.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def resume_differences(saved: dict[str, Any], now: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(refused, applied): the dotted settings that differ between a run's config.json and this command."""
+    before, after = flat_settings(saved), flat_settings(now)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return [k for k in changed if k not in SAFE_ON_RESUME], [k for k in changed if k in SAFE_ON_RESUME]
+
+
+class RunWriter:
+    """A run directory being written: the metrics (and other JSONL logs) with their row counts,
+    the clock across resumes, optional TensorBoard scalars, and the summary written last.
+
+    On a data-parallel rank other than 0 (``is_main=False``) every write is a no-op: rank 0 owns
+    the directory."""
+
+    def __init__(self, run: RunDir, resumed: bool, is_main: bool = True, report_to: str = "none") -> None:
+        self.dir = run
+        self.resumed = resumed
+        self.is_main = is_main
+        self.report_to = report_to
+        self.counts: dict[str, int] = {}
+        self._elapsed_before = 0.0
+        self._started = time.perf_counter()
+        self._tensorboard: Any = None
+        self._lock: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.dir.path
+
+    # ---- the clock -------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return self._elapsed_before + time.perf_counter() - self._started
+
+    # ---- logs ------------------------------------------------------------------------------
+    def log(self, row: dict[str, Any], guard: tuple[str, ...] | None = (), where: str = "") -> dict[str, Any]:
+        """Append one row to metrics.jsonl (with ``elapsed_s``) after the divergence guard on ``guard``."""
+        if guard != ():
+            check_finite(row, guard, where or f"step {row.get('step')}", self.path)
+        row = {**row, "elapsed_s": round(self.elapsed(), 3)}
+        self.append(METRICS, row)
+        if self._tensorboard is not None:
+            step = row.get("step", self.counts[METRICS])
+            phase = row.get("phase") or "train"
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in ("step", "elapsed_s"):
+                    self._tensorboard.add_scalar(f"{phase}/{key}", value, step)
+            self._tensorboard.flush()
+        return row
+
+    def append(self, name: str, row: dict[str, Any]) -> None:
+        """Append a row to the run's JSONL log ``name``, counting rows for the checkpoints."""
+        if self.is_main:
+            self.dir.append_jsonl(name, row)
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def rows(self) -> dict[str, Any]:
+        """What a checkpoint records: the rows of every log so far and the elapsed time."""
+        return {"rows": dict(self.counts), "elapsed": self.elapsed()}
+
+    def rewind(self, position: dict[str, Any] | None) -> None:
+        """Cut every log back to a checkpoint's ``rows()`` (None: the start), and restore the clock."""
+        position = position or {"rows": {}, "elapsed": 0.0}
+        for name in {*self.counts, *position["rows"], METRICS}:
+            n = int(position["rows"].get(name, 0))
+            if self.is_main:
+                truncate_jsonl_log(self.path / name, n)
+            self.counts[name] = n
+        self._elapsed_before = float(position["elapsed"])
+        self._started = time.perf_counter()
+
+    # ---- the end ---------------------------------------------------------------------------
+    def finish(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """summary.json, written last (it marks the run finished), with the wall time and versions."""
+        summary = {**summary, "wall_time_s": summary.get("wall_time_s", round(self.elapsed(), 1)), "versions": versions()}
+        if self.is_main:
+            self.dir.write_summary(summary)
+        return summary
+
+    def close(self) -> None:
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+            self._tensorboard = None
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _tensorboard_writer(path: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UserError("--report-to tensorboard needs the tensorboard package: pip install 'sparring[tb]'") from None
+    return SummaryWriter(log_dir=str(path))
+
+
+def _lock(run: Path) -> int:
+    """An flock on the claim file for the run's lifetime: two processes never write one run."""
+    fd = os.open(run / CLAIM_FILE, os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise UserError(f"{run} is being written by another run (choose a new --out)") from None
+    return fd
+
+
+def _claim(run: Path, resumable: bool) -> int:
+    """Create ``run`` (or take it when it holds nothing but a stale claim file) and lock its claim
+    file; returns the lock. Of two runs started on the same ``--out`` exactly one gets it."""
+    hint = "pass --resume to continue it or choose another --out" if resumable else "choose a new --out"
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UserError(f"--out {run} exists and is not a directory") from None
+    except OSError as exc:
+        raise UserError(f"{run}: cannot create the run directory ({exc.strerror})") from None
+    if not os.access(run, os.W_OK):
+        raise UserError(f"run directory {run} is not writable")
+    if any(p.name != CLAIM_FILE for p in run.iterdir()):
+        raise UserError(f"--out {run} already exists; {hint}")
+    lock = _lock(run)
+    if any(p.name != CLAIM_FILE for p in run.iterdir()):  # another run claimed it and wrote first
+        os.close(lock)
+        raise UserError(f"--out {run} already exists; {hint}")
+    return lock
+
+
+def start_run(
+    out: str | Path,
+    config: dict[str, Any],
+    resume: bool = False,
+    *,
+    facts: dict[str, Any] | None = None,
+    report_to: str = "none",
+    is_main: bool = True,
+    resumable: bool = True,
+) -> RunWriter:
+    """Claim ``out`` for a new run, or reopen it for ``resume`` after the config check.
+
+    ``config`` is the run's settings as JSON (``config.to_dict``); ``facts`` are written beside them.
+    A resumed run that is already finished is returned with ``dir.is_complete()`` true: the caller
+    says so and stops. A ``--resume`` of a directory that does not exist yet starts the run."""
+    if report_to not in REPORT_TO:
+        raise UserError(f"--report-to {report_to}: choose from {', '.join(REPORT_TO)}")
+    run = RunDir(out)
+    if not is_main:
+        return RunWriter(run, resumed=resume, is_main=False)
+    resumed = resume and run.config_path.is_file()
+    if resumed:
+        saved = run.read_config()
+        refused, applied = resume_differences(saved, config)
+        if refused:
+            shown = ", ".join(f"{k} ({flat_settings(saved).get(k)!r} -> {flat_settings(config).get(k)!r})" for k in refused[:4])
+            more = f" and {len(refused) - 4} more" if len(refused) > 4 else ""
+            raise UserError(
+                f"--resume: {run.path} was started with a different config: {shown}{more} "
+                f"(resume with the same command; safe to change on resume: {', '.join(SAFE_ON_RESUME)})"
+            )
+        writer = RunWriter(run, resumed=True, report_to=report_to)
+        writer._lock = _lock(run.path)
+        if applied and not run.is_complete():
+            run.write_config({**config, **{k: saved[k] for k in RUN_FACTS if k in saved}})
+    else:
+        lock = _claim(run.path, resumable)
+        writer = RunWriter(run, resumed=False, report_to=report_to)
+        writer._lock = lock
+        run.write_config({**config, **(facts or {})})
+    if report_to == "tensorboard" and not run.is_complete():
+        writer._tensorboard = _tensorboard_writer(run.path / "tensorboard")
+    return writer
+
+
+@contextmanager
+def disposable_run(out: str | Path, config: dict[str, Any]) -> Iterator[RunWriter]:
+    """A run that cannot resume (an evaluation): claimed like any run, and if the block fails, what it
+    wrote goes and the directory is left as it was found, so no half-written run remains."""
+    existed = Path(out).is_dir()
+    writer = start_run(out, config, resumable=False)
+    try:
+        yield writer
+    except BaseException:
+        writer.close()
+        if not existed:
+            shutil.rmtree(writer.path, ignore_errors=True)
+        else:
+            for child in writer.path.iterdir():
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+        raise
+    finally:
+        writer.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sparring.cli_options import add_run_arguments, settings_epilog
 from sparring.errors import UserError
+from sparring.kinds import build_config
 
 
 def _common(parser: argparse.ArgumentParser, preset_help: str) -> None:
@@ -13,17 +15,16 @@ def _common(parser: argparse.ArgumentParser, preset_help: str) -> None:
     parser.add_argument(
         "--mbpp-file", default=None, help="sanitized-mbpp.json whose training ids (511-1000) are the data (default ../shared/data/mbpp/)"
     )
-    parser.add_argument("--preset", default="paper", help=preset_help)
-    parser.add_argument("--config", metavar="FILE.toml", default=None, help="TOML file of settings, applied after the preset")
-    parser.add_argument(
-        "--set", metavar="KEY=VALUE", action="append", default=[], help="override one setting (repeatable), e.g. --set estep.think_cost=0.1"
-    )
-    parser.add_argument("--seed", type=int, default=None, help="seed (default 0)")
-    parser.add_argument("--out", metavar="RUN_DIR", required=True, help="run directory to create")
+    add_run_arguments(parser, preset_help, "estep.think_cost=0.1")
+
+
+def _parser(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    return sub.add_parser(name, epilog=settings_epilog([name]), formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
 
 def add_parsers(sub: Any) -> None:
-    ra3 = sub.add_parser(
+    ra3 = _parser(
+        sub,
         "ra3",
         help="RA3 mid-training for code: EM over latent '# comment' abstractions (temporal ELBO)",
         description="E-step: a proposal policy learns, by group-relative RL, comments that raise a frozen model's likelihood of "
@@ -32,9 +33,9 @@ def add_parsers(sub: Any) -> None:
     )
     _common(ra3, "paper (GPU), demo (2-core CPU, 24 programs, 2 EM iterations), smoke (tiny, seconds)")
     ra3.add_argument("--think-cost", type=float, default=None, help="c, nats per <think> (default 0.05)")
-    ra3.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished EM iteration")
 
-    ntp = sub.add_parser(
+    ntp = _parser(
+        sub,
         "ntp",
         help="the NTP baseline of RA3: SFT on the same expert code without latents, at the same token budget",
         description="Next-token-prediction mid-training on the same MBPP training documents. --match RA3_RUN trains for as "
@@ -45,7 +46,8 @@ def add_parsers(sub: Any) -> None:
     budget.add_argument("--match", metavar="RA3_RUN", default=None, help="a finished ra3 run whose trained-token count to match")
     budget.add_argument("--tokens", type=int, default=None, help="tokens to train on")
 
-    rlvr = sub.add_parser(
+    rlvr = _parser(
+        sub,
         "rlvr",
         help="RL with verifiable rewards: GRPO on MBPP training tasks, the sandbox's test pass rate as the reward",
         description="TRL GRPO from any checkpoint (base, ntp or ra3 run). The reward of a completion is the share of its "
@@ -54,20 +56,18 @@ def add_parsers(sub: Any) -> None:
     )
     _common(rlvr, "paper (GPU), demo (2-core CPU), smoke (tiny)")
     rlvr.add_argument("--disc-weight", type=float, default=None, help="weight of the discriminator reward (default 0: pure RLVR)")
-    rlvr.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
 
 
-def _overrides(args: argparse.Namespace, extra: dict[str, Any]) -> list[str]:
-    pairs = {"model": args.model, "data.mbpp_file": args.mbpp_file, "seed": args.seed, **extra}
-    return [f"{k}={v}" for k, v in pairs.items() if v is not None] + list(args.set)
+def _config(algo: str, args: argparse.Namespace, extra: dict[str, Any]) -> Any:
+    flags = {"model": args.model, "data.mbpp_file": args.mbpp_file, "seed": args.seed, **extra}
+    return build_config(algo, args.preset, args.config, args.set, flags)
 
 
 def run_ra3(args: argparse.Namespace) -> int:
-    from sparring.code.config import build_code_config
     from sparring.code.ra3 import train_ra3
 
-    cfg = build_code_config("ra3", args.preset, args.config, _overrides(args, {"estep.think_cost": args.think_cost}))
-    summary = train_ra3(cfg, args.out, resume=args.resume)
+    cfg = _config("ra3", args, {"estep.think_cost": args.think_cost})
+    summary = train_ra3(cfg, args.out, resume=args.resume, report_to=args.report_to)
     print(
         f"{args.out}: ELBO {summary['elbo_per_token']:.4f} vs NTP {summary['ntp_logp_per_token']:.4f} nats/code token, think rate "
         f"{summary['think_rate']:.3f}, {summary['tokens_trained']} tokens trained ({summary['wall_time_s']:.0f} s)"
@@ -76,24 +76,22 @@ def run_ra3(args: argparse.Namespace) -> int:
 
 
 def run_ntp(args: argparse.Namespace) -> int:
-    from sparring.code.config import build_code_config
     from sparring.code.ra3 import ra3_token_budget, train_ntp
 
     if args.tokens is not None and args.tokens < 1:
         raise UserError(f"--tokens must be >= 1, got {args.tokens}")
-    cfg = build_code_config("ntp", args.preset, args.config, _overrides(args, {}))
+    cfg = _config("ntp", args, {})
     budget = ra3_token_budget(args.match) if args.match else args.tokens
-    summary = train_ntp(cfg, args.out, budget)
+    summary = train_ntp(cfg, args.out, budget, resume=args.resume, report_to=args.report_to)
     print(f"{args.out}: {summary['tokens_trained']} tokens trained ({summary['wall_time_s']:.0f} s)")
     return 0
 
 
 def run_rlvr(args: argparse.Namespace) -> int:
-    from sparring.code.config import build_code_config
     from sparring.code.rlvr import train_rlvr
 
-    cfg = build_code_config("rlvr", args.preset, args.config, _overrides(args, {"disc_weight": args.disc_weight}))
-    summary = train_rlvr(cfg, args.out, resume=args.resume)
+    cfg = _config("rlvr", args, {"disc_weight": args.disc_weight})
+    summary = train_rlvr(cfg, args.out, resume=args.resume, report_to=args.report_to)
     print(
         f"{args.out}: training pass rate {summary['pass_rate_first']:.3f} (first steps) -> {summary['pass_rate_last']:.3f} (last steps) "
         f"({summary['wall_time_s']:.0f} s)"

@@ -1,6 +1,6 @@
 """Settings of ``sparring ra3``, ``sparring ntp`` and ``sparring rlvr``: defaults, presets, validation.
 
-Every key can be overridden with ``--set section.key=value`` or a TOML file, as for ``align``. The
+Resolution (defaults < preset < TOML < ``--set`` < flags) is the engine's: ``sparring.config``. The
 defaults are the ``paper`` preset (a GPU); ``demo`` fits a 2-core CPU with SmolLM2-135M on a subset
 of MBPP's training ids (sizes below), ``smoke`` runs in seconds on a tiny model.
 """
@@ -8,41 +8,39 @@ of MBPP's training ids (sizes below), ``smoke`` runs in seconds on a tiny model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sparring.code.benchmarks import DEFAULT_MBPP_FILE
-from sparring.config import _read_toml, parse_assignment, set_value
-from sparring.errors import UserError
+from sparring.config import ConfigKind, need, need_device, setting
 
 
 @dataclass
 class CodeDataConfig:
-    mbpp_file: str = DEFAULT_MBPP_FILE  # expert code: MBPP's training ids (511-1000) of this file
-    train_limit: int = 0  # first N training programs; 0 = all
-    max_length: int = 768  # tokens per document
+    mbpp_file: str = setting(DEFAULT_MBPP_FILE, "expert code: MBPP's training ids (511-1000) of this file")
+    train_limit: int = setting(0, "first N training programs; 0 = all")
+    max_length: int = setting(768, "tokens per document")
 
 
 @dataclass
 class EStepConfig:
-    steps: int = 40  # RL updates of the proposal per EM iteration
-    positions_per_step: int = 8  # latent positions (across programs) per update
-    group: int = 8  # comments proposed per position (GRPO's group)
-    horizon: int = 4  # k: the next k expert lines score a comment
-    think_cost: float = 0.05  # c, nats per <think>; large c reduces RA3 to NTP
-    comment_tokens: int = 24  # longest comment
+    steps: int = setting(40, "RL updates of the proposal per EM iteration")
+    positions_per_step: int = setting(8, "latent positions (across programs) per update")
+    group: int = setting(8, "comments proposed per position (GRPO's group)")
+    horizon: int = setting(4, "k: the next k expert lines score a comment")
+    think_cost: float = setting(0.05, "c, nats per <think>; large c reduces RA3 to NTP")
+    comment_tokens: int = setting(24, "longest comment")
     temperature: float = 1.0
     lr: float = 1e-5
-    kl_coef: float = 0.02  # per-token KL of the proposal to its initialisation, on the sampled comments
+    kl_coef: float = setting(0.02, "per-token KL of the proposal to its initialisation, on the sampled comments")
 
 
 @dataclass
 class MStepConfig:
-    epochs: int = 1  # passes over the annotated programs per EM iteration
+    epochs: int = setting(1, "passes over the annotated programs per EM iteration")
     batch_size: int = 8
     lr: float = 2e-5
-    mask_comments: bool = False  # True: the loss skips comment tokens (the model then never learns to emit them)
-    annotate_group: int = 4  # comments proposed per position when annotating the training programs
+    mask_comments: bool = setting(False, "True: the loss skips comment tokens (the model then never learns to emit them)")
+    annotate_group: int = setting(4, "comments proposed per position when annotating the training programs")
 
 
 @dataclass
@@ -52,16 +50,16 @@ class RA3Config:
     data: CodeDataConfig = field(default_factory=CodeDataConfig)
     estep: EStepConfig = field(default_factory=EStepConfig)
     mstep: MStepConfig = field(default_factory=MStepConfig)
-    iterations: int = 3  # EM iterations
-    batch_size: int = 16  # forward/generation batch
+    iterations: int = setting(3, "EM iterations")
+    batch_size: int = setting(16, "forward/generation batch")
     seed: int = 0
-    device: str = "auto"
+    device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
 
 
 @dataclass
 class RLVRConfig:
     algo: str = "rlvr"
-    model: str = "smollm2"  # any causal LM or a ra3/ntp run directory
+    model: str = setting("smollm2", "any causal LM or a ra3/ntp run directory")
     data: CodeDataConfig = field(default_factory=CodeDataConfig)
     steps: int = 200
     prompts_per_step: int = 8
@@ -70,13 +68,13 @@ class RLVRConfig:
     temperature: float = 1.0
     lr: float = 1e-6
     beta: float = 0.0
-    timeout_s: float = 3.0  # per completion in the sandbox
+    timeout_s: float = setting(3.0, "per completion in the sandbox")
     workers: int = 2
-    disc_weight: float = 0.0  # > 0: add the adversarial discriminator's reward (RLVR + demonstrations)
+    disc_weight: float = setting(0.0, "> 0: add the adversarial discriminator's reward (RLVR + demonstrations)")
     disc_lr: float = 5e-5
     checkpoint_every: int = 50
     seed: int = 0
-    device: str = "auto"
+    device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
 
 
 RA3_PRESETS: dict[str, dict[str, Any]] = {
@@ -131,30 +129,10 @@ RLVR_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def build_code_config(algo: str, preset: str, toml_file: str | Path | None, overrides: list[str] | None) -> Any:
-    presets = RLVR_PRESETS if algo == "rlvr" else RA3_PRESETS
-    if preset not in presets:
-        raise UserError(f"unknown preset '{preset}' for {algo} (choose from: {', '.join(presets)})")
-    cfg: Any = RLVRConfig() if algo == "rlvr" else RA3Config(algo=algo)
-    for key, value in presets[preset].items():
-        set_value(cfg, key, value, source=f"preset {preset}")
-    if toml_file is not None:
-        for key, value in _read_toml(Path(toml_file)).items():
-            set_value(cfg, key, value, source=str(toml_file))
-    for key, value in dict(parse_assignment(a) for a in overrides or []).items():
-        set_value(cfg, key, value, source="--set")
-    validate(cfg)
-    return cfg
-
-
 def validate(cfg: Any) -> None:
-    def need(ok: bool, key: str, what: str) -> None:
-        if not ok:
-            raise UserError(f"config: '{key}' must be {what}")
-
     need(cfg.data.train_limit >= 0, "data.train_limit", ">= 0")
     need(cfg.data.max_length >= 32, "data.max_length", ">= 32")
-    need(cfg.device in {"auto", "cpu", "cuda"} or cfg.device.startswith("cuda:"), "device", "auto, cpu, cuda or cuda:N")
+    need_device(cfg.device)
     if isinstance(cfg, RLVRConfig):
         for key in ("steps", "prompts_per_step", "max_new_tokens", "workers", "checkpoint_every"):
             need(getattr(cfg, key) >= 1, key, ">= 1")
@@ -174,3 +152,10 @@ def validate(cfg: Any) -> None:
     )
     need(cfg.mstep.lr > 0, "mstep.lr", "> 0")
     need(cfg.iterations >= 1 and cfg.batch_size >= 1, "iterations/batch_size", ">= 1")
+
+
+KINDS = (
+    ConfigKind("ra3", RA3Config, RA3_PRESETS, validate, "code"),
+    ConfigKind("ntp", lambda: RA3Config(algo="ntp"), RA3_PRESETS, validate, "code"),
+    ConfigKind("rlvr", RLVRConfig, RLVR_PRESETS, validate, "code"),
+)

@@ -8,6 +8,7 @@ is loaded in its own sandbox, several at once, and judged from outside it (``jud
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter, defaultdict
@@ -22,7 +23,7 @@ from sparring.code.passk import mean_pass_at_k
 from sparring.code.sandbox import Limits, isolation
 from sparring.data.text import jsonl_objects
 from sparring.errors import UserError
-from sparring.runs import atomic_write_json, atomic_write_text, claimed_run_dir
+from sparring.runs import atomic_write_text, disposable_run
 
 DEFAULT_TIMEOUT_S = {"humaneval": 3.0, "mbpp": 3.0, "humaneval+": 20.0}  # HumanEval+ runs hundreds of inputs twice
 
@@ -128,7 +129,8 @@ def evaluate(request: EvalRequest, log: Callable[[str], None] = lambda _: None) 
     else:
         check_ks(request.ks, request.n)
     level = isolation()
-    with claimed_run_dir(request.out) as run:
+    with disposable_run(request.out, {"algo": "eval-code", **dataclasses.asdict(request)}) as writer:
+        run = writer.path
         log(f"sandbox: {level.describe()}")
         extra: dict[str, Any] = {}
         if not request.samples:
@@ -138,16 +140,17 @@ def evaluate(request: EvalRequest, log: Callable[[str], None] = lambda _: None) 
         results, summary = score(benchmark, samples, request.ks, Limits(timeout_s=timeout), request.workers)
         summary.update(extra)
         atomic_write_text(run / "results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
-        atomic_write_json(run / "summary.json", summary)
+        summary = writer.finish(summary)
     return summary
 
 
 def generate_samples(
     request: EvalRequest, benchmark: Benchmark, task_ids: list[str], log: Callable[[str], None]
 ) -> tuple[list[dict], dict]:
-    from sparring.code.lm import load_code_lm, sample_completions
+    from sparring.code.lm import sample_completions
+    from sparring.hf.models import load_model_and_tokenizer
 
-    model, tokenizer, path = load_code_lm(request.model)
+    model, tokenizer, path = load_model_and_tokenizer(request.model)
     log(f"sampling {request.n} completion(s) for {len(task_ids)} {benchmark.name} tasks from {path}")
     started = time.perf_counter()
     completions = sample_completions(

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import torch
 
 
 @dataclass(frozen=True)
@@ -81,13 +78,6 @@ def think_reward(logp_with_comment: float, logp_without: float, think_cost: floa
     return logp_with_comment - logp_without - think_cost
 
 
-def group_advantages(rewards: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
-    """GRPO's group-relative advantages: rewards of shape (groups, G) standardised within each group."""
-    mean = rewards.mean(dim=1, keepdim=True)
-    std = rewards.std(dim=1, keepdim=True, unbiased=False)
-    return (rewards - mean) / (std + eps)
-
-
 def choose_latent(rewards: Sequence[float]) -> int | None:
     """The E-step's posterior choice at one position: the best proposed comment if its reward beats
     ``<act>``'s 0, else None (act). A larger think cost therefore means fewer thoughts and, in the
@@ -101,59 +91,3 @@ def temporal_elbo(code_logprob: float, thinks: int, think_cost: float, code_toke
     latents, minus c nats per ``<think>`` (c acts as the prior's cost of a thought). With no
     thoughts it equals the NTP log-likelihood, so the two are directly comparable."""
     return (code_logprob - thinks * think_cost) / max(code_tokens, 1)
-
-
-def encode_with_char_mask(
-    tokenizer: Any, texts: Sequence[str], char_masks: Sequence[Sequence[bool]], max_length: int
-) -> dict[str, torch.Tensor]:
-    """Right-padded ids of whole texts and a per-token mask: a token counts when its first character
-    is masked in. Tokens past ``max_length`` are dropped from the right."""
-    enc = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
-    rows, masks = [], []
-    for ids, offsets, chars in zip(enc["input_ids"], enc["offset_mapping"], char_masks, strict=True):
-        ids = ids[:max_length]
-        rows.append(ids)
-        masks.append([bool(start < len(chars) and chars[start]) for start, _ in offsets[: len(ids)]])
-    width = max(len(r) for r in rows)
-    pad = tokenizer.pad_token_id
-    return {
-        "input_ids": torch.tensor([r + [pad] * (width - len(r)) for r in rows]),
-        "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
-        "target_mask": torch.tensor([m + [False] * (width - len(m)) for m in masks]),
-    }
-
-
-def masked_token_logprobs(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """log p(token | prefix) of every target token (shifted by one), and the mask as floats.
-
-    Only the target positions go through the output layer: with a 49k-token vocabulary the full
-    (batch, length, vocab) logits and their log-softmax cost more than the transformer itself on a CPU.
-    """
-    device = next(model.parameters()).device
-    ids = batch["input_ids"].to(device)
-    attention = batch["attention_mask"].to(device)
-    mask = batch["target_mask"][:, 1:].to(device)
-    targets = ids[:, 1:]
-    head = model.get_output_embeddings()
-    body = getattr(model, "base_model", None)
-    logp = torch.zeros(mask.shape, device=device)
-    if head is not None and body is not None and body is not model:
-        hidden = body(input_ids=ids, attention_mask=attention).last_hidden_state[:, :-1]
-        logits = head(hidden[mask]).float()
-        logp[mask] = torch.log_softmax(logits, dim=-1).gather(-1, targets[mask].unsqueeze(-1)).squeeze(-1)
-    else:  # a model without the usual body/head split: full logits
-        logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
-        logp = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
-    return logp, mask.float()
-
-
-@torch.no_grad()
-def span_logprobs(model: Any, tokenizer: Any, texts: Sequence[str], starts: Sequence[int], batch_size: int, max_length: int) -> list[float]:
-    """Sum of log p over the tokens of each text that start at or after its character ``starts[i]``."""
-    totals: list[float] = []
-    for i in range(0, len(texts), batch_size):
-        chunk = texts[i : i + batch_size]
-        masks = [[c >= s for c in range(len(text))] for text, s in zip(chunk, starts[i : i + batch_size], strict=True)]
-        logp, _ = masked_token_logprobs(model, encode_with_char_mask(tokenizer, chunk, masks, max_length))
-        totals.extend(float(v) for v in logp.sum(dim=1))
-    return totals

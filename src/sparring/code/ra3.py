@@ -26,7 +26,6 @@ import copy
 import dataclasses
 import json
 import random
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,22 +41,21 @@ from sparring.code.latents import (
     choose_latent,
     code_char_mask,
     comment_line,
-    encode_with_char_mask,
     first_line,
-    group_advantages,
     indentation,
     latent_positions,
-    masked_token_logprobs,
     next_lines,
     prefix_before,
-    span_logprobs,
     temporal_elbo,
     think_reward,
 )
+from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
-from sparring.llm.models import save_model
-from sparring.runs import RunDir, atomic_write_json, atomic_write_text
+from sparring.hf.generation import encode_with_char_mask, span_logprobs, token_logprobs
+from sparring.hf.models import save_model
+from sparring.rl.losses import group_advantages
+from sparring.runs import RunDir, RunWriter, atomic_write_json, atomic_write_text, start_run
 
 Position = tuple[int, int]  # (document index, line index)
 
@@ -83,7 +81,7 @@ def propose(
     policy: Any, tokenizer: Any, docs: Sequence[Document], positions: Sequence[Position], group: int, cfg: RA3Config, seed: int
 ) -> list[list[str]]:
     """``group`` sampled continuations after ``#`` for every position (first line only)."""
-    from sparring.llm.generation import generate
+    from sparring.hf.generation import generate
 
     prompts = [proposal_prompt(docs[d], t) for d, t in positions for _ in range(group)]
     e = cfg.estep
@@ -132,7 +130,7 @@ def proposal_logprobs(
         for continuation in group:
             texts.append(prompt + continuation + "\n")
             masks.append([i >= len(prompt) for i in range(len(prompt) + len(continuation) + 1)])
-    return masked_token_logprobs(model, encode_with_char_mask(tokenizer, texts, masks, max_length))
+    return token_logprobs(model, encode_with_char_mask(tokenizer, texts, masks, max_length))
 
 
 def estep_update(
@@ -210,7 +208,7 @@ def code_logprob(
     total, count = 0.0, 0
     for i in range(0, len(texts), cfg.batch_size):
         batch = encode_with_char_mask(tokenizer, texts[i : i + cfg.batch_size], masks[i : i + cfg.batch_size], cfg.data.max_length)
-        logp, mask = masked_token_logprobs(model, batch)
+        logp, mask = token_logprobs(model, batch)
         total += float(logp.sum())
         count += int(mask.sum())
     return total, count
@@ -248,7 +246,7 @@ def sft(
         task = bar.add_task("SFT", total=token_budget or cfg.mstep.epochs * -(-len(texts) // size))
         for picked, ends_epoch in shuffled_batches(len(texts), size, random.Random(seed)):
             batch = encode_with_char_mask(tokenizer, [texts[i] for i in picked], [char_masks[i] for i in picked], cfg.data.max_length)
-            logp, mask = masked_token_logprobs(model, batch)
+            logp, mask = token_logprobs(model, batch)
             loss = -logp.sum() / mask.sum().clamp(min=1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -267,121 +265,132 @@ def sft(
 # --- the runs --------------------------------------------------------------------------------------
 
 
-def _open_run(out: str | Path, resume: bool, cfg: Any) -> tuple[RunDir, Any]:
-    run = RunDir(out)
-    if resume:
-        run = RunDir.open_existing(out)
-        if run.is_complete():
-            raise UserError(f"{run.path} is already finished (summary.json exists)")
-        data = run.read_config()
-        cfg = RA3Config(algo=data["algo"])
-        for section in ("data", "estep", "mstep"):
-            setattr(cfg, section, type(getattr(cfg, section))(**data[section]))
-        for key in ("model", "iterations", "batch_size", "seed", "device"):
-            setattr(cfg, key, data[key])
-    elif run.path.exists() and any(run.path.iterdir()):
-        raise UserError(f"{run.path} already exists (choose a new --out, or --resume it)")
-    return run, cfg
+def train_ra3(
+    cfg: RA3Config, out: str | Path, resume: bool = False, log: Callable[[str], None] = print, report_to: str = "none"
+) -> dict[str, Any]:
+    from sparring.hf.models import load_model_and_tokenizer
 
-
-def train_ra3(cfg: RA3Config, out: str | Path, resume: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
-    from sparring.code.lm import load_code_lm
-
-    run, cfg = _open_run(out, resume, cfg)
     task_ids, docs = expert_documents(cfg)
-    checkpoints = run.path / "checkpoints"
-    done = _completed_iterations(checkpoints)
-    model, tokenizer, model_path = load_code_lm(str(checkpoints / f"iter-{done}") if done else cfg.model, resolve_device(cfg.device))
-    run.path.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        run.write_config({**dataclasses.asdict(cfg), "model_path": model_path, "train_task_ids": task_ids})
-    run.keep_metrics(lambda row: row.get("iteration", 0) <= done)
-    started = time.perf_counter()
-    state = json.loads((checkpoints / f"iter-{done}" / "state.json").read_text()) if done else {"tokens_trained": 0}
-    for iteration in range(done + 1, cfg.iterations + 1):
-        seed = cfg.seed * 1000 + iteration
-        torch.manual_seed(seed)
-        model.eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
-        policy = copy.deepcopy(model)
-        for p in policy.parameters():
-            p.requires_grad_(True)
-        optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.estep.lr, weight_decay=0.0)
-        all_positions = [(d, t) for d, doc in enumerate(docs) for t in latent_positions(doc)]
-        rng = random.Random(seed)
-        for step in range(1, cfg.estep.steps + 1):
-            positions = rng.sample(all_positions, min(cfg.estep.positions_per_step, len(all_positions)))
-            row = estep_update(policy, model, tokenizer, optimizer, docs, positions, cfg, seed * 100 + step)
-            run.append_metrics(
-                {"phase": "estep", "iteration": iteration, "step": step, **row, "elapsed_s": round(time.perf_counter() - started, 1)}
-            )
-            log(f"iter {iteration} E-step {step}/{cfg.estep.steps}: reward {row['reward_mean']:+.3f}, think rate {row['think_rate']:.2f}")
-        policy.eval()
-        comments, gains = annotate(policy, model, tokenizer, docs, cfg, seed)
-        del policy, optimizer
-        thinks = sum(len(c) for c in comments)
-        with_z, n_code = code_logprob(model, tokenizer, docs, comments, cfg)
-        without_z, _ = code_logprob(model, tokenizer, docs, [{} for _ in docs], cfg)
-        comment_chars = [len(c.strip()) for doc_comments in comments for c in doc_comments.values()]
-        texts = [assemble(doc, c) for doc, c in zip(docs, comments, strict=True)]
-        masks = [code_char_mask(doc, c, include_comments=not cfg.mstep.mask_comments) for doc, c in zip(docs, comments, strict=True)]
-        (run.path / "annotated").mkdir(exist_ok=True)
-        atomic_write_text(
-            run.path / "annotated" / f"iter-{iteration}.jsonl",
-            "".join(json.dumps({"task_id": t, "text": text}) + "\n" for t, text in zip(task_ids, texts, strict=True)),
-        )
-        for p in model.parameters():
-            p.requires_grad_(True)
-        trained = sft(model, tokenizer, texts, masks, cfg, seed)
-        state["tokens_trained"] += trained
-        em_row = {
-            "phase": "em",
-            "iteration": iteration,
-            "elbo_per_token": temporal_elbo(with_z, thinks, cfg.estep.think_cost, n_code),
-            "ntp_logp_per_token": without_z / max(n_code, 1),
-            "think_rate": thinks / max(len(all_positions), 1),
-            "gain_mean": sum(gains) / len(gains) if gains else 0.0,
-            "comment_chars_mean": sum(comment_chars) / len(comment_chars) if comment_chars else 0.0,
-            "mstep_tokens": trained,
-            "tokens_trained": state["tokens_trained"],
-            "elapsed_s": round(time.perf_counter() - started, 1),
-        }
-        run.append_metrics(em_row)
-        log(
-            f"iter {iteration}: ELBO {em_row['elbo_per_token']:.4f} vs NTP {em_row['ntp_logp_per_token']:.4f} nats/token, "
-            f"think rate {em_row['think_rate']:.3f}, M-step {trained} tokens"
-        )
-        folder = checkpoints / f"iter-{iteration}"
-        checkpoints.mkdir(exist_ok=True)
-        save_model(model, tokenizer, folder)
-        atomic_write_json(folder / "state.json", {"iteration": iteration, **state})
-    return _finish(run, model, tokenizer, {"algo": "ra3", "tokens_trained": state["tokens_trained"], "iterations": cfg.iterations}, started)
+    checkpoints = Path(out) / "checkpoints"
+    done = _completed_iterations(checkpoints) if resume else 0
+    start_from = str(checkpoints / f"iter-{done}") if done else cfg.model
+    model, tokenizer, model_path = load_model_and_tokenizer(start_from, resolve_device(cfg.device))
+    facts = {"model_path": model_path, "train_task_ids": task_ids}
+    with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to) as writer:
+        if writer.dir.is_complete():
+            log(f"{writer.path} is already complete; nothing to resume.")
+            return writer.dir.read_summary() or {}
+        state = json.loads((checkpoints / f"iter-{done}" / "state.json").read_text()) if done else {"tokens_trained": 0, "log": None}
+        writer.rewind(state["log"])
+        for iteration in range(done + 1, cfg.iterations + 1):
+            state = em_iteration(writer, model, tokenizer, task_ids, docs, cfg, iteration, state, log)
+            folder = checkpoints / f"iter-{iteration}"
+            checkpoints.mkdir(exist_ok=True)
+            save_model(model, tokenizer, folder)
+            state["log"] = writer.rows()
+            atomic_write_json(folder / "state.json", {"iteration": iteration, **state})  # written last: the iteration is complete
+        summary = {"algo": "ra3", "tokens_trained": state["tokens_trained"], "iterations": cfg.iterations}
+        return _finish(writer, model, tokenizer, summary)
+
+
+def em_iteration(
+    writer: RunWriter,
+    model: Any,
+    tokenizer: Any,
+    task_ids: list[str],
+    docs: list[Document],
+    cfg: RA3Config,
+    iteration: int,
+    state: dict[str, Any],
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """One EM iteration: the E-step trains a proposal, which annotates the programs; the M-step is SFT on them."""
+    seed = cfg.seed * 1000 + iteration
+    torch.manual_seed(seed)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    policy = copy.deepcopy(model)
+    for p in policy.parameters():
+        p.requires_grad_(True)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.estep.lr, weight_decay=0.0)
+    all_positions = [(d, t) for d, doc in enumerate(docs) for t in latent_positions(doc)]
+    rng = random.Random(seed)
+    for step in range(1, cfg.estep.steps + 1):  # E-step
+        positions = rng.sample(all_positions, min(cfg.estep.positions_per_step, len(all_positions)))
+        row = estep_update(policy, model, tokenizer, optimizer, docs, positions, cfg, seed * 100 + step)
+        row = {"phase": "estep", "iteration": iteration, "step": step, **row}
+        writer.log(row, guard=("loss",), where=f"iteration {iteration} E-step {step}")
+        log(f"iter {iteration} E-step {step}/{cfg.estep.steps}: reward {row['reward_mean']:+.3f}, think rate {row['think_rate']:.2f}")
+    policy.eval()
+    comments, gains = annotate(policy, model, tokenizer, docs, cfg, seed)
+    del policy, optimizer
+    thinks = sum(len(c) for c in comments)
+    with_z, n_code = code_logprob(model, tokenizer, docs, comments, cfg)
+    without_z, _ = code_logprob(model, tokenizer, docs, [{} for _ in docs], cfg)
+    comment_chars = [len(c.strip()) for doc_comments in comments for c in doc_comments.values()]
+    texts = [assemble(doc, c) for doc, c in zip(docs, comments, strict=True)]
+    masks = [code_char_mask(doc, c, include_comments=not cfg.mstep.mask_comments) for doc, c in zip(docs, comments, strict=True)]
+    (writer.path / "annotated").mkdir(exist_ok=True)
+    atomic_write_text(
+        writer.path / "annotated" / f"iter-{iteration}.jsonl",
+        "".join(json.dumps({"task_id": t, "text": text}) + "\n" for t, text in zip(task_ids, texts, strict=True)),
+    )
+    for p in model.parameters():  # M-step
+        p.requires_grad_(True)
+    trained = sft(model, tokenizer, texts, masks, cfg, seed)
+    tokens_trained = state["tokens_trained"] + trained
+    em_row = {
+        "phase": "em",
+        "iteration": iteration,
+        "elbo_per_token": temporal_elbo(with_z, thinks, cfg.estep.think_cost, n_code),
+        "ntp_logp_per_token": without_z / max(n_code, 1),
+        "think_rate": thinks / max(len(all_positions), 1),
+        "gain_mean": sum(gains) / len(gains) if gains else 0.0,
+        "comment_chars_mean": sum(comment_chars) / len(comment_chars) if comment_chars else 0.0,
+        "mstep_tokens": trained,
+        "tokens_trained": tokens_trained,
+    }
+    writer.log(em_row, guard=("elbo_per_token", "ntp_logp_per_token"), where=f"iteration {iteration}")
+    log(
+        f"iter {iteration}: ELBO {em_row['elbo_per_token']:.4f} vs NTP {em_row['ntp_logp_per_token']:.4f} nats/token, "
+        f"think rate {em_row['think_rate']:.3f}, M-step {trained} tokens"
+    )
+    return {**state, "tokens_trained": tokens_trained}
 
 
 def train_ntp(
-    cfg: RA3Config, out: str | Path, token_budget: int | None, resume: bool = False, log: Callable[[str], None] = print
+    cfg: RA3Config,
+    out: str | Path,
+    token_budget: int | None,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+    report_to: str = "none",
 ) -> dict[str, Any]:
     """The NTP baseline: the same SFT, the same documents, no latents, ``token_budget`` trained tokens
-    (default: ``iterations x mstep.epochs`` passes)."""
-    from sparring.code.lm import load_code_lm
+    (default: ``iterations x mstep.epochs`` passes). It has no intermediate checkpoint: a resumed
+    run that had not finished trains again from the start, in the same directory."""
+    from sparring.hf.models import load_model_and_tokenizer
 
-    if resume:
-        raise UserError("ntp runs are short; start a new one instead of --resume")
-    run, cfg = _open_run(out, False, cfg)
     task_ids, docs = expert_documents(cfg)
-    model, tokenizer, model_path = load_code_lm(cfg.model, resolve_device(cfg.device))
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.write_config({**dataclasses.asdict(cfg), "model_path": model_path, "token_budget": token_budget, "train_task_ids": task_ids})
-    started = time.perf_counter()
-    texts = [assemble(doc, {}) for doc in docs]
-    masks = [code_char_mask(doc, {}, include_comments=False) for doc in docs]
-    torch.manual_seed(cfg.seed)
-    if token_budget is None:
-        cfg = dataclasses.replace(cfg, mstep=dataclasses.replace(cfg.mstep, epochs=cfg.iterations * cfg.mstep.epochs))
-    trained = sft(model, tokenizer, texts, masks, cfg, cfg.seed, token_budget, log=lambda row: run.append_metrics({"phase": "sft", **row}))
-    log(f"NTP: {trained} tokens trained" + (f" (budget {token_budget})" if token_budget else ""))
-    return _finish(run, model, tokenizer, {"algo": "ntp", "tokens_trained": trained, "token_budget": token_budget}, started)
+    model, tokenizer, model_path = load_model_and_tokenizer(cfg.model, resolve_device(cfg.device))
+    facts = {"model_path": model_path, "token_budget": token_budget, "train_task_ids": task_ids}
+    with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to) as writer:
+        if writer.dir.is_complete():
+            log(f"{writer.path} is already complete; nothing to resume.")
+            return writer.dir.read_summary() or {}
+        started_with = writer.dir.read_config().get("token_budget")
+        if started_with != token_budget:
+            raise UserError(f"--resume: {writer.path} was started with a token budget of {started_with} (--match / --tokens)")
+        writer.rewind(None)
+        texts = [assemble(doc, {}) for doc in docs]
+        masks = [code_char_mask(doc, {}, include_comments=False) for doc in docs]
+        torch.manual_seed(cfg.seed)
+        if token_budget is None:
+            cfg = dataclasses.replace(cfg, mstep=dataclasses.replace(cfg.mstep, epochs=cfg.iterations * cfg.mstep.epochs))
+        trained = sft(model, tokenizer, texts, masks, cfg, cfg.seed, token_budget, log=lambda row: writer.log({"phase": "sft", **row}))
+        log(f"NTP: {trained} tokens trained" + (f" (budget {token_budget})" if token_budget else ""))
+        return _finish(writer, model, tokenizer, {"algo": "ntp", "tokens_trained": trained, "token_budget": token_budget})
 
 
 def ra3_token_budget(run_dir: str) -> int:
@@ -393,17 +402,15 @@ def ra3_token_budget(run_dir: str) -> int:
     return int(summary["tokens_trained"])
 
 
-def _finish(run: RunDir, model: Any, tokenizer: Any, summary: dict[str, Any], started: float) -> dict[str, Any]:
+def _finish(writer: RunWriter, model: Any, tokenizer: Any, summary: dict[str, Any]) -> dict[str, Any]:
     from sparring.code.plots import plot_ra3_curves
 
-    save_model(model, tokenizer, run.path / "model")
-    rows = run.read_metrics()
-    plot_ra3_curves(rows, run.curves_path)
+    save_model(model, tokenizer, writer.path / "model")
+    rows = writer.dir.read_metrics()
+    plot_ra3_curves(rows, writer.dir.curves_path)
     last_em = [r for r in rows if r.get("phase") == "em"]
     summary = {**summary, **({k: last_em[-1][k] for k in ("elbo_per_token", "ntp_logp_per_token", "think_rate")} if last_em else {})}
-    summary["wall_time_s"] = round(time.perf_counter() - started, 1)
-    run.write_summary(summary)
-    return summary
+    return writer.finish(summary)
 
 
 def _completed_iterations(checkpoints: Path) -> int:

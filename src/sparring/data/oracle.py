@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from typing import Any
 
 import torch
 
-from sparring.config import OracleConfig
-from sparring.models.lstm import LSTMLanguageModel, seeded_normal_lm
-from sparring.rl.sampling import sample_sequences
+from sparring.cache import cache_dir
+from sparring.models.lstm import LSTMLanguageModel, sample_sequences, seeded_normal_lm
 from sparring.runs import atomic_torch_save
 
 CACHE_VERSION = 1
@@ -31,25 +29,21 @@ class OracleData:
     test: torch.Tensor  # (n_test, seq_len), a separate sample, used only for NLL-test and the floor
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("SPARRING_CACHE", Path.home() / ".cache" / "sparring"))
-
-
-def build_oracle(cfg: OracleConfig) -> LSTMLanguageModel:
+def build_oracle(cfg: Any) -> LSTMLanguageModel:
     return seeded_normal_lm(cfg.vocab_size, cfg.emb_dim, cfg.hidden_dim, cfg.seed).eval()
 
 
-def cache_key(cfg: OracleConfig) -> str:
+def cache_key(cfg: Any) -> str:
     fields = {**asdict(cfg), "version": CACHE_VERSION, "torch": torch.__version__}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _sample_split(oracle: LSTMLanguageModel, cfg: OracleConfig, n: int, stream: int) -> torch.Tensor:
+def _sample_split(oracle: LSTMLanguageModel, cfg: Any, n: int, stream: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + stream)
     return sample_sequences(oracle.params(), n, cfg.seq_len, temperature=1.0, generator=generator)
 
 
-def load_oracle_data(cfg: OracleConfig, device: str | torch.device = "cpu") -> OracleData:
+def load_oracle_data(cfg: Any, device: str | torch.device = "cpu") -> OracleData:
     """The oracle and its train/test samples, from the on-disk cache when present.
 
     Sampling always happens on the CPU so that the cached data does not depend on the device.

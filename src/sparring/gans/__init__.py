@@ -1,32 +1,7 @@
-"""The text-GAN family. Each algorithm is one module with an explicit training loop.
+"""The text-GAN line: MLE, SeqGAN, LeakGAN, MaliGAN, RankGAN and RelGAN on small recurrent generators.
 
-``ALGORITHMS[name].train(session, cfg, corpus, device, pretrained)`` runs (or resumes) it;
-``ALGORITHMS[name].build(cfg, vocab_size, device)`` makes its networks, named as in checkpoints,
-so a finished run can be reloaded for sampling and evaluation.
+``config`` (settings and presets), ``registry`` (algorithm name -> training loop and networks),
+one module per algorithm with its explicit loop, ``engine`` (what several loops share),
+``session`` (numbered steps, checkpoints, exact resume), ``api`` (train, load a run),
+``evaluate`` (temperature sweeps), ``report`` (final metrics and verdicts), ``plots``.
 """
-
-from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import torch
-
-from sparring.gans import leakgan, maligan, mle, rankgan, relgan, seqgan
-
-
-@dataclass(frozen=True)
-class Algorithm:
-    train: Callable[..., Any]
-    build: Callable[[Any, int, torch.device], dict[str, torch.nn.Module]]
-
-
-ALGORITHMS: dict[str, Algorithm] = {
-    "mle": Algorithm(mle.train_mle, mle.build_models),
-    "seqgan": Algorithm(seqgan.train_seqgan, seqgan.build_models),
-    "leakgan": Algorithm(leakgan.train_leakgan, leakgan.build_models),
-    "maligan": Algorithm(maligan.train_maligan, seqgan.build_models),
-    "rankgan": Algorithm(rankgan.train_rankgan, seqgan.build_models),
-    "relgan": Algorithm(relgan.train_relgan, relgan.build_models),
-}

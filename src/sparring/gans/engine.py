@@ -1,4 +1,6 @@
-"""What every text-GAN loop shares: MLE epochs, discriminator rounds, sampling and evaluation.
+"""What several text-GAN loops share: MLE epochs, discriminator rounds, sampling and evaluation,
+and the LSTM-GAN pieces of SeqGAN that MaliGAN and RankGAN build on (set-up, pre-training, the
+policy-gradient step).
 
 All randomness comes from torch's global generator, which the session checkpoints; that is what
 makes a resumed run draw the same numbers as an uninterrupted one.
@@ -11,13 +13,14 @@ from typing import Any
 import torch
 
 from sparring.data.corpus import Corpus
+from sparring.gans.session import Session
 from sparring.metrics.bleu import bleu, self_bleu
 from sparring.metrics.diversity import distinct_n
 from sparring.metrics.nll import per_token_nll
 from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.models.lstm import LSTMLanguageModel
-from sparring.rl.losses import discriminator_loss
-from sparring.session import Session
+from sparring.rl.losses import discriminator_loss, policy_gradient_loss
+from sparring.rl.rollout import lagged_update, monte_carlo_q
 
 # Every metrics row carries these keys, so readers never need to guess; absent values are null.
 # Evaluation rows add the generator metrics of their data source (ORACLE_KEYS or TEXT_KEYS).
@@ -221,3 +224,55 @@ def log_adversarial_step(
         d_mean = window["d_loss"] / n if adv.d_rounds else None
         session.log("adversarial", step, **row(**metrics, d_loss=d_mean, d_accuracy=d_eval(), mean_reward=window["reward"] / n, **extra))
         session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
+
+
+def build_lstm_gan(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, torch.nn.Module]:
+    """An LSTM generator and SeqGAN's CNN discriminator: SeqGAN, MaliGAN and RankGAN."""
+    return {"generator": build_generator(cfg, vocab_size, device), "discriminator": build_discriminator(cfg, vocab_size, device)}
+
+
+def setup_lstm_gan(
+    session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None, adv_opt_name: str
+) -> tuple[Any, Any, torch.optim.Optimizer, torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Generator, D and their optimisers (MLE, adversarial, D), tracked and restored; a fresh run may
+    start from ``pretrained`` generator weights. ``adv_opt_name`` keeps each model's checkpoint keys."""
+    models = build_lstm_gan(cfg, data.vocab_size, device)
+    gen, disc = models["generator"], models["discriminator"]
+    mle_opt = adam(gen.parameters(), cfg.mle.lr)
+    adv_opt = adam(gen.parameters(), cfg.adversarial.lr)  # a separate optimiser for the adversarial updates
+    d_opt = adam(disc.parameters(), cfg.discriminator.lr)
+    session.track(generator=gen, discriminator=disc, mle_opt=mle_opt, d_opt=d_opt, **{adv_opt_name: adv_opt})
+    if not session.restore() and pretrained is not None:
+        gen.load_state_dict(pretrained)
+    return gen, disc, mle_opt, adv_opt, d_opt
+
+
+def mle_then_d_pretraining(session: Session, cfg: Any, data: Corpus, gen: Any, disc: Any, mle_opt: Any, d_opt: Any) -> tuple[Any, Any]:
+    """Phases 1 and 2 of SeqGAN and MaliGAN: MLE (skipped when started from a pretrained generator),
+    then D pre-training on fresh negatives each round. Returns the ``d_eval`` and ``d_round`` the
+    adversarial phase goes on using."""
+
+    def d_eval() -> float:
+        return held_out_d_accuracy(gen, disc, data, cfg.eval)
+
+    d_round = classifier_round(disc, d_opt, data, cfg.discriminator)
+    if not cfg.pretrained:
+        mle_phase(session, gen, mle_opt, data, cfg)
+    d_pretrain_phase(session, gen, data, cfg, d_round, d_eval)
+    return d_eval, d_round
+
+
+def policy_gradient_step(
+    gen: LSTMLanguageModel, opt: torch.optim.Optimizer, rollout_params: dict, data: Corpus, adv: Any, reward: Any
+) -> torch.Tensor:
+    """One REINFORCE update with Monte Carlo Q-values from the lagged rollout policy; returns Q."""
+    seqs = sample(gen, adv.batch_size, data)
+    q = monte_carlo_q(rollout_params, seqs, adv.rollouts, reward)
+    gen.train()
+    loss = policy_gradient_loss(gen(seqs), seqs, q, data.mask(seqs))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
+    opt.step()
+    lagged_update(rollout_params, gen.params(), adv.rollout_update_rate)
+    return q

@@ -34,6 +34,7 @@ from sparring.gans.engine import (
     row,
     sample,
 )
+from sparring.gans.session import Session
 from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.models.leakgan import (
     LeakGANGenerator,
@@ -43,7 +44,6 @@ from sparring.models.leakgan import (
     rank_rescale,
     segment_ends,
 )
-from sparring.session import Session
 
 PAD = 0  # the padding D sees after a prefix: <eos> on real text, token 0 on the oracle (as LeakGAN)
 

@@ -15,12 +15,13 @@ from sparring.data.corpus import Corpus
 from sparring.gans.engine import (
     begin_adversarial,
     log_adversarial_step,
+    mle_then_d_pretraining,
     sample,
+    setup_lstm_gan,
 )
-from sparring.gans.seqgan import mle_then_d_pretraining, setup_lstm_gan
+from sparring.gans.session import Session
 from sparring.models.lstm import LSTMLanguageModel
 from sparring.rl.losses import maligan_weights
-from sparring.session import Session
 
 
 def train_maligan(session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None) -> LSTMLanguageModel:

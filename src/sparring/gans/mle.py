@@ -8,8 +8,8 @@ import torch
 
 from sparring.data.corpus import Corpus
 from sparring.gans.engine import adam, build_generator, mle_phase
+from sparring.gans.session import Session
 from sparring.models.lstm import LSTMLanguageModel
-from sparring.session import Session
 
 
 def build_models(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, torch.nn.Module]:

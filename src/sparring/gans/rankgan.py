@@ -14,12 +14,19 @@ from typing import Any
 import torch
 
 from sparring.data.corpus import Corpus
-from sparring.gans.engine import begin_adversarial, d_pretrain_phase, log_adversarial_step, mle_phase, sample
-from sparring.gans.seqgan import policy_gradient_step, setup_lstm_gan
+from sparring.gans.engine import (
+    begin_adversarial,
+    d_pretrain_phase,
+    log_adversarial_step,
+    mle_phase,
+    policy_gradient_step,
+    sample,
+    setup_lstm_gan,
+)
+from sparring.gans.session import Session
 from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.models.lstm import LSTMLanguageModel
 from sparring.rl.losses import rank_scores, ranker_loss
-from sparring.session import Session
 
 
 def _pick(data: torch.Tensor, n: int) -> torch.Tensor:

@@ -21,10 +21,10 @@ import torch.nn.functional as F
 
 from sparring.data.corpus import Corpus
 from sparring.gans.engine import adam, build_discriminator, discriminator_accuracy, evaluate_generator, mle_phase, row, sample
+from sparring.gans.session import Session
 from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.models.relgan import RelationalMemoryGenerator, inverse_temperature
 from sparring.rl.losses import rsgan_losses
-from sparring.session import Session
 
 
 def build_models(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, torch.nn.Module]:

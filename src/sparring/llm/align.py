@@ -19,22 +19,21 @@ Layout::
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import importlib.util
 import json
 import os
 import random
 import resource
-import time
 from pathlib import Path
 from typing import Any
 
+from sparring.config import load, to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
-from sparring.llm.config import AlignConfig, validate_align
-from sparring.llm.models import save_model
-from sparring.runs import RunDir, atomic_write_json, atomic_write_text
+from sparring.hf.models import save_model
+from sparring.llm.config import AlignConfig
+from sparring.runs import RunDir, RunWriter, atomic_torch_save, atomic_write_json, atomic_write_text, start_run
 
 DATA_EXTRA = "pip install 'sparring[llm]'"
 
@@ -74,23 +73,11 @@ def load_user_reward(spec: str) -> Any:
     return function
 
 
-def _config_dict(cfg: AlignConfig) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
-
-
 def config_from_dict(data: dict[str, Any]) -> AlignConfig:
-    cfg = AlignConfig()
-    for section, values in data.items():
-        if section in ("algo", "model_path"):
-            continue
-        target = getattr(cfg, section, None)
-        if dataclasses.is_dataclass(target):
-            for key, value in values.items():
-                setattr(target, key, value)
-        else:
-            setattr(cfg, section, values)
-    validate_align(cfg)
-    return cfg
+    """An align run's settings from its config.json (the one typed loader: ``sparring.config.load``)."""
+    from sparring.llm.config import KINDS
+
+    return load(KINDS[0], data)
 
 
 def _read_pairs_file(path: Path) -> tuple[list[str], list[str]]:
@@ -103,26 +90,17 @@ def _rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any = None) -> dict[str, Any]:
+def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any = None, report_to: str = "none") -> dict[str, Any]:
+    """The whole run: inputs checked, the run claimed, real pairs, D's pre-training, the game, the evaluation."""
     _require_llm_stack()
     import torch
 
-    from sparring.llm import grpo
-    from sparring.llm.discriminators import build_discriminator, hidden_state_featurizer
-    from sparring.llm.generation import chat_prompt
-    from sparring.llm.models import load_causal_lm, load_tokenizer, resolve_model
+    from sparring.hf.generation import chat_prompt
+    from sparring.hf.models import load_causal_lm, load_tokenizer, resolve_model
+    from sparring.llm.discriminators import build_discriminator
     from sparring.llm.tasks import imitation_pairs, load_pairs
 
     is_main, world_size = _dist()
-    run = RunDir(out)
-    if resume:
-        run = RunDir.open_existing(out)
-        cfg = config_from_dict(run.read_config())
-        if run.is_complete():
-            raise UserError(f"{run.path} is already finished (summary.json exists)")
-    elif is_main and run.path.exists() and any(run.path.iterdir()):
-        raise UserError(f"{run.path} already exists (choose a new --out, or --resume it)")
-
     # ---- everything the user can get wrong, before the run directory exists ----------------------
     model_path = resolve_model(cfg.model.name)
     template = None
@@ -135,125 +113,105 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
     pairs = load_pairs(cfg) if cfg.task.name == "data" else None
     user_reward = load_user_reward(cfg.train.hybrid_reward) if cfg.train.objective == "hybrid" else None
 
-    if is_main:
-        try:
-            run.path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot create run directory {run.path}: {exc.strerror}") from None
-        if not resume:
-            run.write_config({**_config_dict(cfg), "model_path": model_path})
-    started = time.perf_counter()
-    device = resolve_device(cfg.device)
-    random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    rows_written: list[dict[str, Any]] = []
+    writer = start_run(out, to_dict(cfg), resume, facts={"model_path": model_path}, report_to=report_to, is_main=is_main)
+    with writer:
+        if writer.dir.is_complete():
+            print(f"{writer.path} is already complete; nothing to resume.")
+            return writer.dir.read_summary() or {}
+        device = resolve_device(cfg.device)
+        random.seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        base = load_causal_lm(model_path, device)
+        if pairs is None:
+            pairs = imitation_pairs(base, tokenizer, model_path, cfg)
+        eval_file = writer.path / "eval_pairs.jsonl"
+        if is_main and not eval_file.exists():
+            lines = (json.dumps({"prompt": p, "response": r}) + "\n" for p, r in zip(pairs.eval_prompts, pairs.eval_responses, strict=True))
+            atomic_write_text(eval_file, "".join(lines))
 
-    def write_row(row: dict[str, Any]) -> None:
-        if is_main:
-            row = {**row, "elapsed_s": round(time.perf_counter() - started, 2)}
-            run.append_metrics(row)
-            rows_written.append(row)
+        # ---- the discriminator, pre-trained on base-model answers --------------------------------
+        torch.manual_seed(cfg.seed)
+        disc = build_discriminator(cfg, base.config.hidden_size).to(device)
+        d_optimizer = torch.optim.AdamW(disc.parameters(), lr=cfg.disc.lr)
+        if hasattr(disc, "bind"):
+            disc.bind(base, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
+        before = pretrain_or_restore_discriminator(writer, cfg, base, tokenizer, pairs, disc, d_optimizer)
 
-    base = load_causal_lm(model_path, device)
-    if pairs is None:
-        pairs = imitation_pairs(base, tokenizer, model_path, cfg)
-    eval_file = run.path / "eval_pairs.jsonl"
-    if is_main and not eval_file.exists():
-        atomic_write_text(
-            eval_file,
-            "".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in zip(pairs.eval_prompts, pairs.eval_responses, strict=True)),
-        )
-
-    # ---- discriminator and its pre-training on base-model answers -------------------------------
-    torch.manual_seed(cfg.seed)
-    disc = build_discriminator(cfg, base.config.hidden_size).to(device)
-    d_optimizer = torch.optim.AdamW(disc.parameters(), lr=cfg.disc.lr)
-    pretrained_file = run.path / "checkpoints" / "d_pretrained.pt"
-    if hasattr(disc, "featurize"):
-        disc.featurize = hidden_state_featurizer(base, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
-    if resume and pretrained_file.is_file():
-        state = torch.load(pretrained_file, weights_only=True)
-        disc.load_state_dict(state["disc"])
-        d_optimizer.load_state_dict(state["optimizer"])
-    elif cfg.disc.pretrain_steps:
-        if is_main and run.metrics_path.exists():  # rows of an attempt that died during pre-training
-            run.truncate_metrics(0)
-        _pretrain_discriminator(cfg, base, tokenizer, pairs, disc, d_optimizer, write_row)
-        if is_main:
-            pretrained_file.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"disc": disc.state_dict(), "optimizer": d_optimizer.state_dict()}, pretrained_file)
-    if resume:
-        _cut_metrics_to_checkpoint(run)
-
-    # ---- the objective ---------------------------------------------------------------------------
-    try:
+        # ---- the game -----------------------------------------------------------------------------
         if cfg.train.objective == "seed":
             from sparring.llm.seed_objective import seed_train
 
             policy = base
             if cfg.model.lora:
-                from sparring.llm.models import add_lora
+                from sparring.hf.models import add_lora
 
                 m = cfg.model
                 policy = add_lora(base, m.lora_rank, m.lora_alpha, m.lora_dropout, m.lora_targets)
-            policy = seed_train(cfg, run.path, policy, tokenizer, pairs, disc, d_optimizer, write_row)
+            policy = seed_train(cfg, writer, policy, tokenizer, pairs, disc, d_optimizer, before)
         else:
+            from sparring.llm.grpo import grpo_train
             from sparring.llm.reward import DiscriminatorReward
 
-            if hasattr(disc, "featurize"):
-                disc.featurize = None  # rebuilt on the trainer's (possibly LoRA-wrapped) policy
             reward = DiscriminatorReward(disc, d_optimizer, cfg.disc.loss, cfg.disc.d_steps)
-            policy = grpo.grpo_train(
-                cfg,
-                run.path,
-                base,
-                tokenizer,
-                pairs,
-                reward,
-                d_optimizer,
-                user_reward,
-                write_row,
-                is_main,
-                world_size,
-                use_cpu=device == "cpu",
+            policy = grpo_train(
+                cfg, writer, base, tokenizer, pairs, reward, d_optimizer, user_reward, world_size, use_cpu=device == "cpu", before=before
             )
-    except grpo.TrainingDiverged as exc:
-        raise UserError(
-            f"training diverged ({exc}); {run.path} keeps its last good checkpoint and can be resumed "
-            "with a smaller learning rate (--set train.lr=...)"
-        ) from None
-    train_seconds = time.perf_counter() - started
-    if not is_main:
-        return {}
+        train_seconds = writer.elapsed()
+        if not is_main:
+            return {}
 
-    # ---- save, evaluate, summarise ---------------------------------------------------------------
-    model_dir = run.path / "model"
-    save_model(policy, tokenizer, model_dir)
-    torch.save(disc.state_dict(), run.path / "discriminator.pt")
-    result = evaluate_run(run.path, policy=policy, tokenizer=tokenizer, reference=None, cfg=cfg, model_path=model_path, device=device)
-    from sparring.llm.plots import plot_align_curves
+        # ---- save, evaluate, summarise ------------------------------------------------------------
+        save_model(policy, tokenizer, writer.path / "model")
+        torch.save(disc.state_dict(), writer.path / "discriminator.pt")
+        result = evaluate_run(writer.path, policy=policy, tokenizer=tokenizer, cfg=cfg, model_path=model_path, device=device)
+        from sparring.llm.plots import plot_align_curves
 
-    plot_align_curves(run.read_metrics(), run.path / "curves.png")
-    adversarial = [r for r in run.read_metrics() if r.get("phase") == "adversarial"]
-    summary = {
-        "algo": "align",
-        "objective": cfg.train.objective,
-        "disc": cfg.disc.kind,
-        "model": cfg.model.name,
-        "task": cfg.task.name if cfg.task.name == "imitation" else cfg.task.data,
-        "data": pairs.stats(),
-        "steps": cfg.train.steps,
-        "wall_time_s": round(time.perf_counter() - started, 1),
-        "train_time_s": round(train_seconds, 1),
-        "mean_step_time_s": _mean(adversarial, "step_time"),
-        "mean_d_share": _mean(adversarial, "d_share"),
-        "peak_rss_gib": round(_rss_gib(), 2),
-        "peak_cuda_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
-        "evaluation": result,
-        "final": adversarial[-1] if adversarial else {},
-    }
-    atomic_write_json(run.summary_path, summary)
-    return summary
+        rows = writer.dir.read_metrics()
+        plot_align_curves(rows, writer.dir.curves_path)
+        adversarial = [r for r in rows if r.get("phase") == "adversarial"]
+        summary = {
+            "algo": "align",
+            "objective": cfg.train.objective,
+            "disc": cfg.disc.kind,
+            "model": cfg.model.name,
+            "task": cfg.task.name if cfg.task.name == "imitation" else cfg.task.data,
+            "data": pairs.stats(),
+            "steps": cfg.train.steps,
+            "wall_time_s": round(writer.elapsed(), 1),
+            "train_time_s": round(train_seconds, 1),
+            "mean_step_time_s": _mean(adversarial, "step_time"),
+            "mean_d_share": _mean(adversarial, "d_share"),
+            "peak_rss_gib": round(_rss_gib(), 2),
+            "peak_cuda_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
+            "evaluation": result,
+            "final": adversarial[-1] if adversarial else {},
+        }
+        return writer.finish(summary)
+
+
+D_PRETRAINED = "d_pretrained.pt"
+
+
+def pretrain_or_restore_discriminator(
+    writer: RunWriter, cfg: AlignConfig, base: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any
+) -> dict[str, Any]:
+    """D learns real vs base-model answers before the generator moves, so its first rewards mean
+    something; a resumed run reloads that D instead. Returns where the logs stood after it."""
+    import torch
+
+    path = writer.path / "checkpoints" / D_PRETRAINED
+    if writer.resumed and path.is_file():
+        state = torch.load(path, weights_only=True)
+        disc.load_state_dict(state["disc"])
+        d_optimizer.load_state_dict(state["optimizer"])
+        return state["log"]
+    writer.rewind(None)  # rows of an attempt that died during pre-training
+    if cfg.disc.pretrain_steps:
+        _pretrain_discriminator(cfg, base, tokenizer, pairs, disc, d_optimizer, writer)
+    position = writer.rows()
+    if writer.is_main:
+        atomic_torch_save({"disc": disc.state_dict(), "optimizer": d_optimizer.state_dict(), "log": position}, path)
+    return position
 
 
 def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
@@ -261,28 +219,12 @@ def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _cut_metrics_to_checkpoint(run: RunDir) -> None:
-    """Drop adversarial rows logged after the checkpoint a resume restarts from."""
-    import torch
-
-    from sparring.llm.grpo import last_checkpoint
-    from sparring.llm.seed_objective import CHECKPOINT
-
-    folder = run.path / "checkpoints"
-    step = 0
-    trl = last_checkpoint(folder)
-    if trl is not None:
-        step = int(trl.name.split("-")[-1])
-    elif (folder / CHECKPOINT).is_file():
-        step = int(torch.load(folder / CHECKPOINT, weights_only=False)["step"])
-    rows = [r for r in run.read_metrics() if r.get("phase") != "adversarial" or r.get("step", 0) <= step]
-    atomic_write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
-
-
-def _pretrain_discriminator(cfg: AlignConfig, base: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any, write_row: Any) -> None:
+def _pretrain_discriminator(
+    cfg: AlignConfig, base: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any, writer: RunWriter
+) -> None:
     """D learns real vs base-model answers before the generator moves, so its first rewards mean something."""
+    from sparring.hf.generation import chat_prompt, generate
     from sparring.llm.discriminators import discriminator_step
-    from sparring.llm.generation import chat_prompt, generate
 
     d, g = cfg.disc, cfg.generation
     n = min(len(pairs.train_prompts), d.pretrain_steps * d.pretrain_batch)
@@ -299,7 +241,8 @@ def _pretrain_discriminator(cfg: AlignConfig, base: Any, tokenizer: Any, pairs: 
             [pairs.train_responses[i] for i in pick],
             [fake[i] for i in pick],
         )
-        write_row({"step": step, "phase": "d_pretrain", "d_loss": loss, "d_acc": acc})
+        row = {"step": step, "phase": "d_pretrain", "d_loss": loss, "d_acc": acc}
+        writer.log(row, guard=("d_loss",), where=f"D pre-training step {step}")
 
 
 def evaluate_run(
@@ -316,10 +259,10 @@ def evaluate_run(
 
     Writes evaluation.json, evaluation.md and samples.csv into the run directory.
     """
+    from sparring.hf.generation import chat_prompt, generate, mean_sequence_kl, response_nll
+    from sparring.hf.models import load_causal_lm, load_tokenizer, load_trained
     from sparring.llm.discriminators import resolve_encoder
     from sparring.llm.evaluation import SentenceEmbedder, compare_sets, diversity, write_predictions
-    from sparring.llm.generation import chat_prompt, generate, mean_sequence_kl, response_nll
-    from sparring.llm.models import load_causal_lm, load_tokenizer, load_trained
 
     run = RunDir.open_existing(run_path)
     data = run.read_config()
@@ -396,15 +339,18 @@ def generate_from_run(
     run_path: str | Path, prompts: list[str], n: int, temperature: float | None, max_new_tokens: int | None, seed: int
 ) -> list[str]:
     _require_llm_stack()
-    from sparring.llm.generation import chat_prompt, generate
-    from sparring.llm.models import load_tokenizer, load_trained
+    from sparring.hf.generation import chat_prompt, generate
+    from sparring.hf.models import load_tokenizer, load_trained
+    from sparring.kinds import require_line
 
     run = RunDir.open_existing(run_path)
+    require_line(run.path, run.read_config()["algo"], "align", "generate")
     if not (run.path / "model").is_dir():
-        raise UserError(f"{run.path}: no trained model (not an align run, or not finished)")
+        raise UserError(f"{run.path}: no trained model (the run has not finished)")
     cfg = config_from_dict(run.read_config())
     tokenizer = load_tokenizer(str(run.path / "model"))
     model = load_trained(run.path / "model", resolve_device(cfg.device))
     texts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in prompts for _ in range(n)]
     g = cfg.generation
-    return generate(model, tokenizer, texts, max_new_tokens or g.max_new_tokens, temperature or g.temperature, g.top_p, g.batch_size, seed)
+    temperature = g.temperature if temperature is None else temperature  # 0 is greedy, not "the run's"
+    return generate(model, tokenizer, texts, max_new_tokens or g.max_new_tokens, temperature, g.top_p, g.batch_size, seed)

@@ -1,6 +1,6 @@
 """Settings of ``sparring align``: defaults, presets and validation.
 
-Every key can be overridden with ``--set section.key=value`` or a TOML file, as for ``train``.
+Resolution (defaults < preset < TOML < ``--set`` < flags) is the engine's: ``sparring.config``.
 The defaults are the ``paper`` preset, sized for a GPU; ``demo`` is sized for a 2-core CPU
 (~15 min per run with SmolLM2-135M and LoRA), ``smoke`` for a minute.
 """
@@ -8,11 +8,9 @@ The defaults are the ``paper`` preset, sized for a GPU; ``demo`` is sized for a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from sparring.config import _read_toml, parse_assignment, set_value
-from sparring.errors import UserError
+from sparring.config import ConfigKind, need, need_device, setting
 
 PUBLIC_SYSTEM = "You are a helpful AI assistant."
 TWON_SYSTEM = "You are a social media user. Write a matching post to the given topic."
@@ -22,9 +20,9 @@ HIDDEN_STYLE = "You are a pirate. Always answer in one or two short sentences, i
 
 @dataclass
 class ModelConfig:
-    name: str = "smollm2"  # a local directory, a hub id, or an embedded name (smollm2)
+    name: str = setting("smollm2", "a local directory, a hub id, or an embedded name (smollm2)")
     system_prompt: str = PUBLIC_SYSTEM
-    chat_template: str = ""  # a Jinja file; empty = the tokenizer's own
+    chat_template: str = setting("", "a Jinja file; empty = the tokenizer's own")
     lora: bool = False
     lora_rank: int = 8
     lora_alpha: int = 16
@@ -34,13 +32,13 @@ class ModelConfig:
 
 @dataclass
 class TaskConfig:
-    name: str = "imitation"  # imitation | data
-    data: str = ""  # --data FILE for the data task
-    test_data: str = ""  # --test FILE: held-out pairs (default: hold out test_fraction of --data)
+    name: str = setting("imitation", "imitation | data")
+    data: str = setting("", "--data FILE for the data task")
+    test_data: str = setting("", "--test FILE: held-out pairs (default: hold out test_fraction of --data)")
     prompt_col: str = "prompt"
     response_col: str = "response"
-    max_examples: int = 0  # use only the first N rows of --data (0 = all)
-    test_fraction: float = 0.2  # held out for evaluation (imitation: of the 500 shipped prompts)
+    max_examples: int = setting(0, "use only the first N rows of --data (0 = all)")
+    test_fraction: float = setting(0.2, "held out for evaluation (imitation: of the 500 shipped prompts)")
     teacher_instruction: str = HIDDEN_STYLE
 
 
@@ -49,46 +47,46 @@ class GenerationConfig:
     max_new_tokens: int = 48
     temperature: float = 1.0
     top_p: float = 1.0
-    batch_size: int = 16  # prompts per generate() call outside GRPO (teacher, evaluation)
+    batch_size: int = setting(16, "prompts per generate() call outside GRPO (teacher, evaluation)")
 
 
 @dataclass
 class DiscriminatorConfig:
-    kind: str = "encoder"  # encoder (MiniLM + head) | seed (transformer + LSTM over the generator's hidden states)
-    loss: str = "bce"  # bce (original GAN) | bt (Bradley-Terry / relativistic on same-prompt pairs)
-    encoder: str = "minilm"  # embedded all-MiniLM-L6-v2, or any HF encoder directory
+    kind: str = setting("encoder", "encoder (MiniLM + head) | seed (transformer + LSTM over the generator's hidden states)")
+    loss: str = setting("bce", "bce (original GAN) | bt (Bradley-Terry / relativistic on same-prompt pairs)")
+    encoder: str = setting("minilm", "embedded all-MiniLM-L6-v2, or any HF encoder directory")
     lr: float = 2e-5
-    max_length: int = 160  # tokens of prompt + response seen by D
-    d_steps: int = 1  # D updates per generator step
-    pretrain_steps: int = 20  # D updates on base-model responses before adversarial training
+    max_length: int = setting(160, "tokens of prompt + response seen by D")
+    d_steps: int = setting(1, "D updates per generator step")
+    pretrain_steps: int = setting(20, "D updates on base-model responses before adversarial training")
     pretrain_batch: int = 16
-    seed_layers: int = 1  # the seed D: transformer encoder layers over hidden states
+    seed_layers: int = setting(1, "the seed D: transformer encoder layers over hidden states")
     seed_heads: int = 4
     seed_lstm: int = 128
 
 
 @dataclass
 class TrainConfig:
-    objective: str = "reward"  # reward (GRPO on D's score) | seed (BCE through hidden states) | hybrid
+    objective: str = setting("reward", "reward (GRPO on D's score) | seed (BCE through hidden states) | hybrid")
     steps: int = 200
     prompts_per_step: int = 8
-    num_generations: int = 4  # completions per prompt (GRPO group)
+    num_generations: int = setting(4, "completions per prompt (GRPO group)")
     lr: float = 1e-5
-    beta: float = 0.04  # KL to the reference model
-    sft_coef: float = 0.0  # interleaved SFT loss on real responses, added to the GRPO loss
+    beta: float = setting(0.04, "KL to the reference model")
+    sft_coef: float = setting(0.0, "interleaved SFT loss on real responses, added to the GRPO loss")
     sft_batch: int = 4
-    hybrid_reward: str = ""  # module:function or file.py:function, TRL reward signature
-    hybrid_weights: list[float] = field(default_factory=lambda: [1.0, 1.0])  # [D, user reward]
-    seed_d_repeats: int = 3  # the seed objective: D updates per batch
-    seed_skip_prob: float = 0.25  # the seed objective: probability of skipping the generator update
+    hybrid_reward: str = setting("", "module:function or file.py:function, TRL reward signature")
+    hybrid_weights: list[float] = setting(factory=lambda: [1.0, 1.0], help="[D, user reward]")
+    seed_d_repeats: int = setting(3, "the seed objective: D updates per batch")
+    seed_skip_prob: float = setting(0.25, "the seed objective: probability of skipping the generator update")
     checkpoint_every: int = 10
     log_every: int = 1
 
 
 @dataclass
 class AlignEvalConfig:
-    n_prompts: int = 100  # held-out prompts generated before and after
-    folds: int = 5  # two-sample classifier cross-validation
+    n_prompts: int = setting(100, "held-out prompts generated before and after")
+    folds: int = setting(5, "two-sample classifier cross-validation")
 
 
 @dataclass
@@ -101,7 +99,7 @@ class AlignConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: AlignEvalConfig = field(default_factory=AlignEvalConfig)
     seed: int = 0
-    device: str = "auto"  # auto = cuda when available
+    device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -133,26 +131,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def build_align_config(preset: str = "paper", toml_file: str | Path | None = None, overrides: list[str] | None = None) -> AlignConfig:
-    if preset not in PRESETS:
-        raise UserError(f"unknown preset '{preset}' for align (choose from: {', '.join(PRESETS)})")
-    cfg = AlignConfig()
-    for key, value in PRESETS[preset].items():
-        set_value(cfg, key, value, source=f"preset {preset}")
-    if toml_file is not None:
-        for key, value in _read_toml(Path(toml_file)).items():
-            set_value(cfg, key, value, source=str(toml_file))
-    for key, value in dict(parse_assignment(a) for a in overrides or []).items():
-        set_value(cfg, key, value, source="--set")
-    validate_align(cfg)
-    return cfg
-
-
 def validate_align(cfg: AlignConfig) -> None:
-    def need(ok: bool, key: str, what: str) -> None:
-        if not ok:
-            raise UserError(f"config: '{key}' must be {what}")
-
     need(cfg.task.name in {"imitation", "data"}, "task.name", "imitation or data")
     need(cfg.task.name != "data" or bool(cfg.task.data), "task.data", "a .csv/.jsonl/.parquet file (--data)")
     need(0 < cfg.task.test_fraction < 1, "task.test_fraction", "in (0, 1)")
@@ -184,4 +163,7 @@ def validate_align(cfg: AlignConfig) -> None:
     need(cfg.eval.n_prompts >= 4, "eval.n_prompts", ">= 4")
     need(cfg.eval.folds >= 2, "eval.folds", ">= 2")
     need(cfg.model.lora_rank >= 1, "model.lora_rank", ">= 1")
-    need(cfg.device in {"auto", "cpu", "cuda"} or cfg.device.startswith("cuda:"), "device", "auto, cpu, cuda or cuda:N")
+    need_device(cfg.device)
+
+
+KINDS = (ConfigKind("align", AlignConfig, PRESETS, validate_align, "align"),)

@@ -79,6 +79,11 @@ class SeedDiscriminator(nn.Module):
         self.head = nn.Linear(lstm_size, 1)
         self.featurize: Callable[[Sequence[str], Sequence[str]], tuple[torch.Tensor, torch.Tensor]] | None = None
 
+    def bind(self, model: Any, tokenizer: Any, system: str, max_length: int) -> None:
+        """Read hidden states of ``model`` from now on: the base model while D pre-trains, the live
+        (possibly LoRA-wrapped) policy during training. The one place ``featurize`` is set."""
+        self.featurize = hidden_state_featurizer(model, tokenizer, system, max_length)
+
     def classify(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x = self.encoder(self.project(hidden), src_key_padding_mask=~mask.bool())
         lengths = mask.sum(1).clamp_min(1).cpu()
@@ -87,14 +92,14 @@ class SeedDiscriminator(nn.Module):
 
     def forward(self, instructions: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
         if self.featurize is None:
-            raise RuntimeError("SeedDiscriminator.featurize is not set")
+            raise RuntimeError("SeedDiscriminator is not bound to a generator (call bind first)")
         hidden, mask = self.featurize(instructions, responses)
         return self.classify(hidden.detach(), mask)
 
 
 def hidden_state_featurizer(model: Any, tokenizer: Any, system: str, max_length: int, grad: bool = False) -> Callable:
     """Last hidden states of the templated prompt + response under ``model`` (the seed's "encode")."""
-    from sparring.llm.generation import chat_prompt, encode_pairs
+    from sparring.hf.generation import chat_prompt, encode_pairs
 
     def featurize(instructions: Sequence[str], responses: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         prompts = [chat_prompt(tokenizer, system, i) for i in instructions]

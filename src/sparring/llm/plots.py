@@ -5,12 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from sparring.runs import atomic_write  # noqa: E402
+from sparring.plots import new_figure, save_figure, series
 
 PANELS = [
     ("reward_mean", "reward (mean over completions)"),
@@ -21,23 +16,21 @@ PANELS = [
 
 
 def plot_align_curves(rows: list[dict[str, Any]], path: Path) -> None:
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(16, 3.6))
+    fig, axes = new_figure(len(PANELS), (16, 3.6))
     pre = [r for r in rows if r.get("phase") == "d_pretrain"]
     adv = [r for r in rows if r.get("phase") == "adversarial"]
     for ax, (key, title) in zip(axes, PANELS, strict=True):
         if key == "d_acc" and pre:
             ax.plot([r["step"] - len(pre) for r in pre], [r["d_acc"] for r in pre], color="grey", label="D pre-training")
-        points = [(r["step"], r[key]) for r in adv if isinstance(r.get(key), (int, float))]
+        points = series(adv, "step", key)
         if points:
             ax.plot(*zip(*points, strict=True), marker=".", label="adversarial")
         if key == "reward_mean" and not points:  # the seed objective logs P(real) instead of a reward
-            points = [(r["step"], r["p_real"]) for r in adv if isinstance(r.get("p_real"), (int, float))]
+            points = series(adv, "step", "p_real")
             if points:
                 ax.plot(*zip(*points, strict=True), marker=".", label="D's P(real) of generated")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("generator step")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
-    plt.close(fig)
+    save_figure(fig, path)

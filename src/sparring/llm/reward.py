@@ -1,10 +1,13 @@
-"""The discriminator as a TRL reward callable that also trains itself on the batch it scores.
+"""The discriminator as a TRL reward callable, and D's own step of the game on what it scored.
 
 TRL calls a reward function with the prompts, the completions and every dataset column repeated
 per completion. So the real response for each completion's prompt (column ``response``) arrives
-next to the completion, which is exactly the (real, generated) pair D needs: one call scores the
-completions with the current D (that is the generator's reward) and then takes ``d_steps`` D
-updates on those pairs. Scoring happens before the update, as in a GAN's alternating game.
+next to the completion, which is exactly the (real, generated) pair D needs. The game, as the
+trainer runs it (``sparring.hf.grpo.SparringGRPOTrainer.training_step``):
+
+1. **score** (``__call__``): the current D scores the completions; that is the generator's reward;
+2. **generator step**: GRPO on those rewards (TRL);
+3. **discriminator step** (``update``): ``d_steps`` D updates on the (real, generated) pairs just scored.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class DiscriminatorReward:
         self.d_steps = d_steps
         self.seconds = 0.0  # D time (scoring + updates) since the last read, for the cost report
         self.last: dict[str, float] = {}
+        self.pending: tuple[list[str], list[str], list[str]] | None = None  # scored, not yet learned from
+        self._log_metric: Any = None
 
     def __call__(
         self, prompts: list[Any], completions: list[Any], instruction: list[str], response: list[str], **kwargs: Any
@@ -45,22 +50,29 @@ class DiscriminatorReward:
         with torch.no_grad():
             scores = self.disc(instruction, texts)
         rewards = discriminator_reward(self.loss_kind, scores).float().cpu()
+        self.pending = (list(instruction), list(response), texts)
+        self.last = {"p_real": float(torch.sigmoid(scores).mean())}
+        self._log_metric = kwargs.get("log_metric")
+        self.seconds += time.perf_counter() - started
+        return rewards.tolist()
+
+    def update(self) -> None:
+        """D's step: ``d_steps`` updates on the pairs scored last (after the generator's step on them)."""
+        if self.pending is None:
+            return
+        started = time.perf_counter()
+        instruction, response, texts = self.pending
+        self.pending = None
         losses, accuracies = [], []
         for _ in range(self.d_steps):
             loss, acc = discriminator_step(self.disc, self.optimizer, self.loss_kind, instruction, response, texts)
             losses.append(loss)
             accuracies.append(acc)
-        self.seconds += time.perf_counter() - started
-        self.last = {
-            "d_loss": sum(losses) / len(losses),
-            "d_acc": sum(accuracies) / len(accuracies),
-            "p_real": float(torch.sigmoid(scores).mean()),
-        }
-        log_metric = kwargs.get("log_metric")
-        if log_metric is not None:
+        self.last.update(d_loss=sum(losses) / len(losses), d_acc=sum(accuracies) / len(accuracies))
+        if self._log_metric is not None:
             for name, value in self.last.items():
-                log_metric(name, value)
-        return rewards.tolist()
+                self._log_metric(name, value)
+        self.seconds += time.perf_counter() - started
 
     def take_seconds(self) -> float:
         seconds, self.seconds = self.seconds, 0.0

@@ -10,21 +10,20 @@ broken around it: D sees the instruction, padding is masked, and the logged loss
 
 from __future__ import annotations
 
-import math
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 from rich.progress import Progress
 
+from sparring.hf.generation import chat_prompt, generate
+from sparring.hf.grpo import weights_finite
 from sparring.llm.config import AlignConfig
 from sparring.llm.discriminators import SeedDiscriminator, discriminator_step, hidden_state_featurizer
-from sparring.llm.generation import chat_prompt, generate
-from sparring.llm.grpo import TrainingDiverged, weights_finite
 from sparring.llm.losses import seed_generator_loss
 from sparring.llm.tasks import PairData
+from sparring.runs import RunWriter, TrainingDiverged, atomic_torch_save, check_finite
 
 CHECKPOINT = "seed-last.pt"
 
@@ -35,23 +34,24 @@ def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
 
 def seed_train(
     cfg: AlignConfig,
-    run_path: Path,
+    writer: RunWriter,
     model: Any,
     tokenizer: Any,
     pairs: PairData,
     disc: SeedDiscriminator,
     d_optimizer: torch.optim.Optimizer,
-    write_row: Any,
+    before: dict[str, Any] | None,
 ) -> Any:
     t, g = cfg.train, cfg.generation
     params = [p for p in model.parameters() if p.requires_grad]
     g_optimizer = torch.optim.AdamW(params, lr=t.lr)
-    disc.featurize = hidden_state_featurizer(model, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
+    disc.bind(model, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
     featurize_with_grad = hidden_state_featurizer(model, tokenizer, cfg.model.system_prompt, cfg.disc.max_length, grad=True)
     rng = random.Random(cfg.seed)
     start = 0
-    path = run_path / "checkpoints" / CHECKPOINT
-    if path.is_file():
+    path = writer.path / "checkpoints" / CHECKPOINT
+    writer.rewind(before)
+    if writer.resumed and path.is_file():
         state = torch.load(path, weights_only=False)
         model.load_state_dict(state["model"], strict=False)
         g_optimizer.load_state_dict(state["g_optimizer"])
@@ -60,6 +60,7 @@ def seed_train(
         rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         start = state["step"]
+        writer.rewind(state["log"])
     with Progress(disable=False) as bar:
         task = bar.add_task("seed objective", total=t.steps, completed=start)
         for step in range(start + 1, t.steps + 1):
@@ -78,18 +79,17 @@ def seed_train(
                 hidden, mask = featurize_with_grad(instructions, fake)
                 logits = disc.classify(hidden, mask)
                 loss = seed_generator_loss(logits)
-                if not math.isfinite(float(loss)):
-                    raise TrainingDiverged(f"loss is {float(loss)} at step {step}")
+                check_finite({"g_loss": float(loss)}, None, f"step {step}", writer.path)
                 g_optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 g_optimizer.step()
                 if not weights_finite(model):
-                    raise TrainingDiverged(f"weights became non-finite at step {step}")
+                    raise TrainingDiverged(f"training diverged: the weights became non-finite at step {step} (lower the learning rate)")
                 g_loss, p_real = float(loss.detach()), float(torch.sigmoid(logits.detach()).mean())
             lengths = [len(tokenizer(f, add_special_tokens=False)["input_ids"]) for f in fake]
             step_time = time.perf_counter() - started
-            write_row(
+            writer.log(
                 {
                     "step": step,
                     "phase": "adversarial",
@@ -106,9 +106,7 @@ def seed_train(
                 }
             )
             if step % t.checkpoint_every == 0 or step == t.steps:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                torch.save(
+                atomic_torch_save(
                     {
                         "model": _trainable_state(model),
                         "g_optimizer": g_optimizer.state_dict(),
@@ -117,9 +115,9 @@ def seed_train(
                         "rng": rng.getstate(),
                         "torch_rng": torch.get_rng_state(),
                         "step": step,
+                        "log": writer.rows(),
                     },
-                    tmp,
+                    path,
                 )
-                tmp.replace(path)
             bar.advance(task)
     return model

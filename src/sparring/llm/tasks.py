@@ -19,8 +19,8 @@ from pathlib import Path
 
 from sparring.data.text import read_columns
 from sparring.errors import UserError
+from sparring.hf.models import cache_dir
 from sparring.llm.config import AlignConfig
-from sparring.llm.models import cache_dir
 
 
 @dataclass
@@ -110,7 +110,7 @@ def teacher_cache_path(model_path: str, cfg: AlignConfig) -> Path:
 
 def teacher_responses(model, tokenizer, model_path: str, cfg: AlignConfig, prompts: list[str]) -> list[str]:
     """The teacher's answer to each prompt, sampled once and cached (appended as they are made)."""
-    from sparring.llm.generation import chat_prompt, generate
+    from sparring.hf.generation import chat_prompt, generate
 
     path = teacher_cache_path(model_path, cfg)
     cached: dict[str, str] = {}

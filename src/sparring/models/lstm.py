@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sparring.models.fused_output import linear_cross_entropy
+from sparring.models.sampling import sample_from_hidden
 
 Params = dict[str, torch.Tensor]
 
@@ -64,8 +65,6 @@ class LSTMLanguageModel(nn.Module):
 
     def generate(self, n: int, seq_len: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` sampled sequences (n, seq_len); no gradient."""
-        from sparring.rl.sampling import sample_sequences  # sampling builds on this module
-
         return sample_sequences(self.params(), n, seq_len, temperature, generator)
 
     def params(self) -> Params:
@@ -109,3 +108,24 @@ def seeded_normal_lm(vocab_size: int, emb_dim: int, hidden_dim: int, seed: int, 
             values = rng.standard_normal(tuple(p.shape), dtype=np.float64) * std
             p.copy_(torch.from_numpy(values.astype(np.float32)))
     return model
+
+
+@torch.no_grad()
+def sample_sequences(
+    params: Params,
+    n: int,
+    seq_len: int,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Sample ``n`` sequences of ``seq_len`` tokens, all rows advancing together."""
+    weight, bias = params["output.weight"], params["output.bias"]
+    start_token = params["embedding.weight"].shape[0] - 1
+    h, c = initial_state(params, n)
+    token = torch.full((n,), start_token, dtype=torch.long, device=weight.device)
+    out = torch.empty(n, seq_len, dtype=torch.long, device=weight.device)
+    for t in range(seq_len):
+        h, c = lstm_step(params, token, h, c)
+        token = sample_from_hidden(h, weight, bias, temperature, generator)
+        out[:, t] = token
+    return out

@@ -19,7 +19,7 @@ from torch import nn
 
 from sparring.models.fused_output import linear_cross_entropy
 from sparring.models.lstm import shift_right
-from sparring.rl.sampling import sample_from_hidden
+from sparring.models.sampling import sample_from_hidden
 
 
 class RelationalMemoryGenerator(nn.Module):

@@ -61,3 +61,10 @@ def rsgan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[
     """
     diff = real_logits - fake_logits
     return F.softplus(-diff).mean(), F.softplus(diff).mean()
+
+
+def group_advantages(rewards: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """GRPO's group-relative advantages: rewards of shape (groups, G) standardised within each group."""
+    mean = rewards.mean(dim=1, keepdim=True)
+    std = rewards.std(dim=1, keepdim=True, unbiased=False)
+    return (rewards - mean) / (std + eps)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 
 from sparring.models.lstm import Params, initial_state, lstm_step
-from sparring.rl.sampling import sample_from_hidden
+from sparring.models.sampling import sample_from_hidden
 
 
 @torch.no_grad()

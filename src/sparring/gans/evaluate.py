@@ -16,19 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from sparring.api import Run  # noqa: E402
-from sparring.config import SeqGANRunConfig  # noqa: E402
-from sparring.data.corpus import Corpus, load_corpus  # noqa: E402
-from sparring.errors import UserError  # noqa: E402
-from sparring.gans.engine import adam, discriminator_round, evaluate_generator, sample  # noqa: E402
-from sparring.models.cnn_discriminator import CNNDiscriminator  # noqa: E402
-from sparring.runs import atomic_write, atomic_write_json, atomic_write_text  # noqa: E402
+from sparring.data.corpus import Corpus, load_corpus
+from sparring.errors import UserError
+from sparring.gans.api import Run
+from sparring.gans.config import SeqGANRunConfig
+from sparring.gans.engine import adam, discriminator_round, evaluate_generator, sample
+from sparring.models.cnn_discriminator import CNNDiscriminator
+from sparring.plots import new_figure, save_figure
+from sparring.runs import atomic_write_json, atomic_write_text
 
 EVAL_DIR = "evaluation"
 
@@ -52,7 +49,7 @@ def curve_axes(corpus: Corpus) -> tuple[str, str, str, str]:
 
 def plot_quality_diversity(rows_by_run: dict[str, list[dict[str, Any]]], corpus: Corpus, path: Path, floor: float | None) -> None:
     x_key, y_key, x_label, y_label = curve_axes(corpus)
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+    fig, (ax,) = new_figure(1, (6.5, 5))
     for name, rows in rows_by_run.items():
         xs, ys = [r[x_key] for r in rows], [r[y_key] for r in rows]
         ax.plot(xs, ys, marker="o", label=name)
@@ -66,9 +63,7 @@ def plot_quality_diversity(rows_by_run: dict[str, list[dict[str, Any]]], corpus:
     ax.set_title("quality-diversity across sampling temperatures")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _discriminator_for(run: Run, corpus: Corpus, fake: torch.Tensor) -> tuple[torch.nn.Module, str]:
@@ -100,16 +95,14 @@ def plot_features_pca(run: Run, corpus: Corpus, path: Path, n: int, seed: int = 
     with torch.no_grad():
         feats = torch.cat([disc.features(real), disc.features(fake)])
     coords, explained = pca_2d(feats)
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, (ax,) = new_figure(1, (6, 5))
     ax.scatter(coords[: len(real), 0], coords[: len(real), 1], s=6, alpha=0.5, label=f"real (held out, {len(real)})")
     ax.scatter(coords[len(real) :, 0], coords[len(real) :, 1], s=6, alpha=0.5, label=f"generated (T={run.config.eval.temperature:g}, {n})")
     ax.set_xlabel(f"PC1 ({explained[0]:.0%} of variance)")
     ax.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)")
     ax.set_title(f"{run.path.name}: features of {source}", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
-    plt.close(fig)
+    save_figure(fig, path)
     return source
 
 

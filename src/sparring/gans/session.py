@@ -9,7 +9,6 @@ run would have drawn. That is why a resumed run ends with the same final metrics
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,25 +17,22 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from sparring.errors import UserError
-from sparring.runs import RunDir
+from sparring.runs import RunWriter
 
 # A non-finite value of one of these means the weights are gone: stop with one line instead of logging nulls.
 DIVERGENCE_KEYS = ("train_nll", "nll_test", "nll_oracle", "d_loss")
 
 
 class Session:
-    def __init__(self, run: RunDir, checkpoint_every: int = 1, console: Console | None = None) -> None:
-        self.run = run
+    def __init__(self, writer: RunWriter, checkpoint_every: int = 1, console: Console | None = None) -> None:
+        self.writer = writer
+        self.run = writer.dir
         self.checkpoint_every = checkpoint_every
         self.console = console or Console(stderr=True)
         self.tracked: dict[str, Any] = {}
         self.state: dict[str, Any] = {}  # algorithm-owned values that must survive a resume
         self.progress: dict[str, int] = {}  # phase -> steps completed
         self.phase_seconds: dict[str, float] = {}
-        self.n_metric_rows = 0
-        self._elapsed_before = 0.0
-        self._started = time.perf_counter()
         self._bars = Progress(
             TextColumn("[bold]{task.description:<12}"),
             BarColumn(),
@@ -55,13 +51,12 @@ class Session:
         self.tracked.update(objects)
 
     def elapsed(self) -> float:
-        return self._elapsed_before + time.perf_counter() - self._started
+        return self.writer.elapsed()
 
     def restore(self) -> bool:
         """Load the last checkpoint into everything tracked; False when starting fresh."""
         if not self.run.has_checkpoint():
-            if self.run.metrics_path.exists():  # rows from an attempt killed before its first checkpoint
-                self.run.truncate_metrics(0)
+            self.writer.rewind(None)  # rows from an attempt killed before its first checkpoint
             return False
         payload = self.run.load_checkpoint()
         for name, obj in self.tracked.items():
@@ -69,13 +64,10 @@ class Session:
         self.state = payload["state"]
         self.progress = dict(payload["progress"])
         self.phase_seconds = dict(payload["phase_seconds"])
-        self.n_metric_rows = int(payload["n_metric_rows"])
-        self._elapsed_before = float(payload["elapsed"])
-        self._started = time.perf_counter()
         torch.set_rng_state(payload["rng"]["cpu"])
         if torch.cuda.is_available() and payload["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
-        self.run.truncate_metrics(self.n_metric_rows)
+        self.writer.rewind(payload["log"])
         return True
 
     def save(self) -> None:
@@ -85,8 +77,7 @@ class Session:
                 "state": self.state,
                 "progress": self.progress,
                 "phase_seconds": self.phase_seconds,
-                "n_metric_rows": self.n_metric_rows,
-                "elapsed": self.elapsed(),
+                "log": self.writer.rows(),
                 "rng": {
                     "cpu": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -119,16 +110,7 @@ class Session:
 
     def log(self, phase: str, step: int, **metrics: Any) -> dict[str, Any]:
         """Append one evaluation row to metrics.jsonl and show it on the current progress bar."""
-        for key in DIVERGENCE_KEYS:
-            value = metrics.get(key)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise UserError(
-                    f"training diverged: {key} is {value} at {phase} step {step} (lower the learning rate; "
-                    f"{self.run.path} keeps its checkpoint from before this evaluation)"
-                )
-        row = {"phase": phase, "step": step, **metrics, "elapsed_s": round(self.elapsed(), 3)}
-        self.run.append_metrics(row)
-        self.n_metric_rows += 1
+        row = self.writer.log({"phase": phase, "step": step, **metrics}, guard=DIVERGENCE_KEYS, where=f"{phase} step {step}")
         shown = "  ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
         for task in self._bars.tasks:
             if not task.finished:

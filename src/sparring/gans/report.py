@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sparring.api import Run, build_summary, pretrained_epochs
-from sparring.plots import plot_curves
+from sparring.gans.api import Run, build_summary, pretrained_epochs
+from sparring.gans.plots import plot_curves
 
 
 def report_rows(runs: list[Run]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The Python API that the CLI is a thin layer over.
+"""The text-GAN line's Python API (``sparring train``, ``sample``): train a run, open a finished one.
 
     from sparring import build_config, train, load_run
     cfg = build_config("seqgan", preset="smoke", overrides={"seed": 1})
@@ -13,28 +13,24 @@ input never leaves a partial run behind.
 from __future__ import annotations
 
 import json
-import os
-import platform
-import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from rich.console import Console
 
-from sparring.config import from_dict, sequence_length, to_dict
+from sparring.config import load, to_dict
 from sparring.data.corpus import Corpus, load_corpus
 from sparring.data.text import Vocabulary, pad_after_eos
 from sparring.devices import resolve_device
 from sparring.errors import UserError
-from sparring.gans import ALGORITHMS
+from sparring.gans.config import sequence_length
 from sparring.gans.engine import TEXT_KEYS
+from sparring.gans.plots import plot_curves
+from sparring.gans.registry import ALGORITHMS
+from sparring.gans.session import Session
 from sparring.metrics.nll import per_token_nll
-from sparring.plots import plot_curves
-from sparring.runs import RunDir, atomic_write_json
-from sparring.session import Session
+from sparring.runs import RunDir, RunWriter, atomic_write_json, start_run
 
 VOCAB_FILE = "vocab.json"
 
@@ -42,9 +38,13 @@ VOCAB_FILE = "vocab.json"
 class Run:
     """A run directory opened for reading: config, metrics, summary, and the trained generator."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, verb: str = "this command") -> None:
+        from sparring.kinds import kind_of, require_line
+
         self.dir = RunDir.open_existing(path)
-        self.config = from_dict(self.dir.read_config())
+        data = self.dir.read_config()
+        require_line(self.dir.path, data["algo"], "gan", verb)
+        self.config = load(kind_of(data["algo"], "gan"), data)
 
     @property
     def path(self) -> Path:
@@ -114,38 +114,37 @@ class Run:
         return [vocab.decode(row) for row in tokens.tolist()]
 
 
-def load_run(path: str | Path) -> Run:
-    return Run(path)
+def load_run(path: str | Path, verb: str = "this command") -> Run:
+    return Run(path, verb)
 
 
-def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | None = None) -> Run:
+def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | None = None, report_to: str = "none") -> Run:
     """Train ``cfg`` into the run directory ``out`` (or continue it with ``resume=True``)."""
     console = console or Console(stderr=True)
     device = torch.device(resolve_device(cfg.device))
     pretrained = _pretrained_generator(cfg)
     data = load_corpus(cfg, device)  # before the run directory: bad data never leaves a partial run
-    run = _prepare_run_dir(Path(out), cfg, resume)
-    if run.is_complete():
-        console.print(f"{run.path} is already complete; nothing to resume.")
-        return Run(run.path)
-    if data.vocab is not None:
-        atomic_write_json(run.path / VOCAB_FILE, {"words": data.vocab.words})
-
-    torch.manual_seed(cfg.seed)
-    session = Session(run, cfg.checkpoint_every, console)
-    try:
-        floor = per_token_nll(data.oracle, data.test) if data.oracle is not None else None
-        gen = ALGORITHMS[cfg.algo].train(session, cfg, data, device, pretrained)
-        _finish(run, session, cfg, data, gen, floor, device)
-    finally:
-        session.close()
-    return Run(run.path)
+    with start_run(out, to_dict(cfg), resume, report_to=report_to) as writer:
+        if writer.dir.is_complete():
+            console.print(f"{writer.path} is already complete; nothing to resume.")
+            return Run(writer.path)
+        if data.vocab is not None:
+            atomic_write_json(writer.path / VOCAB_FILE, {"words": data.vocab.words})
+        torch.manual_seed(cfg.seed)
+        session = Session(writer, cfg.checkpoint_every, console)
+        try:
+            floor = per_token_nll(data.oracle, data.test) if data.oracle is not None else None
+            gen = ALGORITHMS[cfg.algo].train(session, cfg, data, device, pretrained)
+            _finish(writer, session, cfg, data, gen, floor, device)
+        finally:
+            session.close()
+    return Run(writer.path)
 
 
 def _pretrained_generator(cfg: Any) -> dict | None:
     if not cfg.pretrained:
         return None
-    source = Run(cfg.pretrained)
+    source = Run(cfg.pretrained, "pretrained=RUN")
     for section in ("data", "test", "oracle", "text", "generator"):
         if to_dict(source.config).get(section) != to_dict(cfg).get(section):
             raise UserError(f"pretrained run {source.path} has a different '{section}' config than this run")
@@ -164,49 +163,20 @@ def pretrained_epochs(cfg: Any) -> int:
         return 0
 
 
-def _prepare_run_dir(path: Path, cfg: Any, resume: bool) -> RunDir:
-    run = RunDir(path)
-    config = to_dict(cfg)
-    if path.exists() and not path.is_dir():
-        raise UserError(f"--out {path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()):
-        if not resume:
-            raise UserError(f"--out {path} already exists; pass --resume to continue it or choose another --out")
-        if run.config_path.exists():
-            previous = run.read_config()
-            if previous != config:
-                changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
-                raise UserError(f"--resume: {path} was started with a different config (differs in: {', '.join(changed)})")
-            return run
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
-    if not os.access(path, os.W_OK):
-        raise UserError(f"run directory {path} is not writable")
-    run.write_config(config)
-    return run
-
-
-def _finish(run: RunDir, session: Session, cfg: Any, data: Corpus, gen: Any, floor: float | None, device: torch.device) -> None:
+def _finish(writer: RunWriter, session: Session, cfg: Any, data: Corpus, gen: Any, floor: float | None, device: torch.device) -> None:
     """Samples (as text on real data), summary (written last: it marks the run complete) and curves."""
     from sparring.gans.engine import sample
 
+    run = writer.dir
     n = cfg.eval.n_write_samples
     run.write_samples(data.decode(sample(gen, n, data, cfg.eval.temperature)) if n else [])
     rows = run.read_metrics()
     summary = build_summary(rows, session.phase_seconds, floor)
     if data.is_text:
         summary["data"] = data.stats
-    summary.update(
-        algo=cfg.algo,
-        seed=cfg.seed,
-        device=str(device),
-        wall_time_s=round(session.elapsed(), 3),
-        versions=_versions(),
-    )
+    summary.update(algo=cfg.algo, seed=cfg.seed, device=str(device), wall_time_s=round(session.elapsed(), 3))
     plot_curves([(run.path.name, rows, floor, pretrained_epochs(cfg))], run.curves_path)
-    run.write_summary(summary)
+    writer.finish(summary)
 
 
 def build_summary(rows: list[dict[str, Any]], phase_seconds: dict[str, float], floor: float | None) -> dict[str, Any]:
@@ -231,18 +201,4 @@ def build_summary(rows: list[dict[str, Any]], phase_seconds: dict[str, float], f
         "best": best,
         "entropy_floor": floor,
         "phases": phases,
-    }
-
-
-def _versions() -> dict[str, str]:
-    try:
-        ours = metadata.version("sparring")
-    except metadata.PackageNotFoundError:
-        ours = "unknown"
-    return {
-        "sparring": ours,
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
     }

@@ -1,8 +1,9 @@
-"""Chat-formatted prompts, batched sampling, and per-token scores of given responses.
+"""Chat-formatted prompts, batched sampling, and per-token log-probabilities of given text.
 
-Shared by the imitation teacher, the seed objective and evaluation, so that every response in a
-run is produced and scored the same way: the chat template with a system instruction, left
-padding for generation, and responses scored as the tokens that follow the templated prompt.
+Shared by every line that runs a causal LM (the imitation teacher, the seed objective, align's
+evaluation, RA3's E- and M-steps, code sampling), so that every response is produced and scored
+the same way: the chat template with a system instruction, left padding for generation, and one
+log-probability routine (``token_logprobs``) over a ``target_mask`` of the tokens that count.
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ def generate(
 def encode_pairs(
     tokenizer: Any, prompt_texts: Sequence[str], responses: Sequence[str], max_length: int | None = None
 ) -> dict[str, torch.Tensor]:
-    """Right-padded prompt+response ids with a mask of the response tokens (what gets scored)."""
+    """Right-padded prompt+response ids with ``target_mask`` on the response tokens (what gets scored).
+
+    The prompt and the response are tokenized apart, so the boundary is exact; code, whose
+    newlines merge with the next line's indentation, uses ``encode_with_char_mask`` instead."""
     rows, masks = [], []
     for prompt, response in zip(prompt_texts, responses, strict=True):
         p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -90,18 +94,65 @@ def encode_pairs(
     pad = tokenizer.pad_token_id
     input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
     attention = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
-    response_mask = torch.tensor([m + [0] * (width - len(m)) for m in masks])
-    return {"input_ids": input_ids, "attention_mask": attention, "response_mask": response_mask}
+    target_mask = torch.tensor([m + [0] * (width - len(m)) for m in masks], dtype=torch.bool)
+    return {"input_ids": input_ids, "attention_mask": attention, "target_mask": target_mask}
 
 
-def response_token_logprobs(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """log p(token | prefix) for each response token (shifted), and the matching mask."""
+def encode_with_char_mask(
+    tokenizer: Any, texts: Sequence[str], char_masks: Sequence[Sequence[bool]], max_length: int
+) -> dict[str, torch.Tensor]:
+    """Right-padded ids of whole texts and a per-token mask: a token counts when its first character
+    is masked in. Tokens past ``max_length`` are dropped from the right."""
+    enc = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+    rows, masks = [], []
+    for ids, offsets, chars in zip(enc["input_ids"], enc["offset_mapping"], char_masks, strict=True):
+        ids = ids[:max_length]
+        rows.append(ids)
+        masks.append([bool(start < len(chars) and chars[start]) for start, _ in offsets[: len(ids)]])
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id
+    return {
+        "input_ids": torch.tensor([r + [pad] * (width - len(r)) for r in rows]),
+        "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
+        "target_mask": torch.tensor([m + [False] * (width - len(m)) for m in masks]),
+    }
+
+
+def token_logprobs(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """log p(token | prefix) of every target token (shifted by one), and the mask as floats.
+
+    Only the target positions go through the output layer: with a 49k-token vocabulary the full
+    (batch, length, vocab) logits and their log-softmax cost more than the transformer itself on a CPU.
+    """
     device = next(model.parameters()).device
-    logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits[:, :-1]
-    targets = batch["input_ids"][:, 1:].to(device)
-    mask = batch["response_mask"][:, 1:].to(device).float()
-    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return logp * mask, mask
+    ids = batch["input_ids"].to(device)
+    attention = batch["attention_mask"].to(device)
+    mask = batch["target_mask"][:, 1:].to(device)
+    targets = ids[:, 1:]
+    mask = mask.bool()
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    body = model.get_decoder() if hasattr(model, "get_decoder") else None  # a PEFT model forwards this to its base
+    logp = torch.zeros(mask.shape, device=device)
+    if head is not None and body is not None and body is not model:
+        hidden = body(input_ids=ids, attention_mask=attention).last_hidden_state[:, :-1]
+        logits = head(hidden[mask]).float()
+        logp[mask] = torch.log_softmax(logits, dim=-1).gather(-1, targets[mask].unsqueeze(-1)).squeeze(-1)
+    else:  # a model without the usual body/head split: full logits
+        logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
+    return logp, mask.float()
+
+
+@torch.no_grad()
+def span_logprobs(model: Any, tokenizer: Any, texts: Sequence[str], starts: Sequence[int], batch_size: int, max_length: int) -> list[float]:
+    """Sum of log p over the tokens of each text that start at or after its character ``starts[i]``."""
+    totals: list[float] = []
+    for i in range(0, len(texts), batch_size):
+        chunk = texts[i : i + batch_size]
+        masks = [[c >= s for c in range(len(text))] for text, s in zip(chunk, starts[i : i + batch_size], strict=True)]
+        logp, _ = token_logprobs(model, encode_with_char_mask(tokenizer, chunk, masks, max_length))
+        totals.extend(float(v) for v in logp.sum(dim=1))
+    return totals
 
 
 @torch.no_grad()
@@ -110,7 +161,7 @@ def response_nll(model: Any, tokenizer: Any, prompt_texts: Sequence[str], respon
     total, count = 0.0, 0.0
     for chunk in range(0, len(responses), batch_size):
         batch = encode_pairs(tokenizer, prompt_texts[chunk : chunk + batch_size], responses[chunk : chunk + batch_size])
-        logp, mask = response_token_logprobs(model, batch)
+        logp, mask = token_logprobs(model, batch)
         total -= float(logp.sum())
         count += float(mask.sum())
     return total / max(count, 1.0)
@@ -130,7 +181,7 @@ def mean_sequence_kl(
     for chunk in range(0, len(responses), batch_size):
         batch = encode_pairs(tokenizer, prompt_texts[chunk : chunk + batch_size], responses[chunk : chunk + batch_size])
         ids, attention = batch["input_ids"].to(device), batch["attention_mask"].to(device)
-        mask = batch["response_mask"][:, 1:].to(device).float()
+        mask = batch["target_mask"][:, 1:].to(device).float()
         logp = torch.log_softmax(policy(input_ids=ids, attention_mask=attention).logits[:, :-1].float(), -1)
         logq = torch.log_softmax(reference(input_ids=ids, attention_mask=attention).logits[:, :-1].float(), -1)
         kl = (logp.exp() * (logp - logq)).sum(-1)

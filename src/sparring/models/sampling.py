@@ -1,4 +1,4 @@
-"""Fast categorical sampling from an LSTM's hidden states, and whole-sequence sampling.
+"""Fast categorical sampling from a recurrent generator's hidden states through its output layer.
 
 ``torch.multinomial`` normalises, copies and samples row by row; on a 2-core CPU it is the
 bottleneck of SeqGAN. Here the output projection, the softmax and the draw are fused per chunk
@@ -10,8 +10,6 @@ never needed: the uniform is scaled by the last cumulative value instead.
 from __future__ import annotations
 
 import torch
-
-from sparring.models.lstm import Params, initial_state, lstm_step
 
 ROW_CHUNK = 256  # measured fastest on the 2-core CPU for a 5,000-word vocabulary
 
@@ -40,24 +38,3 @@ def sample_from_hidden(
         targets = uniforms[start : start + n] * cdf[:, -1:]
         out[start : start + n] = torch.searchsorted(cdf, targets, right=True).squeeze(1)
     return out.clamp_(max=vocab - 1)  # guards the u == 1.0 rounding edge
-
-
-@torch.no_grad()
-def sample_sequences(
-    params: Params,
-    n: int,
-    seq_len: int,
-    temperature: float = 1.0,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """Sample ``n`` sequences of ``seq_len`` tokens, all rows advancing together."""
-    weight, bias = params["output.weight"], params["output.bias"]
-    start_token = params["embedding.weight"].shape[0] - 1
-    h, c = initial_state(params, n)
-    token = torch.full((n,), start_token, dtype=torch.long, device=weight.device)
-    out = torch.empty(n, seq_len, dtype=torch.long, device=weight.device)
-    for t in range(seq_len):
-        h, c = lstm_step(params, token, h, c)
-        token = sample_from_hidden(h, weight, bias, temperature, generator)
-        out[:, t] = token
-    return out

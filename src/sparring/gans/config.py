@@ -1,0 +1,404 @@
+"""Settings of the text-GAN line: one dataclass per algorithm and its named presets.
+
+The defaults are the paper's schedule; ``demo`` fits a 2-core CPU in minutes, ``smoke`` in seconds.
+Resolution (defaults < preset < TOML < ``--set`` < flags) is the engine's: ``sparring.config``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sparring.config import ConfigKind, need, need_device, setting
+
+
+@dataclass
+class OracleConfig:
+    """The synthetic benchmark: a random LSTM language model plays the role of the true distribution."""
+
+    vocab_size: int = 5000
+    emb_dim: int = 32
+    hidden_dim: int = 32
+    seq_len: int = 20
+    seed: int = setting(0, "the oracle's own seed: fixed by default so every training seed faces the same oracle")
+    n_train: int = 10_000
+    n_test: int = 10_000
+
+
+@dataclass
+class TextConfig:
+    """Real-text corpora (``--data PATH``); ignored on the oracle. Conventions: sparring.data.text."""
+
+    text_col: str = setting("text", "column of .jsonl / .csv / .parquet files and HF datasets")
+    vocab_size: int = setting(5000, "cap, including <eos> and <unk>; the most frequent training words are kept")
+    max_len: int = setting(40, "words per sentence; longer ones are truncated (and counted)")
+    lowercase: bool = True
+    test_fraction: float = setting(0.1, "held out from the training file when no --test is given")
+
+
+@dataclass
+class GeneratorConfig:
+    emb_dim: int = 32
+    hidden_dim: int = 32
+    init_std: float = 0.1
+
+
+@dataclass
+class DiscriminatorConfig:
+    emb_dim: int = 64
+    filter_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+    num_filters: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+    dropout: float = setting(0.25, "SeqGAN's keep probability of 0.75")
+    l2_reg: float = setting(0.2, "on the output layer's weight and bias, as in SeqGAN")
+    lr: float = 1e-4
+    batch_size: int = 64
+
+
+@dataclass
+class MLEConfig:
+    epochs: int = 120
+    lr: float = 1e-2
+    batch_size: int = 64
+    grad_clip: float = 5.0
+    eval_every: int = 5
+
+
+@dataclass
+class PretrainDConfig:
+    rounds: int = 50
+    epochs: int = 3
+    n_negatives: int = setting(10_000, "fresh generator samples per round; positives are as many training sequences")
+
+
+@dataclass
+class AdversarialConfig:
+    steps: int = 200
+    batch_size: int = 64
+    rollouts: int = 16
+    rollout_update_rate: float = setting(0.8, "the rollout policy keeps this share of its old weights each step")
+    lr: float = 1e-2
+    grad_clip: float = 5.0
+    d_rounds: int = 5
+    d_epochs: int = 3
+    n_negatives: int = 10_000
+    eval_every: int = 10
+    mle_every: int = setting(0, "interleave one MLE phase every this many steps (0: never; LeakGAN's remedy for collapse)")
+    mle_epochs: int = setting(1, "MLE epochs in each interleaved phase")
+
+
+@dataclass
+class LeakGANModelConfig:
+    goal_size: int = setting(16, "k: the Worker's goal embedding")
+    step_size: int = setting(4, "c: the Manager's horizon, and the interval between rewards")
+    rescale_delta: float = setting(16.0, "bootstrapped rescaled activation: sigma(delta * (0.5 - rank / B))")
+
+
+@dataclass
+class InterleavedPretrainConfig:
+    """LeakGAN pre-training: ``rounds`` x (``d_rounds`` x ``d_epochs`` D epochs, then ``mle_epochs`` MLE epochs)."""
+
+    rounds: int = 10
+    d_rounds: int = 5
+    d_epochs: int = 3
+    n_negatives: int = 10_000
+    mle_epochs: int = 8
+
+
+@dataclass
+class EvalConfig:
+    n_samples: int = setting(10_000, "generator samples scored by the oracle for NLL-oracle")
+    temperature: float = 1.0
+    n_d_eval: int = setting(1_000, "held-out real and fresh generated sequences for the discriminator's accuracy")
+    n_write_samples: int = setting(1_000, "lines in samples.txt")
+    n_bleu: int = setting(2_000, "real text: generated sentences scored by BLEU / Self-BLEU / distinct-n")
+
+
+@dataclass
+class MLERunConfig:
+    """Teacher-forced maximum likelihood: the baseline every GAN is compared with."""
+
+    algo: str = "mle"
+    seed: int = 0
+    device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
+    data: str = setting("oracle", "'oracle', a text/.jsonl/.csv/.parquet file, or a Hugging Face dataset name")
+    test: str = setting("", "held-out file for real text; empty: hold out text.test_fraction of the training file")
+    checkpoint_every: int = setting(1, "in units of the phase's steps (epochs, rounds, adversarial steps)")
+    pretrained: str = setting("", "a finished run directory whose generator is the starting point (SeqGAN: skips MLE)")
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    mle: MLEConfig = field(default_factory=MLEConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+@dataclass
+class SeqGANRunConfig(MLERunConfig):
+    """SeqGAN (Yu et al., 2017): MLE pre-training, D pre-training, then policy gradient with MC search."""
+
+    algo: str = "seqgan"
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    pretrain_d: PretrainDConfig = field(default_factory=PretrainDConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+
+
+@dataclass
+class LeakGANRunConfig(MLERunConfig):
+    """LeakGAN (Guo et al., 2018): Manager/Worker generator fed D's leaked features, interleaved pre-training,
+    then adversarial training with rank-rescaled Monte Carlo rewards every ``step_size`` tokens.
+
+    ``mle.epochs`` is unused (pre-training is interleaved: see ``pretrain``); ``mle.lr/batch_size/grad_clip`` apply.
+    """
+
+    algo: str = "leakgan"
+    mle: MLEConfig = field(default_factory=lambda: MLEConfig(epochs=0, lr=1e-3))
+    leakgan: LeakGANModelConfig = field(default_factory=LeakGANModelConfig)
+    # LeakGAN's synthetic-data code, to our reading: widths 2 and 3, 100 + 200 filters (its goals live in
+    # this 300-dimensional feature space), no dropout. SeqGAN's 1,720-filter D also works, about 6x slower.
+    discriminator: DiscriminatorConfig = field(
+        default_factory=lambda: DiscriminatorConfig(filter_sizes=(2, 3), num_filters=(100, 200), dropout=0.0)
+    )
+    pretrain: InterleavedPretrainConfig = field(default_factory=InterleavedPretrainConfig)
+    adversarial: AdversarialConfig = field(
+        default_factory=lambda: AdversarialConfig(steps=800, rollouts=4, lr=1e-3, d_rounds=5, d_epochs=3, mle_every=10, mle_epochs=1)
+    )
+
+
+@dataclass
+class MaliGANRunConfig(SeqGANRunConfig):
+    """MaliGAN (Che et al., 2017): SeqGAN's schedule, but the generator is trained by MLE on its own samples
+    weighted by normalised importance weights D/(1-D) (minus the mean weight as a baseline).
+    ``adversarial.rollouts`` and ``rollout_update_rate`` are unused: the weights are per sequence."""
+
+    algo: str = "maligan"
+
+
+@dataclass
+class RankerConfig:
+    gamma: float = setting(4.0, "softmax sharpness over cosine similarities (RankGAN's gamma; our default)")
+    n_reference: int = setting(16, "|U|: real sentences the candidates are compared with")
+    n_compare: int = setting(16, "|C|: the comparison set each candidate is ranked within")
+
+
+@dataclass
+class RankGANRunConfig(SeqGANRunConfig):
+    """RankGAN (Lin et al., 2017): a ranker (D's features + cosine relevance to a real reference set) replaces
+    the classifier; the generator's Monte Carlo reward is the rank score of its completions among real sentences."""
+
+    algo: str = "rankgan"
+    ranker: RankerConfig = field(default_factory=RankerConfig)
+
+
+@dataclass
+class RelGANModelConfig:
+    mem_slots: int = 1
+    num_heads: int = 2
+    head_size: int = 256
+    max_inverse_temperature: float = setting(1000.0, "Gumbel-softmax beta, annealed 1 -> max: beta_n = max ** (n / N)")
+
+
+@dataclass
+class RelGANAdversarialConfig:
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 1e-4
+    d_steps: int = setting(5, "discriminator updates per generator update")
+    grad_clip: float = 5.0
+    eval_every: int = 100
+
+
+@dataclass
+class RelGANRunConfig(MLERunConfig):
+    """RelGAN (Nie et al., ICLR 2019): relational-memory generator, Gumbel-softmax relaxation with annealed
+    temperature, relativistic standard GAN loss; the discriminator sees (soft) one-hot inputs."""
+
+    algo: str = "relgan"
+    mle: MLEConfig = field(default_factory=lambda: MLEConfig(epochs=150, lr=1e-2))
+    relgan: RelGANModelConfig = field(default_factory=RelGANModelConfig)
+    discriminator: DiscriminatorConfig = field(
+        default_factory=lambda: DiscriminatorConfig(filter_sizes=(2, 3, 4, 5), num_filters=(300, 300, 300, 300), lr=1e-4, l2_reg=0.0)
+    )
+    adversarial: RelGANAdversarialConfig = field(default_factory=RelGANAdversarialConfig)
+
+
+CONFIG_CLASSES: dict[str, type] = {
+    "mle": MLERunConfig,
+    "seqgan": SeqGANRunConfig,
+    "leakgan": LeakGANRunConfig,
+    "maligan": MaliGANRunConfig,
+    "rankgan": RankGANRunConfig,
+    "relgan": RelGANRunConfig,
+}
+
+# Presets are only named overrides: the defaults above are the paper's schedule.
+_SMOKE_COMMON = {
+    "oracle.n_train": 2000,
+    "oracle.n_test": 1000,
+    "mle.epochs": 3,
+    "mle.eval_every": 1,
+    "eval.n_samples": 1000,
+    "eval.n_d_eval": 200,
+    "eval.n_write_samples": 100,
+}
+_DEMO_COMMON = {"mle.epochs": 20, "mle.eval_every": 5, "eval.n_samples": 5000}
+_LEAKGAN_SMOKE = {
+    **_SMOKE_COMMON,
+    "mle.epochs": 0,
+    "mle.lr": 1e-2,
+    "pretrain.rounds": 2,
+    "pretrain.d_rounds": 1,
+    "pretrain.d_epochs": 1,
+    "pretrain.n_negatives": 500,
+    "pretrain.mle_epochs": 1,
+    "adversarial.steps": 4,
+    "adversarial.rollouts": 2,
+    "adversarial.d_rounds": 1,
+    "adversarial.d_epochs": 1,
+    "adversarial.n_negatives": 500,
+    "adversarial.eval_every": 2,
+    "adversarial.mle_every": 2,
+}
+_LEAKGAN_DEMO = {
+    **_DEMO_COMMON,
+    "mle.epochs": 0,
+    "mle.lr": 1e-2,
+    "pretrain.rounds": 3,
+    "pretrain.d_rounds": 1,
+    "pretrain.d_epochs": 1,
+    "pretrain.n_negatives": 5000,
+    "pretrain.mle_epochs": 2,
+    "adversarial.steps": 20,
+    "adversarial.d_rounds": 1,
+    "adversarial.d_epochs": 1,
+    "adversarial.n_negatives": 1000,
+    "adversarial.eval_every": 5,
+    "adversarial.mle_every": 10,
+}
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "mle": {"paper": {}, "smoke": dict(_SMOKE_COMMON), "demo": dict(_DEMO_COMMON)},
+    "seqgan": {
+        "paper": {},
+        "smoke": {
+            **_SMOKE_COMMON,
+            "pretrain_d.rounds": 2,
+            "pretrain_d.epochs": 1,
+            "pretrain_d.n_negatives": 1000,
+            "adversarial.steps": 4,
+            "adversarial.rollouts": 4,
+            "adversarial.d_rounds": 1,
+            "adversarial.d_epochs": 1,
+            "adversarial.n_negatives": 500,
+            "adversarial.eval_every": 2,
+        },
+        "demo": {
+            **_DEMO_COMMON,
+            "pretrain_d.rounds": 3,
+            "pretrain_d.epochs": 1,
+            "pretrain_d.n_negatives": 5000,
+            "adversarial.steps": 20,
+            "adversarial.rollouts": 4,
+            "adversarial.d_rounds": 1,
+            "adversarial.d_epochs": 1,
+            "adversarial.n_negatives": 1000,
+            "adversarial.eval_every": 5,
+        },
+    },
+    "leakgan": {"paper": {}, "smoke": _LEAKGAN_SMOKE, "demo": _LEAKGAN_DEMO},
+    "relgan": {
+        "paper": {},
+        "smoke": {**_SMOKE_COMMON, "relgan.head_size": 32, "adversarial.steps": 4, "adversarial.d_steps": 1, "adversarial.eval_every": 2},
+        "demo": {**_DEMO_COMMON, "relgan.head_size": 64, "adversarial.steps": 200, "adversarial.d_steps": 3, "adversarial.eval_every": 50},
+    },
+}
+PRESETS["maligan"] = {name: dict(overrides) for name, overrides in PRESETS["seqgan"].items()}
+PRESETS["rankgan"] = {name: dict(overrides) for name, overrides in PRESETS["seqgan"].items()}
+
+
+def algorithms() -> list[str]:
+    return sorted(CONFIG_CLASSES)
+
+
+def presets_for(algo: str) -> list[str]:
+    return sorted(PRESETS[algo])
+
+
+def validate(cfg: Any) -> None:
+    """Reject values that would crash or silently misbehave later in the run."""
+    need(bool(cfg.data.strip()), "data", "'oracle' or a file / dataset name")
+    t = cfg.text
+    need(t.vocab_size >= 3, "text.vocab_size", ">= 3 (it includes <eos> and <unk>)")
+    need(t.max_len >= 1, "text.max_len", ">= 1")
+    need(0 < t.test_fraction < 1, "text.test_fraction", "in (0, 1)")
+    need(bool(t.text_col), "text.text_col", "a column name")
+    need_device(cfg.device)
+    need(cfg.checkpoint_every >= 1, "checkpoint_every", ">= 1")
+    o = cfg.oracle
+    need(o.vocab_size >= 2, "oracle.vocab_size", ">= 2")
+    need(o.seq_len >= 2, "oracle.seq_len", ">= 2")
+    for key in ("emb_dim", "hidden_dim", "n_train", "n_test"):
+        need(getattr(o, key) >= 1, f"oracle.{key}", ">= 1")
+    need(cfg.generator.emb_dim >= 1 and cfg.generator.hidden_dim >= 1, "generator.emb_dim/hidden_dim", ">= 1")
+    need(cfg.generator.init_std > 0, "generator.init_std", "> 0")
+    m = cfg.mle
+    need(m.epochs >= 0, "mle.epochs", ">= 0")
+    need(m.lr > 0, "mle.lr", "> 0")
+    need(m.batch_size >= 1, "mle.batch_size", ">= 1")
+    need(m.grad_clip > 0, "mle.grad_clip", "> 0")
+    need(m.eval_every >= 1, "mle.eval_every", ">= 1")
+    e = cfg.eval
+    need(e.n_samples >= 1, "eval.n_samples", ">= 1")
+    need(e.temperature > 0, "eval.temperature", "> 0")
+    need(e.n_d_eval >= 1, "eval.n_d_eval", ">= 1")
+    need(e.n_write_samples >= 0, "eval.n_write_samples", ">= 0")
+    need(e.n_bleu >= 2, "eval.n_bleu", ">= 2")
+    if hasattr(cfg, "discriminator"):
+        d = cfg.discriminator
+        need(len(d.filter_sizes) == len(d.num_filters) > 0, "discriminator.num_filters",
+             "as long as discriminator.filter_sizes")
+        seq_len = sequence_length(cfg)
+        need(all(1 <= w <= seq_len for w in d.filter_sizes), "discriminator.filter_sizes",
+             f"between 1 and the sequence length ({seq_len})")
+        need(all(n >= 1 for n in d.num_filters), "discriminator.num_filters", ">= 1 each")
+        need(0 <= d.dropout < 1, "discriminator.dropout", "in [0, 1)")
+        need(d.l2_reg >= 0, "discriminator.l2_reg", ">= 0")
+        need(d.lr > 0 and d.batch_size >= 1, "discriminator.lr/batch_size", "> 0")
+    if hasattr(cfg, "pretrain_d"):
+        p = cfg.pretrain_d
+        need(p.rounds >= 0 and p.epochs >= 1 and p.n_negatives >= 1, "pretrain_d", "rounds >= 0, epochs >= 1, n_negatives >= 1")
+    if hasattr(cfg, "pretrain"):
+        p = cfg.pretrain
+        need(p.rounds >= 0 and p.d_rounds >= 0 and p.d_epochs >= 1 and p.n_negatives >= 1 and p.mle_epochs >= 0, "pretrain",
+             "rounds >= 0, d_rounds >= 0, d_epochs >= 1, n_negatives >= 1, mle_epochs >= 0")
+    if hasattr(cfg, "leakgan"):
+        g = cfg.leakgan
+        need(g.goal_size >= 1 and g.step_size >= 1, "leakgan.goal_size/step_size", ">= 1")
+        need(g.rescale_delta > 0, "leakgan.rescale_delta", "> 0")
+        need(not cfg.pretrained, "pretrained", "empty for leakgan (its generator is not a plain LSTM)")
+    if hasattr(cfg, "ranker"):
+        r = cfg.ranker
+        need(r.gamma > 0 and r.n_reference >= 1 and r.n_compare >= 1, "ranker", "gamma > 0, n_reference >= 1, n_compare >= 1")
+    if hasattr(cfg, "relgan"):
+        g, a = cfg.relgan, cfg.adversarial
+        need(g.mem_slots >= 1 and g.num_heads >= 1 and g.head_size >= 1, "relgan.mem_slots/num_heads/head_size", ">= 1")
+        need(g.max_inverse_temperature >= 1, "relgan.max_inverse_temperature", ">= 1")
+        need(a.steps >= 0 and a.batch_size >= 2 and a.d_steps >= 1 and a.eval_every >= 1, "adversarial",
+             "steps >= 0, batch_size >= 2, d_steps >= 1, eval_every >= 1")
+        need(a.lr > 0 and a.grad_clip > 0, "adversarial.lr/grad_clip", "> 0")
+        need(not cfg.pretrained, "pretrained", "empty for relgan (its generator is not a plain LSTM)")
+    elif hasattr(cfg, "adversarial"):
+        a = cfg.adversarial
+        need(a.steps >= 0, "adversarial.steps", ">= 0")
+        need(a.batch_size >= 1 and a.rollouts >= 1, "adversarial.batch_size/rollouts", ">= 1")
+        need(0 <= a.rollout_update_rate <= 1, "adversarial.rollout_update_rate", "in [0, 1]")
+        need(a.lr > 0 and a.grad_clip > 0, "adversarial.lr/grad_clip", "> 0")
+        need(a.d_rounds >= 0 and a.d_epochs >= 1 and a.n_negatives >= 1, "adversarial.d_rounds/d_epochs/n_negatives",
+             "d_rounds >= 0, d_epochs >= 1, n_negatives >= 1")
+        need(a.eval_every >= 1, "adversarial.eval_every", ">= 1")
+        need(a.mle_every >= 0 and a.mle_epochs >= 1, "adversarial.mle_every/mle_epochs", "mle_every >= 0, mle_epochs >= 1")
+
+
+def sequence_length(cfg: Any) -> int:
+    """Token positions per sequence: the oracle's length, or max_len words plus <eos> on real text."""
+    return cfg.oracle.seq_len if cfg.data == "oracle" else cfg.text.max_len + 1
+
+
+KINDS = tuple(ConfigKind(name, cls, PRESETS[name], validate, "gan") for name, cls in CONFIG_CLASSES.items())

@@ -1,0 +1,211 @@
+"""TRL's GRPO wiring, shared by ``align`` and ``rlvr``: one ``GRPOConfig`` builder, one logging
+callback (TRL logs -> metrics rows, the NaN guard, the run's own state next to every checkpoint),
+and checkpoint discovery for resume.
+
+TRL runs the loop and checkpoints the policy and its optimiser. What a run trains beside the
+policy (the discriminator and its optimiser) and where its logs stood are ours: ``on_save`` writes
+them into ``checkpoint-N/sparring_state.pt``, last, so a checkpoint without that file was cut short
+and is never resumed from.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+
+from sparring.runs import RunWriter, TrainingDiverged
+
+STATE_FILE = "sparring_state.pt"
+
+# TRL log key -> our metrics.jsonl key; a reward function's mean becomes reward_<name>_mean.
+LOG_KEYS = {
+    "reward": "reward_mean",
+    "reward_std": "reward_std",
+    "rewards/discriminator/mean": "reward_d_mean",
+    "kl": "kl",
+    "loss": "loss",
+    "entropy": "entropy",
+    "completions/mean_length": "completion_length",
+    "completions/clipped_ratio": "clipped_ratio",
+    "d_loss": "d_loss",
+    "d_acc": "d_acc",
+    "p_real": "p_real",
+    "learning_rate": "lr",
+}
+
+
+def grpo_config(
+    output_dir: Path,
+    *,
+    steps: int,
+    prompts_per_step: int,
+    num_generations: int,
+    max_new_tokens: int,
+    temperature: float,
+    lr: float,
+    beta: float,
+    save_every: int,
+    seed: int,
+    use_cpu: bool,
+    top_p: float = 1.0,
+    reward_weights: list[float] | None = None,
+    log_every: int = 1,
+    world_size: int = 1,
+    show_progress: bool = True,
+) -> Any:
+    """GRPOConfig for one optimiser step per ``prompts_per_step`` prompts x ``num_generations`` completions
+    (one prompt's group per micro-batch, accumulated; split across data-parallel ranks), a constant
+    learning rate, fp32 on the CPU, and TRL's own reporting off (our callback logs)."""
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=str(output_dir),
+        max_steps=steps,
+        per_device_train_batch_size=num_generations,
+        gradient_accumulation_steps=max(1, prompts_per_step // world_size),
+        num_generations=num_generations,
+        max_completion_length=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        learning_rate=lr,
+        lr_scheduler_type="constant",
+        beta=beta,
+        reward_weights=reward_weights,
+        logging_steps=log_every,
+        save_strategy="steps",
+        save_steps=save_every,
+        seed=seed,
+        data_seed=seed,
+        bf16=False,
+        fp16=False,
+        gradient_checkpointing=False,
+        use_cpu=use_cpu,
+        report_to="none",
+        disable_tqdm=not show_progress,
+    )
+
+
+def weights_finite(model: torch.nn.Module) -> bool:
+    """Only the trained parameters can go bad (a LoRA run checks just the adapter)."""
+    with torch.no_grad():
+        return all(bool(torch.isfinite(p).all()) for p in model.parameters() if p.requires_grad)
+
+
+class RunLogCallback(TrainerCallback):
+    """TRL's logs as our metrics rows, the divergence guard, and the run's state in every checkpoint.
+
+    ``state`` maps names to what the run trains beside the policy (anything with ``state_dict``);
+    ``phase`` labels the rows; ``renames`` adds log keys of a line (rlvr's ``pass_rate``);
+    ``timer`` (optional) has ``take_seconds()``: the critic's share of each step's time."""
+
+    def __init__(
+        self,
+        writer: RunWriter,
+        state: dict[str, Any] | None = None,
+        phase: str = "adversarial",
+        renames: dict[str, str] | None = None,
+        timer: Any = None,
+    ) -> None:
+        self.writer = writer
+        self.state = state or {}
+        self.phase = phase
+        self.keys = {**LOG_KEYS, **(renames or {})}
+        self.timer = timer
+        self._step_started = 0.0
+        self._step_seconds: list[float] = []
+        self._timed_seconds: list[float] = []
+
+    def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001 - TrainerCallback signature
+        self._step_started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
+        # Runs before this step is logged and checkpointed: a step that broke the weights is never saved.
+        if model is not None and not weights_finite(model):
+            step = state.global_step
+            raise TrainingDiverged(f"training diverged: the weights became non-finite at step {step} (lower the learning rate)")
+        self._step_seconds.append(time.perf_counter() - self._step_started)
+        if self.timer is not None:
+            self._timed_seconds.append(self.timer.take_seconds())
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        logs = logs or {}
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingDiverged(
+                f"training diverged: the loss is {loss} at step {state.global_step} ({self.writer.path} keeps its last good "
+                "checkpoint and can be resumed with a smaller learning rate)"
+            )
+        if "reward" not in logs:
+            return
+        row: dict[str, Any] = {"step": state.global_step, "phase": self.phase}
+        for key, name in self.keys.items():
+            if key in logs:
+                row[name] = float(logs[key])
+        for key, value in logs.items():
+            if key.startswith("rewards/") and key.endswith("/mean") and key not in self.keys:
+                row["reward_" + key.split("/")[1] + "_mean"] = float(value)
+        if self._step_seconds:
+            step = sum(self._step_seconds) / len(self._step_seconds)
+            row["step_time"] = step
+            if self._timed_seconds:
+                timed = sum(self._timed_seconds) / len(self._timed_seconds)
+                row.update(d_seconds=timed, d_share=timed / step if step else None)
+            self._step_seconds, self._timed_seconds = [], []
+        self.writer.log(row)
+
+    def on_save(self, args, state, control, **kwargs):  # noqa: ANN001
+        if self.writer.is_main:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            payload = {"state": {name: obj.state_dict() for name, obj in self.state.items()}, "log": self.writer.rows()}
+            torch.save(payload, folder / STATE_FILE)
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    """The newest complete TRL checkpoint (one holding our state file, written last), or None."""
+    done = [p for p in folder.glob("checkpoint-*") if (p / STATE_FILE).is_file() and p.name.split("-")[-1].isdigit()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def restore(checkpoint: Path | None, writer: RunWriter, state: dict[str, Any] | None = None, before: dict[str, Any] | None = None) -> None:
+    """Load what ``RunLogCallback.on_save`` stored into ``state`` and cut the logs back to it.
+    Without a checkpoint the logs go back to ``before`` (what the run logged before GRPO began)."""
+    if checkpoint is None:
+        writer.rewind(before)
+        return
+    payload = torch.load(checkpoint / STATE_FILE, weights_only=True)
+    for name, obj in (state or {}).items():
+        obj.load_state_dict(payload["state"][name])
+    writer.rewind(payload["log"])
+
+
+def trainer_class() -> type:
+    """TRL's GRPOTrainer with the two things sparring adds to its step, both visible here:
+    the critics' own step of the game, and an optional interleaved SFT term."""
+    from trl import GRPOTrainer
+
+    from sparring.hf.generation import token_logprobs
+
+    class SparringGRPOTrainer(GRPOTrainer):
+        critics: tuple[Any, ...] = ()  # objects with update(): they learn from what they just scored
+        sft_batches: Any = None  # an endless iterator of encoded (prompt, real response) batches
+        sft_coef: float = 0.0
+
+        def training_step(self, model, inputs, num_items_in_batch=None):  # noqa: ANN001 - Trainer signature
+            loss = super().training_step(model, inputs, num_items_in_batch)  # the generator's step on the critics' rewards
+            for critic in self.critics:
+                critic.update()  # each critic's step, on the completions it scored for this step
+            return loss
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+            loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if self.sft_coef > 0 and self.sft_batches is not None:  # interleaved MLE on real responses
+                logp, mask = token_logprobs(model, next(self.sft_batches))
+                loss = loss + self.sft_coef * (-logp.sum() / mask.sum().clamp_min(1.0))
+            return loss
+
+    return SparringGRPOTrainer

@@ -89,7 +89,7 @@ def test_seed_discriminator_ignores_padding() -> None:
     torch.testing.assert_close(scores, garbage_in_old_padding, rtol=1e-5, atol=1e-5)
 
 
-def test_reward_callable_scores_every_completion_and_takes_a_d_step() -> None:
+def test_reward_callable_scores_every_completion_and_d_learns_in_its_own_step() -> None:
     from sparring.llm.discriminators import EncoderDiscriminator, resolve_encoder
     from sparring.llm.reward import DiscriminatorReward
 
@@ -98,18 +98,20 @@ def test_reward_callable_scores_every_completion_and_takes_a_d_step() -> None:
     opt = torch.optim.AdamW(disc.parameters(), lr=1e-3)
     reward = DiscriminatorReward(disc, opt, "bce", d_steps=1)
     before = disc.head.weight.detach().clone()
-    logged: dict[str, float] = {}
     completions = [[{"role": "assistant", "content": t}] for t in ["arr matey", "hello", "", "the sea"]]
     scores = reward(
         prompts=[None] * 4,
         completions=completions,
         instruction=["a", "a", "b", "b"],
         response=["arr", "arr", "yo ho", "yo ho"],
-        log_metric=logged.__setitem__,
     )
     assert len(scores) == 4 and all(math.isfinite(s) and 0 < s < 1 for s in scores)
+    assert torch.equal(before, disc.head.weight.detach())  # scoring is not learning
+    reward.update()  # D's step of the game, on the pairs it just scored
     assert not torch.equal(before, disc.head.weight.detach())
-    assert set(logged) == {"d_loss", "d_acc", "p_real"} and reward.take_seconds() > 0
+    assert set(reward.last) == {"d_loss", "d_acc", "p_real"} and reward.take_seconds() > 0
+    reward.update()  # nothing new scored: no second step on the same pairs
+    assert reward.pending is None
 
 
 # ---- end to end -------------------------------------------------------------------------------
@@ -187,6 +189,12 @@ def test_hybrid_objective_with_bradley_terry_and_sft(
     capsys.readouterr()
     assert main(["generate", str(run), "--prompt", "topic number 3", "--n", "2", "--max-new-tokens", "4"]) == 0
     assert capsys.readouterr().out.count("---") == 2
+    greedy = []
+    for seed in ("1", "2"):  # --temperature 0 is greedy decoding, not "the run's temperature"
+        argv = ["generate", str(run), "--prompt", "topic number 3", "--temperature", "0", "--seed", seed, "--max-new-tokens", "6"]
+        assert main(argv) == 0
+        greedy.append(capsys.readouterr().out)
+    assert greedy[0] == greedy[1]
     (run / "samples.csv").unlink()
     assert main(["evaluate", str(run)]) == 0  # re-evaluates an align run: the table, and samples.csv again
     assert "two-sample acc" in capsys.readouterr().out and (run / "samples.csv").is_file()
@@ -240,8 +248,11 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_llm: Path, tmp_p
         assert all(math.isfinite(h["loss"]) for h in weights if "loss" in h)
 
 
-def test_resume_after_a_crash_finishes_the_run(tiny_llm: Path, pairs_file: Path, tmp_path: Path) -> None:
-    """A crash in step 3 (raised from a user reward) leaves checkpoints 1-2; --resume runs step 3 once."""
+def test_resume_after_a_crash_finishes_the_run(
+    tiny_llm: Path, pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crash in step 3 (raised from a user reward) leaves checkpoints 1-2; --resume runs step 3 once,
+    and only with the same settings: a changed flag is refused with one line naming it."""
     reward_file = tmp_path / "crashing.py"
     marker = tmp_path / "crash-now"
     reward_file.write_text(
@@ -258,7 +269,11 @@ def test_resume_after_a_crash_finishes_the_run(tiny_llm: Path, pairs_file: Path,
     assert align(*args, *TINY, "--set", "train.steps=3", "--out", str(run)) == 130
     assert not (run / "summary.json").exists() and (run / "checkpoints" / "checkpoint-2").is_dir()
     marker.unlink()
-    assert align("--resume", "--out", str(run)) == 0
+    capsys.readouterr()
+    assert align(*args, *TINY, "--set", "train.steps=3", "--set", "train.lr=0.5", "--out", str(run), "--resume") == 2
+    err = capsys.readouterr().err
+    assert "train.lr" in err and "different config" in err and len(err.strip().splitlines()) == 1, err
+    assert align(*args, *TINY, "--set", "train.steps=3", "--out", str(run), "--resume") == 0  # the same command
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["phase"] == "adversarial"] == [1, 2, 3]
     assert [r["step"] for r in rows if r["phase"] == "d_pretrain"] == [1, 2]

@@ -126,7 +126,9 @@ def test_k_above_n_with_a_model_fails_before_loading_it(tmp_path: Path, capsys: 
 
 
 def test_a_second_run_on_the_same_out_fails_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from sparring.runs import CLAIM_FILE, claimed_run_dir
+    import os
+
+    from sparring.runs import CLAIM_FILE, _lock, disposable_run
 
     samples = _write(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "completion": "    return True\n"}])
     out = tmp_path / "run"
@@ -137,10 +139,17 @@ def test_a_second_run_on_the_same_out_fails_with_one_line(tmp_path: Path, capsys
     err = capsys.readouterr().err.strip()
     assert "already exists" in err and err.count("\n") == 0 and (out / "results.jsonl").read_text() == first
     racing = tmp_path / "racing"
-    with claimed_run_dir(racing):  # a run that started first and is still working
+    racing.mkdir()
+    lock = _lock(racing)  # a run that has claimed the directory and not written yet
+    try:
         assert _exit_code(["eval-code", "--samples", str(samples), "--out", str(racing)]) == 2
         assert "being written by another run" in capsys.readouterr().err
-    assert (racing / CLAIM_FILE).is_file()
+    finally:
+        os.close(lock)
+    with disposable_run(racing, {"algo": "eval-code"}):  # a run that started first and is still working
+        assert _exit_code(["eval-code", "--samples", str(samples), "--out", str(racing)]) == 2
+        assert "already exists" in capsys.readouterr().err
+    assert (racing / CLAIM_FILE).is_file() and (racing / "config.json").is_file()
 
 
 def test_a_failed_run_leaves_no_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -141,7 +141,9 @@ def test_ra3_smoke_then_ntp_at_the_same_token_budget(tiny: tuple[Path, Path], tm
     assert ntp["tokens_trained"] - summary["tokens_trained"] < 2 * 256  # overshoots by less than one batch
 
 
-def test_resume_after_a_crash_in_the_second_iteration(tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_after_a_crash_in_the_second_iteration(
+    tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     model_dir, mbpp = tiny
     args = ["ra3", "--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "iterations=2"]
     args += ["--out", str(tmp_path / "r")]
@@ -157,6 +159,10 @@ def test_resume_after_a_crash_in_the_second_iteration(tiny: tuple[Path, Path], t
     assert main(args) == 130  # interrupted
     assert not (tmp_path / "r" / "summary.json").exists() and (tmp_path / "r" / "checkpoints" / "iter-1" / "state.json").is_file()
     monkeypatch.setattr(ra3, "sft", real_sft)
+    capsys.readouterr()
+    assert main([*args[:-2], "--think-cost", "0.2", "--resume", "--out", str(tmp_path / "r")]) == 2  # a changed flag is refused
+    err = capsys.readouterr().err
+    assert "estep.think_cost" in err and len(err.strip().splitlines()) == 1, err
     assert main([*args[:-2], "--resume", "--out", str(tmp_path / "r")]) == 0
     rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [(r["phase"], r["iteration"]) for r in rows] == [("estep", 1), ("em", 1), ("estep", 2), ("em", 2)]

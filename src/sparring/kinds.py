@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sparring import config
 from sparring.code.config import KINDS as CODE_KINDS
-from sparring.config import ConfigKind
+from sparring.config import ConfigKind, describe, load, resolve
 from sparring.errors import UserError
 from sparring.gans.config import KINDS as GAN_KINDS
 from sparring.llm.config import KINDS as ALIGN_KINDS
@@ -38,8 +37,8 @@ def build_config(
     flags: dict[str, Any] | None = None,
     implied: dict[str, Any] | None = None,
 ) -> Any:
-    """The settings of a run of ``kind``: defaults < preset < TOML < ``--set`` < flags (``config.resolve``)."""
-    return config.resolve(kind_of(kind), preset, toml_file, overrides, flags, implied)
+    """The settings of a run of ``kind``: defaults < preset < TOML < ``--set`` < flags (``sparring.config.resolve``)."""
+    return resolve(kind_of(kind), preset, toml_file, overrides, flags, implied)
 
 
 def load_config(data: dict[str, Any], source: str = "config.json") -> Any:
@@ -47,11 +46,11 @@ def load_config(data: dict[str, Any], source: str = "config.json") -> Any:
     algo = data.get("algo")
     if algo not in KINDS:
         raise UserError(f"{source}: unknown algorithm {algo!r}")
-    return config.load(KINDS[algo], data, source)
+    return load(KINDS[algo], data, source)
 
 
 def describe_settings(kind: str) -> list[tuple[str, str, Any, str]]:
-    return config.describe(kind_of(kind))
+    return describe(kind_of(kind))
 
 
 def settings_help(kind_names: list[str], title: str) -> str:

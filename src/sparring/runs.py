@@ -224,8 +224,9 @@ class TrainingDiverged(UserError):
 
 def check_finite(values: dict[str, Any], keys: tuple[str, ...] | None, where: str, run: Path | None = None) -> None:
     """The divergence guard: stop with one line when one of ``keys`` (all numbers when None) is not finite."""
-    for key, value in values.items():
-        if (keys is None or key in keys) and isinstance(value, float) and not math.isfinite(value):
+    for key in values if keys is None else keys:  # in the caller's order: the first to break is named
+        value = values.get(key)
+        if isinstance(value, float) and not math.isfinite(value):
             kept = f"; {run} keeps its last good checkpoint and can be resumed" if run is not None else ""
             raise TrainingDiverged(f"training diverged: {key} is {value} at {where} (lower the learning rate{kept})")
 
@@ -376,7 +377,7 @@ def _claim(run: Path, resumable: bool) -> int:
     except FileExistsError:
         raise UserError(f"--out {run} exists and is not a directory") from None
     except OSError as exc:
-        raise UserError(f"{run}: cannot create the run directory ({exc.strerror})") from None
+        raise UserError(f"cannot create run directory {run}: {exc.strerror}") from None
     if not os.access(run, os.W_OK):
         raise UserError(f"run directory {run} is not writable")
     if any(p.name != CLAIM_FILE for p in run.iterdir()):

@@ -26,9 +26,8 @@ from sparring.code.sandbox import Limits, isolation
 from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
-from sparring.hf.grpo import RunLogCallback, grpo_config, last_checkpoint, restore, trainer_class
+from sparring.hf.grpo import RunLogCallback, completion_text, grpo_config, last_checkpoint, restore, trainer_class
 from sparring.hf.models import load_model_and_tokenizer, save_model
-from sparring.llm.reward import completion_text
 from sparring.runs import start_run
 
 SAMPLES_FILE = "samples.jsonl"
@@ -106,11 +105,12 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             seed=cfg.seed,
             use_cpu=device == "cpu",
         )
-        callback = RunLogCallback(writer, critic_state, phase="rl", renames={"rewards/pass_rate/mean": "pass_rate"})
+        critics = tuple(r for r in rewards if hasattr(r, "update"))
+        callback = RunLogCallback(writer, critic_state, phase="rl", renames={"rewards/pass_rate/mean": "pass_rate"}, critics=critics)
         trainer = trainer_class()(
             model=model, reward_funcs=rewards, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[callback]
         )
-        trainer.critics = tuple(r for r in rewards if hasattr(r, "update"))
+        trainer.critics = critics
         resume_from = last_checkpoint(writer.path / "checkpoints") if writer.resumed else None
         restore(resume_from, writer, critic_state)
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)

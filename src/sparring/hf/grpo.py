@@ -32,11 +32,15 @@ LOG_KEYS = {
     "entropy": "entropy",
     "completions/mean_length": "completion_length",
     "completions/clipped_ratio": "clipped_ratio",
-    "d_loss": "d_loss",
-    "d_acc": "d_acc",
-    "p_real": "p_real",
     "learning_rate": "lr",
 }
+
+
+def completion_text(completion: Any) -> str:
+    """TRL passes conversational completions as [{"role": "assistant", "content": ...}]."""
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
+    return str(completion)
 
 
 def grpo_config(
@@ -101,7 +105,8 @@ class RunLogCallback(TrainerCallback):
 
     ``state`` maps names to what the run trains beside the policy (anything with ``state_dict``);
     ``phase`` labels the rows; ``renames`` adds log keys of a line (rlvr's ``pass_rate``);
-    ``timer`` (optional) has ``take_seconds()``: the critic's share of each step's time."""
+    ``critics`` have ``last`` (their latest statistics, added to each row) and ``take_seconds()``
+    (their share of each step's time)."""
 
     def __init__(
         self,
@@ -109,13 +114,13 @@ class RunLogCallback(TrainerCallback):
         state: dict[str, Any] | None = None,
         phase: str = "adversarial",
         renames: dict[str, str] | None = None,
-        timer: Any = None,
+        critics: tuple[Any, ...] = (),
     ) -> None:
         self.writer = writer
         self.state = state or {}
         self.phase = phase
         self.keys = {**LOG_KEYS, **(renames or {})}
-        self.timer = timer
+        self.critics = critics
         self._step_started = 0.0
         self._step_seconds: list[float] = []
         self._timed_seconds: list[float] = []
@@ -129,8 +134,8 @@ class RunLogCallback(TrainerCallback):
             step = state.global_step
             raise TrainingDiverged(f"training diverged: the weights became non-finite at step {step} (lower the learning rate)")
         self._step_seconds.append(time.perf_counter() - self._step_started)
-        if self.timer is not None:
-            self._timed_seconds.append(self.timer.take_seconds())
+        if self.critics:
+            self._timed_seconds.append(sum(critic.take_seconds() for critic in self.critics))
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
         logs = logs or {}
@@ -149,6 +154,8 @@ class RunLogCallback(TrainerCallback):
         for key, value in logs.items():
             if key.startswith("rewards/") and key.endswith("/mean") and key not in self.keys:
                 row["reward_" + key.split("/")[1] + "_mean"] = float(value)
+        for critic in self.critics:
+            row.update(critic.last)
         if self._step_seconds:
             step = sum(self._step_seconds) / len(self._step_seconds)
             row["step_time"] = step

@@ -91,7 +91,7 @@ def grpo_train(
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[RunLogCallback(writer, critic_state, timer=reward)],
+        callbacks=[RunLogCallback(writer, critic_state, critics=(reward,))],
     )
     trainer.critics = (reward,)
     if t.sft_coef > 0:

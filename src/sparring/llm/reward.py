@@ -17,15 +17,9 @@ from typing import Any
 
 import torch
 
+from sparring.hf.grpo import completion_text
 from sparring.llm.discriminators import discriminator_step
 from sparring.llm.losses import discriminator_reward
-
-
-def completion_text(completion: Any) -> str:
-    """TRL passes conversational completions as [{"role": "assistant", "content": ...}]."""
-    if isinstance(completion, list):
-        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
-    return str(completion)
 
 
 class DiscriminatorReward:
@@ -37,9 +31,8 @@ class DiscriminatorReward:
         self.loss_kind = loss_kind
         self.d_steps = d_steps
         self.seconds = 0.0  # D time (scoring + updates) since the last read, for the cost report
-        self.last: dict[str, float] = {}
+        self.last: dict[str, float] = {}  # D's loss, accuracy and mean P(real) of its last step: the logged row shows them
         self.pending: tuple[list[str], list[str], list[str]] | None = None  # scored, not yet learned from
-        self._log_metric: Any = None
 
     def __call__(
         self, prompts: list[Any], completions: list[Any], instruction: list[str], response: list[str], **kwargs: Any
@@ -52,7 +45,6 @@ class DiscriminatorReward:
         rewards = discriminator_reward(self.loss_kind, scores).float().cpu()
         self.pending = (list(instruction), list(response), texts)
         self.last = {"p_real": float(torch.sigmoid(scores).mean())}
-        self._log_metric = kwargs.get("log_metric")
         self.seconds += time.perf_counter() - started
         return rewards.tolist()
 
@@ -69,9 +61,6 @@ class DiscriminatorReward:
             losses.append(loss)
             accuracies.append(acc)
         self.last.update(d_loss=sum(losses) / len(losses), d_acc=sum(accuracies) / len(accuracies))
-        if self._log_metric is not None:
-            for name, value in self.last.items():
-                self._log_metric(name, value)
         self.seconds += time.perf_counter() - started
 
     def take_seconds(self) -> float:

@@ -1,0 +1,149 @@
+"""One run lifecycle and one config mechanism for every line: precedence, the device rule, help
+text, the resume check, verbs given the wrong kind of run, TensorBoard, and no import cycles."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import tiny_args
+from sparring.cli import main
+from sparring.errors import UserError
+from sparring.kinds import build_config, describe_settings, names
+from sparring.runs import SAFE_ON_RESUME, resume_differences, start_run
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "sparring"
+
+
+@pytest.mark.parametrize("kind", ["seqgan", "align", "ra3", "rlvr"])
+def test_one_precedence_for_every_kind(kind: str, tmp_path: Path) -> None:
+    """defaults < preset < TOML < --set < explicit flags, the same for every line."""
+    toml = tmp_path / "c.toml"
+    toml.write_text("seed = 5\n")
+    assert build_config(kind, "smoke").seed == 0
+    assert build_config(kind, "smoke", toml).seed == 5
+    assert build_config(kind, "smoke", toml, ["seed=7"]).seed == 7
+    assert build_config(kind, "smoke", toml, ["seed=7"], {"seed": 9}).seed == 9  # align/ra3/rlvr let --set win before
+    assert build_config(kind, "smoke", toml, ["seed=7"], {"seed": None}).seed == 7  # a flag not given
+
+
+def test_implied_settings_sit_below_set() -> None:
+    cfg = build_config("seqgan", "smoke", None, ["generator.hidden_dim=48"], {"oracle.seq_len": 40}, {"generator.hidden_dim": 64})
+    assert cfg.oracle.seq_len == 40 and cfg.generator.hidden_dim == 48
+
+
+@pytest.mark.parametrize("kind", names())
+def test_every_kind_accepts_device_auto_and_refuses_nonsense(kind: str) -> None:
+    assert build_config(kind, "smoke", overrides=["device=auto"]).device == "auto"
+    with pytest.raises(UserError, match="'device' must be auto, cpu, cuda or cuda:N"):
+        build_config(kind, "smoke", overrides=["device=tpu"])
+
+
+def test_train_runs_with_device_auto(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "mle", "--preset", "smoke", *tiny_args("mle"), "--set", "device=auto", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["device"] == "auto"
+    assert json.loads((out / "summary.json").read_text())["device"] in ("cpu", "cuda")
+
+
+def test_help_prints_each_settings_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command, text in (("train", "LeakGAN's remedy for collapse"), ("align", "a local directory, a hub id"), ("ra3", "nats per <think>")):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert text in out and "--set KEY=VALUE < explicit flags" in out, command
+    helped = [key for key, _, _, text in describe_settings("rlvr") if text]
+    assert "device" in helped and "timeout_s" in helped
+
+
+def test_resume_differences_refuse_all_but_the_documented_safe_settings() -> None:
+    saved = {"algo": "ra3", "seed": 0, "device": "cpu", "estep": {"lr": 1e-5}, "model_path": "/old"}
+    now = {"algo": "ra3", "seed": 0, "device": "cuda", "estep": {"lr": 2e-5}}
+    refused, applied = resume_differences(saved, now)
+    assert refused == ["estep.lr"] and applied == ["device"] and "device" in SAFE_ON_RESUME  # run facts are not settings
+
+
+def test_a_safe_change_on_resume_is_applied_and_a_second_writer_is_refused(tmp_path: Path) -> None:
+    config = {"algo": "rlvr", "workers": 2, "lr": 1.0}
+    first = start_run(tmp_path / "r", config)
+    with pytest.raises(UserError, match="being written by another run"):
+        start_run(tmp_path / "r", config, resume=True)
+    first.close()
+    with start_run(tmp_path / "r", {**config, "workers": 4}, resume=True) as again:
+        assert again.resumed and again.dir.read_config()["workers"] == 4
+    with pytest.raises(UserError, match=r"different config: lr \(1.0 -> 2.0\)"):
+        start_run(tmp_path / "r", {**config, "lr": 2.0}, resume=True)
+    with pytest.raises(UserError, match="already exists; pass --resume"):
+        start_run(tmp_path / "r", config)
+
+
+@pytest.mark.parametrize("verb", ["sample", "report"])
+def test_gan_verbs_name_the_kinds_they_take(verb: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "align-run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"algo": "align"}))
+    assert main([verb, str(run)]) == 2
+    err = capsys.readouterr().err
+    assert f"{verb} takes runs of leakgan, maligan, mle" in err and "align run" in err and len(err.strip().splitlines()) == 1
+
+
+def test_generate_names_the_kind_it_takes(smoke_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("transformers")
+    assert main(["generate", str(smoke_run), "--prompt", "hi"]) == 2
+    assert "generate takes runs of align" in capsys.readouterr().err
+
+
+def test_report_to_tensorboard_writes_event_files(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    out = tmp_path / "run"
+    assert main(["train", "mle", "--preset", "smoke", *tiny_args("mle"), "--report-to", "tensorboard", "--out", str(out)]) == 0
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def _imports() -> dict[str, set[str]]:
+    """Every sparring module and the sparring modules it imports anywhere (top level or in a function)."""
+    modules = {}
+    for path in SRC.rglob("*.py"):
+        name = ".".join(("sparring", *path.relative_to(SRC).with_suffix("").parts)).removesuffix(".__init__")
+        modules[name] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sparring"):
+                found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_nothing_imports_in_a_circle() -> None:
+    graph = _imports()
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            node = todo.pop()
+            if node == goal:
+                return True
+            if node not in seen:
+                seen.add(node)
+                todo.extend(graph[node])
+        return False
+
+    assert [m for m in graph if reaches(m, m)] == []
+
+
+def test_the_lines_stand_on_the_shared_layers() -> None:
+    graph = _imports()
+    for module, imported in graph.items():
+        if module.startswith("sparring.code."):  # code composes align's discriminator reward on purpose, nothing else
+            assert {m for m in imported if m.startswith("sparring.llm.")} <= {"sparring.llm.discriminators", "sparring.llm.reward"}, module
+        if module.startswith(("sparring.hf.", "sparring.models.", "sparring.rl.", "sparring.metrics.", "sparring.data.")):
+            assert not any(m.startswith(("sparring.llm", "sparring.code", "sparring.gans")) for m in imported), module
+        if module.startswith("sparring.models."):
+            assert not any(m.startswith("sparring.rl") for m in imported), module

@@ -50,7 +50,8 @@ def test_train_runs_with_device_auto(tmp_path: Path) -> None:
 
 
 def test_help_prints_each_settings_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for command, text in (("train", "LeakGAN's remedy for collapse"), ("align", "a local directory, a hub id"), ("ra3", "nats per <think>")):
+    expected = (("train", "LeakGAN's remedy for collapse"), ("align", "a local directory, a hub id"), ("ra3", "nats per <think>"))
+    for command, text in expected:
         with pytest.raises(SystemExit):
             main([command, "--help"])
         out = capsys.readouterr().out

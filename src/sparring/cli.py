@@ -285,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     try:
-        if args.command == "evaluate" and all(_is_align_run(p) for p in args.run_dirs):
+        if args.command == "evaluate" and any(_is_align_run(p) for p in args.run_dirs):
+            if not all(_is_align_run(p) for p in args.run_dirs):
+                raise UserError("evaluate takes runs of one line at a time: all text-GAN runs, or all align runs")
             return _evaluate_align(args)
         commands = {"train": _train, "sample": _sample, "report": _report, "evaluate": _evaluate, "align": _align, "generate": _generate}
         commands["eval-code"] = _eval_code

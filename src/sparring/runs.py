@@ -26,6 +26,7 @@ either the old or the new version, never half of one. ``metrics.jsonl`` is appen
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import math
 import os
@@ -389,6 +390,36 @@ def _claim(run: Path, resumable: bool) -> int:
     return lock
 
 
+def check_run(
+    out: str | Path, config: dict[str, Any], resume: bool = False, resumable: bool = True, report_to: str = "none"
+) -> tuple[list[str], list[str]]:
+    """What ``start_run`` refuses, checked without writing anything, so that a command can call it
+    before its slow set-up (loading a model): ``--out`` taken without ``--resume``, or a resume with a
+    changed setting, or a ``--report-to`` that cannot work. Returns the (refused: none, applied) settings."""
+    if report_to not in REPORT_TO:
+        raise UserError(f"--report-to {report_to}: choose from {', '.join(REPORT_TO)}")
+    if report_to == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
+        raise UserError("--report-to tensorboard needs the tensorboard package: pip install 'sparring[tb]'")
+    run = RunDir(out)
+    if not (resume and run.config_path.is_file()):
+        hint = "pass --resume to continue it or choose another --out" if resumable else "choose a new --out"
+        if run.path.exists() and not run.path.is_dir():
+            raise UserError(f"--out {run.path} exists and is not a directory")
+        if run.path.is_dir() and any(p.name != CLAIM_FILE for p in run.path.iterdir()):
+            raise UserError(f"--out {run.path} already exists; {hint}")
+        return [], []
+    saved = run.read_config()
+    refused, applied = resume_differences(saved, config)
+    if refused:
+        shown = ", ".join(f"{k} ({flat_settings(saved).get(k)!r} -> {flat_settings(config).get(k)!r})" for k in refused[:4])
+        more = f" and {len(refused) - 4} more" if len(refused) > 4 else ""
+        raise UserError(
+            f"--resume: {run.path} was started with a different config: {shown}{more} "
+            f"(resume with the same command; safe to change on resume: {', '.join(SAFE_ON_RESUME)})"
+        )
+    return refused, applied
+
+
 def start_run(
     out: str | Path,
     config: dict[str, Any],
@@ -404,27 +435,19 @@ def start_run(
     ``config`` is the run's settings as JSON (``config.to_dict``); ``facts`` are written beside them.
     A resumed run that is already finished is returned with ``dir.is_complete()`` true: the caller
     says so and stops. A ``--resume`` of a directory that does not exist yet starts the run."""
-    if report_to not in REPORT_TO:
-        raise UserError(f"--report-to {report_to}: choose from {', '.join(REPORT_TO)}")
     run = RunDir(out)
     if not is_main:
         return RunWriter(run, resumed=resume, is_main=False)
     resumed = resume and run.config_path.is_file()
     if resumed:
         saved = run.read_config()
-        refused, applied = resume_differences(saved, config)
-        if refused:
-            shown = ", ".join(f"{k} ({flat_settings(saved).get(k)!r} -> {flat_settings(config).get(k)!r})" for k in refused[:4])
-            more = f" and {len(refused) - 4} more" if len(refused) > 4 else ""
-            raise UserError(
-                f"--resume: {run.path} was started with a different config: {shown}{more} "
-                f"(resume with the same command; safe to change on resume: {', '.join(SAFE_ON_RESUME)})"
-            )
+        _, applied = check_run(out, config, resume, resumable, report_to)
         writer = RunWriter(run, resumed=True, report_to=report_to)
         writer._lock = _lock(run.path)
         if applied and not run.is_complete():
             run.write_config({**config, **{k: saved[k] for k in RUN_FACTS if k in saved}})
     else:
+        check_run(out, config, resume, resumable, report_to)
         lock = _claim(run.path, resumable)
         writer = RunWriter(run, resumed=False, report_to=report_to)
         writer._lock = lock

@@ -76,13 +76,11 @@ def run_ra3(args: argparse.Namespace) -> int:
 
 
 def run_ntp(args: argparse.Namespace) -> int:
-    from sparring.code.ra3 import ra3_token_budget, train_ntp
+    from sparring import ntp
 
     if args.tokens is not None and args.tokens < 1:
         raise UserError(f"--tokens must be >= 1, got {args.tokens}")
-    cfg = _config("ntp", args, {})
-    budget = ra3_token_budget(args.match) if args.match else args.tokens
-    summary = train_ntp(cfg, args.out, budget, resume=args.resume, report_to=args.report_to)
+    summary = ntp(_config("ntp", args, {}), args.out, tokens=args.tokens, match=args.match, resume=args.resume, report_to=args.report_to)
     print(f"{args.out}: {summary['tokens_trained']} tokens trained ({summary['wall_time_s']:.0f} s)")
     return 0
 

@@ -55,7 +55,7 @@ from sparring.errors import UserError
 from sparring.hf.generation import encode_with_char_mask, span_logprobs, token_logprobs
 from sparring.hf.models import save_model
 from sparring.rl.losses import group_advantages
-from sparring.runs import RunDir, RunWriter, atomic_write_json, atomic_write_text, start_run
+from sparring.runs import RunDir, RunWriter, atomic_write_json, atomic_write_text, check_run, start_run
 
 Position = tuple[int, int]  # (document index, line index)
 
@@ -270,6 +270,7 @@ def train_ra3(
 ) -> dict[str, Any]:
     from sparring.hf.models import load_model_and_tokenizer
 
+    check_run(out, to_dict(cfg), resume, report_to=report_to)
     task_ids, docs = expert_documents(cfg)
     checkpoints = Path(out) / "checkpoints"
     done = _completed_iterations(checkpoints) if resume else 0
@@ -372,6 +373,7 @@ def train_ntp(
     run that had not finished trains again from the start, in the same directory."""
     from sparring.hf.models import load_model_and_tokenizer
 
+    check_run(out, to_dict(cfg), resume, report_to=report_to)
     task_ids, docs = expert_documents(cfg)
     model, tokenizer, model_path = load_model_and_tokenizer(cfg.model, resolve_device(cfg.device))
     facts = {"model_path": model_path, "token_budget": token_budget, "train_task_ids": task_ids}

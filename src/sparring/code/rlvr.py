@@ -28,7 +28,7 @@ from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.hf.grpo import RunLogCallback, completion_text, grpo_config, last_checkpoint, restore, trainer_class
 from sparring.hf.models import load_model_and_tokenizer, save_model
-from sparring.runs import start_run
+from sparring.runs import check_run, start_run
 
 SAMPLES_FILE = "samples.jsonl"
 
@@ -59,6 +59,7 @@ class PassRateReward:
 def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to: str = "none") -> dict[str, Any]:
     from datasets import Dataset
 
+    check_run(out, to_dict(cfg), resume, report_to=report_to)
     bench = load_benchmark("mbpp", cfg.data.mbpp_file)
     ids = bench.ids_in_split("train")
     ids = ids[: cfg.data.train_limit] if cfg.data.train_limit else ids

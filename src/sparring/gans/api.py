@@ -30,7 +30,7 @@ from sparring.gans.plots import plot_curves
 from sparring.gans.registry import ALGORITHMS
 from sparring.gans.session import Session
 from sparring.metrics.nll import per_token_nll
-from sparring.runs import RunDir, RunWriter, atomic_write_json, start_run
+from sparring.runs import RunDir, RunWriter, atomic_write_json, check_run, start_run
 
 VOCAB_FILE = "vocab.json"
 
@@ -121,6 +121,7 @@ def load_run(path: str | Path, verb: str = "this command") -> Run:
 def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | None = None, report_to: str = "none") -> Run:
     """Train ``cfg`` into the run directory ``out`` (or continue it with ``resume=True``)."""
     console = console or Console(stderr=True)
+    check_run(out, to_dict(cfg), resume, report_to=report_to)  # before loading anything
     device = torch.device(resolve_device(cfg.device))
     pretrained = _pretrained_generator(cfg)
     data = load_corpus(cfg, device)  # before the run directory: bad data never leaves a partial run

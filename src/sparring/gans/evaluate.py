@@ -121,7 +121,7 @@ def evaluate_runs(paths: list[str], temperatures: list[float], out: str | None, 
     """Sweep temperatures for every run; write tables and plots; return what was written."""
     if not temperatures or any(not t > 0 for t in temperatures):
         raise UserError(f"--temperature values must be > 0, got {temperatures}")
-    runs = [Run(p) for p in paths]
+    runs = [Run(p, "evaluate") for p in paths]
     corpora = {}
     for run in runs:
         key = (run.config.data, run.config.test)

@@ -33,7 +33,7 @@ from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.hf.models import save_model
 from sparring.llm.config import AlignConfig
-from sparring.runs import RunDir, RunWriter, atomic_torch_save, atomic_write_json, atomic_write_text, start_run
+from sparring.runs import RunDir, RunWriter, atomic_torch_save, atomic_write_json, atomic_write_text, check_run, start_run
 
 DATA_EXTRA = "pip install 'sparring[llm]'"
 
@@ -102,6 +102,8 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
 
     is_main, world_size = _dist()
     # ---- everything the user can get wrong, before the run directory exists ----------------------
+    if is_main:
+        check_run(out, to_dict(cfg), resume, report_to=report_to)
     model_path = resolve_model(cfg.model.name)
     template = None
     if cfg.model.chat_template:

@@ -29,16 +29,16 @@ class EStepConfig:
     horizon: int = setting(4, "k: the next k expert lines score a comment")
     think_cost: float = setting(0.05, "c, nats per <think>; large c reduces RA3 to NTP")
     comment_tokens: int = setting(24, "longest comment")
-    temperature: float = 1.0
-    lr: float = 1e-5
+    temperature: float = setting(1.0, "sampling temperature of proposed comments")
+    lr: float = setting(1e-5, "the proposal's learning rate")
     kl_coef: float = setting(0.02, "per-token KL of the proposal to its initialisation, on the sampled comments")
 
 
 @dataclass
 class MStepConfig:
     epochs: int = setting(1, "passes over the annotated programs per EM iteration")
-    batch_size: int = 8
-    lr: float = 2e-5
+    batch_size: int = setting(8, "documents per SFT update")
+    lr: float = setting(2e-5, "SFT learning rate")
     mask_comments: bool = setting(False, "True: the loss skips comment tokens (the model then never learns to emit them)")
     annotate_group: int = setting(4, "comments proposed per position when annotating the training programs")
 
@@ -46,13 +46,13 @@ class MStepConfig:
 @dataclass
 class RA3Config:
     algo: str = "ra3"
-    model: str = "smollm2"
+    model: str = setting("smollm2", "starting model: smollm2, a model directory, a hub id in the local cache, or a run directory")
     data: CodeDataConfig = field(default_factory=CodeDataConfig)
     estep: EStepConfig = field(default_factory=EStepConfig)
     mstep: MStepConfig = field(default_factory=MStepConfig)
     iterations: int = setting(3, "EM iterations")
     batch_size: int = setting(16, "forward/generation batch")
-    seed: int = 0
+    seed: int = setting(0, "seed of sampling and data order")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
 
 
@@ -61,19 +61,19 @@ class RLVRConfig:
     algo: str = "rlvr"
     model: str = setting("smollm2", "any causal LM or a ra3/ntp run directory")
     data: CodeDataConfig = field(default_factory=CodeDataConfig)
-    steps: int = 200
-    prompts_per_step: int = 8
-    num_generations: int = 8
-    max_new_tokens: int = 256
-    temperature: float = 1.0
-    lr: float = 1e-6
-    beta: float = 0.0
+    steps: int = setting(200, "GRPO optimiser steps")
+    prompts_per_step: int = setting(8, "tasks per optimiser step")
+    num_generations: int = setting(8, "completions per task (GRPO's group)")
+    max_new_tokens: int = setting(256, "longest completion")
+    temperature: float = setting(1.0, "sampling temperature of completions")
+    lr: float = setting(1e-6, "the policy's learning rate")
+    beta: float = setting(0.0, "KL coefficient to the reference model (0: no reference model is kept)")
     timeout_s: float = setting(3.0, "per completion in the sandbox")
-    workers: int = 2
+    workers: int = setting(2, "sandboxes judging in parallel (safe to change on resume)")
     disc_weight: float = setting(0.0, "> 0: add the adversarial discriminator's reward (RLVR + demonstrations)")
-    disc_lr: float = 5e-5
-    checkpoint_every: int = 50
-    seed: int = 0
+    disc_lr: float = setting(5e-5, "the discriminator's learning rate (with disc_weight > 0)")
+    checkpoint_every: int = setting(50, "steps between checkpoints (safe to change on resume)")
+    seed: int = setting(0, "seed of sampling and data order")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
 
 

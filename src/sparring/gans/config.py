@@ -16,13 +16,13 @@ from sparring.config import ConfigKind, need, need_device, setting
 class OracleConfig:
     """The synthetic benchmark: a random LSTM language model plays the role of the true distribution."""
 
-    vocab_size: int = 5000
-    emb_dim: int = 32
-    hidden_dim: int = 32
-    seq_len: int = 20
+    vocab_size: int = setting(5000, "tokens of the oracle LSTM (the start token is one more)")
+    emb_dim: int = setting(32, "the oracle's embedding size")
+    hidden_dim: int = setting(32, "the oracle's LSTM size")
+    seq_len: int = setting(20, "tokens per sequence (LeakGAN's long-text setting: 40)")
     seed: int = setting(0, "the oracle's own seed: fixed by default so every training seed faces the same oracle")
-    n_train: int = 10_000
-    n_test: int = 10_000
+    n_train: int = setting(10_000, "training sequences sampled from the oracle")
+    n_test: int = setting(10_000, "held-out sequences sampled from the oracle (NLL-test, the entropy floor)")
 
 
 @dataclass
@@ -32,56 +32,58 @@ class TextConfig:
     text_col: str = setting("text", "column of .jsonl / .csv / .parquet files and HF datasets")
     vocab_size: int = setting(5000, "cap, including <eos> and <unk>; the most frequent training words are kept")
     max_len: int = setting(40, "words per sentence; longer ones are truncated (and counted)")
-    lowercase: bool = True
+    lowercase: bool = setting(True, "lowercase words before building the vocabulary")
     test_fraction: float = setting(0.1, "held out from the training file when no --test is given")
 
 
 @dataclass
 class GeneratorConfig:
-    emb_dim: int = 32
-    hidden_dim: int = 32
-    init_std: float = 0.1
+    emb_dim: int = setting(32, "the generator's embedding size")
+    hidden_dim: int = setting(32, "the generator's LSTM size")
+    init_std: float = setting(0.1, "standard deviation of the generator's normal initialisation")
 
 
 @dataclass
 class DiscriminatorConfig:
-    emb_dim: int = 64
-    filter_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
-    num_filters: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+    emb_dim: int = setting(64, "D's embedding size")
+    filter_sizes: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20), "widths of D's convolution filters")
+    num_filters: tuple[int, ...] = setting(
+        (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160), "filters per width (as many entries as filter_sizes)"
+    )
     dropout: float = setting(0.25, "SeqGAN's keep probability of 0.75")
     l2_reg: float = setting(0.2, "on the output layer's weight and bias, as in SeqGAN")
-    lr: float = 1e-4
-    batch_size: int = 64
+    lr: float = setting(1e-4, "D's Adam learning rate")
+    batch_size: int = setting(64, "D's minibatch (real and generated sequences together)")
 
 
 @dataclass
 class MLEConfig:
-    epochs: int = 120
-    lr: float = 1e-2
-    batch_size: int = 64
-    grad_clip: float = 5.0
-    eval_every: int = 5
+    epochs: int = setting(120, "maximum-likelihood epochs over the training data")
+    lr: float = setting(1e-2, "Adam learning rate of MLE (pre-)training")
+    batch_size: int = setting(64, "sequences per MLE update")
+    grad_clip: float = setting(5.0, "gradient-norm clip of MLE updates")
+    eval_every: int = setting(5, "MLE epochs between evaluations (NLL-oracle, NLL-test, BLEU)")
 
 
 @dataclass
 class PretrainDConfig:
-    rounds: int = 50
-    epochs: int = 3
+    rounds: int = setting(50, "D pre-training rounds, each on fresh generator samples")
+    epochs: int = setting(3, "D epochs per pre-training round")
     n_negatives: int = setting(10_000, "fresh generator samples per round; positives are as many training sequences")
 
 
 @dataclass
 class AdversarialConfig:
-    steps: int = 200
-    batch_size: int = 64
-    rollouts: int = 16
+    steps: int = setting(200, "adversarial generator updates")
+    batch_size: int = setting(64, "generated sequences per policy-gradient update")
+    rollouts: int = setting(16, "Monte Carlo completions per prefix (the Q estimate)")
     rollout_update_rate: float = setting(0.8, "the rollout policy keeps this share of its old weights each step")
-    lr: float = 1e-2
-    grad_clip: float = 5.0
-    d_rounds: int = 5
-    d_epochs: int = 3
-    n_negatives: int = 10_000
-    eval_every: int = 10
+    lr: float = setting(1e-2, "Adam learning rate of the adversarial generator updates")
+    grad_clip: float = setting(5.0, "gradient-norm clip of the adversarial updates")
+    d_rounds: int = setting(5, "D rounds (fresh negatives each) after every generator update")
+    d_epochs: int = setting(3, "D epochs per adversarial round")
+    n_negatives: int = setting(10_000, "fresh generator samples per adversarial D round")
+    eval_every: int = setting(10, "adversarial steps between evaluations")
     mle_every: int = setting(0, "interleave one MLE phase every this many steps (0: never; LeakGAN's remedy for collapse)")
     mle_epochs: int = setting(1, "MLE epochs in each interleaved phase")
 
@@ -97,17 +99,17 @@ class LeakGANModelConfig:
 class InterleavedPretrainConfig:
     """LeakGAN pre-training: ``rounds`` x (``d_rounds`` x ``d_epochs`` D epochs, then ``mle_epochs`` MLE epochs)."""
 
-    rounds: int = 10
-    d_rounds: int = 5
-    d_epochs: int = 3
-    n_negatives: int = 10_000
-    mle_epochs: int = 8
+    rounds: int = setting(10, "interleaved pre-training rounds")
+    d_rounds: int = setting(5, "D rounds per pre-training round")
+    d_epochs: int = setting(3, "D epochs per D round")
+    n_negatives: int = setting(10_000, "fresh generator samples per D round")
+    mle_epochs: int = setting(8, "MLE epochs per pre-training round")
 
 
 @dataclass
 class EvalConfig:
     n_samples: int = setting(10_000, "generator samples scored by the oracle for NLL-oracle")
-    temperature: float = 1.0
+    temperature: float = setting(1.0, "sampling temperature of evaluation, samples.txt and the adversarial samples")
     n_d_eval: int = setting(1_000, "held-out real and fresh generated sequences for the discriminator's accuracy")
     n_write_samples: int = setting(1_000, "lines in samples.txt")
     n_bleu: int = setting(2_000, "real text: generated sentences scored by BLEU / Self-BLEU / distinct-n")
@@ -118,7 +120,7 @@ class MLERunConfig:
     """Teacher-forced maximum likelihood: the baseline every GAN is compared with."""
 
     algo: str = "mle"
-    seed: int = 0
+    seed: int = setting(0, "training seed (the oracle has its own, oracle.seed)")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
     data: str = setting("oracle", "'oracle', a text/.jsonl/.csv/.parquet file, or a Hugging Face dataset name")
     test: str = setting("", "held-out file for real text; empty: hold out text.test_fraction of the training file")
@@ -190,20 +192,20 @@ class RankGANRunConfig(SeqGANRunConfig):
 
 @dataclass
 class RelGANModelConfig:
-    mem_slots: int = 1
-    num_heads: int = 2
-    head_size: int = 256
+    mem_slots: int = setting(1, "relational memory slots")
+    num_heads: int = setting(2, "attention heads of the relational memory")
+    head_size: int = setting(256, "size of each attention head")
     max_inverse_temperature: float = setting(1000.0, "Gumbel-softmax beta, annealed 1 -> max: beta_n = max ** (n / N)")
 
 
 @dataclass
 class RelGANAdversarialConfig:
-    steps: int = 3000
-    batch_size: int = 64
-    lr: float = 1e-4
+    steps: int = setting(3000, "adversarial generator updates")
+    batch_size: int = setting(64, "sequences per update (real and generated each)")
+    lr: float = setting(1e-4, "Adam learning rate of generator and D")
     d_steps: int = setting(5, "discriminator updates per generator update")
-    grad_clip: float = 5.0
-    eval_every: int = 100
+    grad_clip: float = setting(5.0, "gradient-norm clip")
+    eval_every: int = setting(100, "adversarial steps between evaluations")
 
 
 @dataclass

@@ -21,13 +21,13 @@ HIDDEN_STYLE = "You are a pirate. Always answer in one or two short sentences, i
 @dataclass
 class ModelConfig:
     name: str = setting("smollm2", "a local directory, a hub id, or an embedded name (smollm2)")
-    system_prompt: str = PUBLIC_SYSTEM
+    system_prompt: str = setting(PUBLIC_SYSTEM, "the system instruction of the chat template")
     chat_template: str = setting("", "a Jinja file; empty = the tokenizer's own")
-    lora: bool = False
-    lora_rank: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+    lora: bool = setting(False, "train a LoRA adapter instead of all weights")
+    lora_rank: int = setting(8, "LoRA rank r")
+    lora_alpha: int = setting(16, "LoRA scaling alpha")
+    lora_dropout: float = setting(0.05, "dropout on the LoRA input")
+    lora_targets: list[str] = setting(factory=lambda: ["q_proj", "v_proj"], help="modules that get adapters")
 
 
 @dataclass
@@ -35,18 +35,18 @@ class TaskConfig:
     name: str = setting("imitation", "imitation | data")
     data: str = setting("", "--data FILE for the data task")
     test_data: str = setting("", "--test FILE: held-out pairs (default: hold out test_fraction of --data)")
-    prompt_col: str = "prompt"
-    response_col: str = "response"
+    prompt_col: str = setting("prompt", "prompt column of --data")
+    response_col: str = setting("response", "response column of --data")
     max_examples: int = setting(0, "use only the first N rows of --data (0 = all)")
     test_fraction: float = setting(0.2, "held out for evaluation (imitation: of the 500 shipped prompts)")
-    teacher_instruction: str = HIDDEN_STYLE
+    teacher_instruction: str = setting(HIDDEN_STYLE, "the imitation teacher's hidden system instruction (the student never sees it)")
 
 
 @dataclass
 class GenerationConfig:
-    max_new_tokens: int = 48
-    temperature: float = 1.0
-    top_p: float = 1.0
+    max_new_tokens: int = setting(48, "longest response")
+    temperature: float = setting(1.0, "sampling temperature (training, teacher and evaluation)")
+    top_p: float = setting(1.0, "nucleus sampling mass")
     batch_size: int = setting(16, "prompts per generate() call outside GRPO (teacher, evaluation)")
 
 
@@ -55,32 +55,32 @@ class DiscriminatorConfig:
     kind: str = setting("encoder", "encoder (MiniLM + head) | seed (transformer + LSTM over the generator's hidden states)")
     loss: str = setting("bce", "bce (original GAN) | bt (Bradley-Terry / relativistic on same-prompt pairs)")
     encoder: str = setting("minilm", "embedded all-MiniLM-L6-v2, or any HF encoder directory")
-    lr: float = 2e-5
+    lr: float = setting(2e-5, "D's AdamW learning rate")
     max_length: int = setting(160, "tokens of prompt + response seen by D")
     d_steps: int = setting(1, "D updates per generator step")
     pretrain_steps: int = setting(20, "D updates on base-model responses before adversarial training")
-    pretrain_batch: int = 16
+    pretrain_batch: int = setting(16, "pairs per D pre-training update")
     seed_layers: int = setting(1, "the seed D: transformer encoder layers over hidden states")
-    seed_heads: int = 4
-    seed_lstm: int = 128
+    seed_heads: int = setting(4, "the seed D: attention heads")
+    seed_lstm: int = setting(128, "the seed D: LSTM size")
 
 
 @dataclass
 class TrainConfig:
     objective: str = setting("reward", "reward (GRPO on D's score) | seed (BCE through hidden states) | hybrid")
-    steps: int = 200
-    prompts_per_step: int = 8
+    steps: int = setting(200, "generator optimiser steps")
+    prompts_per_step: int = setting(8, "prompts per optimiser step (each with num_generations completions)")
     num_generations: int = setting(4, "completions per prompt (GRPO group)")
-    lr: float = 1e-5
+    lr: float = setting(1e-5, "the generator's learning rate")
     beta: float = setting(0.04, "KL to the reference model")
     sft_coef: float = setting(0.0, "interleaved SFT loss on real responses, added to the GRPO loss")
-    sft_batch: int = 4
+    sft_batch: int = setting(4, "real pairs per interleaved SFT term")
     hybrid_reward: str = setting("", "module:function or file.py:function, TRL reward signature")
     hybrid_weights: list[float] = setting(factory=lambda: [1.0, 1.0], help="[D, user reward]")
     seed_d_repeats: int = setting(3, "the seed objective: D updates per batch")
     seed_skip_prob: float = setting(0.25, "the seed objective: probability of skipping the generator update")
-    checkpoint_every: int = 10
-    log_every: int = 1
+    checkpoint_every: int = setting(10, "steps between checkpoints (safe to change on resume)")
+    log_every: int = setting(1, "steps between metrics rows (safe to change on resume)")
 
 
 @dataclass
@@ -98,7 +98,7 @@ class AlignConfig:
     disc: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: AlignEvalConfig = field(default_factory=AlignEvalConfig)
-    seed: int = 0
+    seed: int = setting(0, "seed of sampling, D's initialisation and data order")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
 
 

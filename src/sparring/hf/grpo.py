@@ -10,7 +10,6 @@ and is never resumed from.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
-from sparring.runs import RunWriter, TrainingDiverged
+from sparring.runs import RunWriter, TrainingDiverged, check_finite
 
 STATE_FILE = "sparring_state.pt"
 
@@ -139,12 +138,8 @@ class RunLogCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
         logs = logs or {}
-        loss = logs.get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            raise TrainingDiverged(
-                f"training diverged: the loss is {loss} at step {state.global_step} ({self.writer.path} keeps its last good "
-                "checkpoint and can be resumed with a smaller learning rate)"
-            )
+        if logs.get("loss") is not None:
+            check_finite({"loss": float(logs["loss"])}, ("loss",), f"step {state.global_step}", self.writer.path)
         if "reward" not in logs:
             return
         row: dict[str, Any] = {"step": state.global_step, "phase": self.phase}

@@ -162,33 +162,49 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
         if not is_main:
             return {}
 
-        # ---- save, evaluate, summarise ------------------------------------------------------------
-        save_model(policy, tokenizer, writer.path / "model")
-        torch.save(disc.state_dict(), writer.path / "discriminator.pt")
-        result = evaluate_run(writer.path, policy=policy, tokenizer=tokenizer, cfg=cfg, model_path=model_path, device=device)
-        from sparring.llm.plots import plot_align_curves
+        return finish_align(writer, cfg, policy, tokenizer, disc, pairs, model_path, device, train_seconds)
 
-        rows = writer.dir.read_metrics()
-        plot_align_curves(rows, writer.dir.curves_path)
-        adversarial = [r for r in rows if r.get("phase") == "adversarial"]
-        summary = {
-            "algo": "align",
-            "objective": cfg.train.objective,
-            "disc": cfg.disc.kind,
-            "model": cfg.model.name,
-            "task": cfg.task.name if cfg.task.name == "imitation" else cfg.task.data,
-            "data": pairs.stats(),
-            "steps": cfg.train.steps,
-            "wall_time_s": round(writer.elapsed(), 1),
-            "train_time_s": round(train_seconds, 1),
-            "mean_step_time_s": _mean(adversarial, "step_time"),
-            "mean_d_share": _mean(adversarial, "d_share"),
-            "peak_rss_gib": round(_rss_gib(), 2),
-            "peak_cuda_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
-            "evaluation": result,
-            "final": adversarial[-1] if adversarial else {},
-        }
-        return writer.finish(summary)
+
+def finish_align(
+    writer: RunWriter,
+    cfg: AlignConfig,
+    policy: Any,
+    tokenizer: Any,
+    disc: Any,
+    pairs: Any,
+    model_path: str,
+    device: str,
+    train_seconds: float,
+) -> dict[str, Any]:
+    """The trained model and D saved, the before/after evaluation, the curves, and summary.json last."""
+    import torch
+
+    from sparring.llm.plots import plot_align_curves
+
+    save_model(policy, tokenizer, writer.path / "model")
+    torch.save(disc.state_dict(), writer.path / "discriminator.pt")
+    result = evaluate_run(writer.path, policy=policy, tokenizer=tokenizer, cfg=cfg, model_path=model_path, device=device)
+    rows = writer.dir.read_metrics()
+    plot_align_curves(rows, writer.dir.curves_path)
+    adversarial = [r for r in rows if r.get("phase") == "adversarial"]
+    summary = {
+        "algo": "align",
+        "objective": cfg.train.objective,
+        "disc": cfg.disc.kind,
+        "model": cfg.model.name,
+        "task": cfg.task.name if cfg.task.name == "imitation" else cfg.task.data,
+        "data": pairs.stats(),
+        "steps": cfg.train.steps,
+        "wall_time_s": round(writer.elapsed(), 1),
+        "train_time_s": round(train_seconds, 1),
+        "mean_step_time_s": _mean(adversarial, "step_time"),
+        "mean_d_share": _mean(adversarial, "d_share"),
+        "peak_rss_gib": round(_rss_gib(), 2),
+        "peak_cuda_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
+        "evaluation": result,
+        "final": adversarial[-1] if adversarial else {},
+    }
+    return writer.finish(summary)
 
 
 D_PRETRAINED = "d_pretrained.pt"

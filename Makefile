@@ -18,8 +18,8 @@ demo: $(BIN)/.installed
 	rm -rf $(DEMO)
 	$(BIN)/sparring train mle --data oracle --preset demo --out $(DEMO)/mle
 	$(BIN)/sparring train seqgan --data oracle --preset demo --set pretrained=$(DEMO)/mle --out $(DEMO)/seqgan
-	$(BIN)/sparring report $(DEMO)/mle $(DEMO)/seqgan --plot $(DEMO)/curves.png
 	$(BIN)/sparring evaluate $(DEMO)/mle $(DEMO)/seqgan --temperature 0.8 1.0 1.25 --pca-samples 500 --out $(DEMO)/evaluation
+	$(BIN)/sparring report $(DEMO)/mle $(DEMO)/seqgan --plot $(DEMO)/curves.png
 
 # The LLM side: SmolLM2-135M-Instruct (from PyPI) learns a hidden teacher's style against a discriminator.
 align-demo: $(BIN)/.installed

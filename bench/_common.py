@@ -46,7 +46,7 @@ def write_results(name: str, data: dict, table_header: list[str], table_rows: li
 
 
 FAMILY = ["mle", "seqgan", "maligan", "rankgan", "leakgan", "relgan"]
-FROM_MLE = {"seqgan", "maligan", "rankgan"}  # start from the MLE run's generator, so MLE is their starting point
+FROM_MLE = {"seqgan", "maligan", "rankgan"}  # start from the MLE run's best-validation generator
 
 
 def run_family(base: Path, preset: str, common: dict, models: list[str], extra: dict[str, dict] | None = None) -> dict:

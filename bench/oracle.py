@@ -1,12 +1,17 @@
-"""The oracle benchmark: every model of the family on the synthetic LSTM oracle, for one preset and length.
+"""The oracle benchmark: the family on the synthetic LSTM oracle, over seeds, with 95% intervals.
 
-SeqGAN, MaliGAN and RankGAN start from the MLE run's final generator (so the MLE row is their
-starting point); LeakGAN and RelGAN have their own generators and pre-train them themselves.
-Writes bench/results/oracle-<len>-<preset>.json and .md. Runs go to bench/runs/ (not committed).
+For every seed, MLE trains first (model selection on the validation split: its best-NLL-valid
+checkpoint is what SeqGAN, MaliGAN and RankGAN start from, and the MLE row reports that
+checkpoint); LeakGAN and RelGAN pre-train their own generators. With ``--temperatures`` every
+run is also swept over temperatures and compared with MLE at matched coverage (NLL-oracle at equal
+NLL-test, along each run's Pareto front). Each metric is a mean over seeds with a 95% t interval;
+a method is "ahead" of MLE only when the interval of the paired (same seed) difference excludes 0.
 
-    python bench/oracle.py --preset demo --seq-len 20
-    python bench/oracle.py --preset demo --seq-len 40      # LeakGAN's long-text setting (oracle 64/64)
-    python bench/oracle.py --preset paper --device cuda    # the published schedules, on a GPU
+Writes bench/results/oracle-<len>-<preset>.json and .md after every seed, so a cut run keeps what
+it finished. Runs go to bench/runs/ (not committed).
+
+    python bench/oracle.py --preset demo --seq-len 20 --models mle,seqgan,leakgan --seeds 3
+    python bench/oracle.py --preset demo --seq-len 40 --models mle,seqgan,leakgan   # LeakGAN's long-text setting
 """
 
 from __future__ import annotations
@@ -15,11 +20,80 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FAMILY, FROM_MLE, machine, phase_seconds, run_family, write_results  # noqa: E402
+from _common import FAMILY, machine, phase_seconds, run_family, write_results  # noqa: E402
 
 PAPERS = {"mle": 9.04, "seqgan": 8.74, "leakgan": 7.04, "relgan": 6.68}  # length 20, each paper's own oracle and schedule
+
+
+def run_metrics(run: Any, algo: str) -> dict[str, Any]:
+    """What the table reports for one run: MLE at its best-validation checkpoint, the others final."""
+    s = run.summary
+    chosen = s["mle_best"] if algo == "mle" and s.get("mle_best") else s["final"]
+    d = s.get("d_accuracy") or {}
+    return {
+        "nll_oracle": chosen["nll_oracle"],
+        "nll_test": chosen["nll_test"],
+        "nll_valid": chosen["nll_valid"],
+        "epoch": chosen.get("epoch"),
+        "mle_last_nll_test": s["final"]["nll_test"] if algo == "mle" else None,
+        "d_acc_start": d.get("adversarial_start"),
+        "d_acc_end": d.get("adversarial_end"),
+        "entropy_floor": s["entropy_floor"],
+        "phase_seconds": phase_seconds(run),
+        "wall_time_s": s["wall_time_s"],
+        "temperature": s["final"]["temperature"],
+        "n_samples": s["final"]["n_samples"],
+    }
+
+
+def frontier_gap(run_dir: Path, mle_dir: Path) -> dict[str, Any]:
+    """Mean NLL-oracle gap to MLE at equal NLL-test (positive: the run is better), from both sweeps."""
+    from sparring.gans.api import load_run
+    from sparring.gans.report import sweep_rows
+    from sparring.metrics.frontier import compare_fronts
+
+    fronts = [[(r["nll_test"], r["nll_oracle"]) for r in sweep_rows(load_run(p))] for p in (run_dir, mle_dir)]
+    return compare_fronts(fronts[0], fronts[1])
+
+
+def summarise(per_seed: dict[int, dict[str, dict]], frontier: dict[int, dict[str, dict]], seq_len: int) -> tuple[dict, list[list[str]]]:
+    from sparring.metrics.intervals import format_interval, mean_interval, paired_verdict
+
+    seeds = sorted(per_seed)
+    algos = [a for a in FAMILY if all(a in per_seed[s] for s in seeds)]
+    table, rows = {}, []
+    for algo in algos:
+        values = {k: [per_seed[s][algo][k] for s in seeds] for k in ("nll_oracle", "nll_test", "wall_time_s")}
+        entry: dict[str, Any] = {k: mean_interval(v) for k, v in values.items()}
+        line = [algo, str(len(seeds)), format_interval(*entry["nll_oracle"]), format_interval(*entry["nll_test"])]
+        d_start = [per_seed[s][algo]["d_acc_start"] for s in seeds if per_seed[s][algo]["d_acc_start"] is not None]
+        entry["d_acc_start"] = mean_interval(d_start) if d_start else None
+        line.append(format_interval(*entry["d_acc_start"], digits=2) if d_start else "-")
+        if algo != "mle" and "mle" in algos:
+            for key in ("nll_oracle", "nll_test"):
+                mle = [per_seed[s]["mle"][key] for s in seeds]
+                entry[f"vs_mle_{key}"] = paired_verdict(values[key], mle)
+            gaps = [frontier[s][algo]["mean_gap"] for s in seeds if frontier.get(s, {}).get(algo, {}).get("mean_gap") is not None]
+            verdicts = [frontier[s][algo]["verdict"] for s in seeds if algo in frontier.get(s, {})]
+            if gaps:
+                mean, low, high = mean_interval(gaps)
+                call = "tie" if low != low or low <= 0 <= high else ("ahead" if low > 0 else "behind")
+                entry["frontier_vs_mle"] = {"mean_gap": (mean, low, high), "call": call, "per_seed": verdicts}
+            v_or, v_te = entry["vs_mle_nll_oracle"], entry["vs_mle_nll_test"]
+            line.append(f"{v_or[0]} ({format_interval(v_or[1], v_or[2], v_or[3])})")
+            line.append(f"{v_te[0]} ({format_interval(v_te[1], v_te[2], v_te[3])})")
+            fr = entry.get("frontier_vs_mle")
+            line.append(f"{fr['call']} ({format_interval(*fr['mean_gap'])}; {', '.join(fr['per_seed'])})" if fr else "-")
+        else:
+            line += ["-", "-", "-"]
+        paper = f"{PAPERS[algo]:.2f}" if seq_len == 20 and algo in PAPERS else "-"
+        line += [paper, format_interval(*entry["wall_time_s"], digits=0)]
+        table[algo] = entry
+        rows.append(line)
+    return table, rows
 
 
 def main() -> None:
@@ -27,59 +101,63 @@ def main() -> None:
     parser.add_argument("--preset", default="demo", choices=["smoke", "demo", "paper"])
     parser.add_argument("--seq-len", type=int, default=20)
     parser.add_argument("--models", default=",".join(FAMILY), help="comma-separated subset of " + ",".join(FAMILY))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1 (the oracle is the same for all)")
+    parser.add_argument("--temperatures", default="0.8,1.0,1.25", help="sweep for the frontier comparison ('' to skip)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra settings for every run")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--name", default=None, help="results name (default oracle-<len>-<preset>)")
     parser.add_argument("--runs", default=str(Path(__file__).resolve().parent / "runs"))
     args = parser.parse_args()
+    from sparring.config import parse_assignment
+    from sparring.gans.evaluate import evaluate_runs
 
-    name = f"oracle-{args.seq_len}-{args.preset}"
-    base = Path(args.runs) / name
-    shutil.rmtree(base, ignore_errors=True)
-    common = {"seed": args.seed, "oracle.seq_len": args.seq_len, "device": args.device}
-    if args.seq_len == 40:  # LeakGAN's long-sequence oracle: embedding and hidden size 64 (generators to match)
-        common.update({"oracle.emb_dim": 64, "oracle.hidden_dim": 64, "generator.emb_dim": 64, "generator.hidden_dim": 64})
-    runs = run_family(base, args.preset, common, args.models.split(","))
-
-    results = {}
-    for algo, run in runs.items():
-        s = run.summary
-        results[algo] = {
-            "nll_oracle": s["final"]["nll_oracle"],
-            "nll_test": s["final"]["nll_test"],
-            "best_nll_oracle": s["best"].get("nll_oracle", {}).get("value"),
-            "entropy_floor": s["entropy_floor"],
-            "phase_seconds": phase_seconds(run),
-            "wall_time_s": s["wall_time_s"],
-            "temperature": s["final"]["temperature"],
-            "n_samples": s["final"]["n_samples"],
-            "config": run.dir.read_config(),
-        }
-    rows = []
-    for algo, r in results.items():
-        paper = f"{PAPERS[algo]:.2f}" if args.seq_len == 20 and algo in PAPERS else "-"
-        start = "MLE row" if algo in FROM_MLE else "own pre-training"
-        rows.append([algo, f"{r['nll_oracle']:.3f}", f"{r['nll_test']:.3f}", f"{r['best_nll_oracle']:.3f}", paper, start,
-                     f"{r['wall_time_s']:.0f}"])
-    floor = next(iter(results.values()))["entropy_floor"]
-    notes = [
-        f"Preset `{args.preset}`, length {args.seq_len}, seed {args.seed}, device {args.device}. NLLs are per-token nats at "
-        f"temperature {next(iter(results.values()))['temperature']} over {next(iter(results.values()))['n_samples']} samples; "
-        f"the oracle's entropy floor is {floor:.3f}. 'final' is the last evaluation, 'best' the lowest seen during the run.",
-        "The paper column is each paper's own oracle and full schedule: not the same oracle, so compare orderings, not values.",
-    ]
-    if "seqgan" in results and "leakgan" in results:
-        lead = results["seqgan"]["nll_oracle"] - results["leakgan"]["nll_oracle"]
-        notes.insert(0, f"LeakGAN's final NLL-oracle is {'below' if lead > 0 else 'not below'} SeqGAN's ({lead:+.3f} nats).")
-    notes.append(f"Machine: {machine()}")
-    md = write_results(
-        name,
-        {"preset": args.preset, "seq_len": args.seq_len, "seed": args.seed, "device": args.device, "results": results,
-         "machine": machine()},
-        ["model", "NLL-oracle (final)", "NLL-test (final)", "NLL-oracle (best)", "paper", "starts from", "wall time (s)"],
-        rows,
-        notes,
-    )
-    print(md.read_text())
+    name = args.name or f"oracle-{args.seq_len}-{args.preset}"
+    temperatures = [float(t) for t in args.temperatures.split(",") if t]
+    per_seed: dict[int, dict[str, dict]] = {}
+    frontier: dict[int, dict[str, dict]] = {}
+    for seed in range(args.seeds):
+        base = Path(args.runs) / name / f"seed-{seed}"
+        shutil.rmtree(base, ignore_errors=True)
+        common = {"seed": seed, "oracle.seq_len": args.seq_len, "device": args.device, **dict(parse_assignment(a) for a in args.set)}
+        if args.seq_len == 40:  # LeakGAN's long-sequence oracle: embedding and hidden size 64 (generators to match)
+            common.update({"oracle.emb_dim": 64, "oracle.hidden_dim": 64, "generator.emb_dim": 64, "generator.hidden_dim": 64})
+        runs = run_family(base, args.preset, common, args.models.split(","))
+        per_seed[seed] = {algo: run_metrics(run, algo) for algo, run in runs.items()}
+        if temperatures:
+            evaluate_runs([str(r.path) for r in runs.values()], temperatures, str(base / "evaluation"), pca_samples=200, seed=seed)
+            frontier[seed] = {a: frontier_gap(base / a, base / "mle") for a in runs if a != "mle" and "mle" in runs}
+        table, rows = summarise(per_seed, frontier, args.seq_len)
+        first = next(iter(per_seed[0].values()))
+        mle_runs = [per_seed[s]["mle"] for s in per_seed if "mle" in per_seed[s]]
+        notes = [
+            f"Preset `{args.preset}`, length {args.seq_len}, seeds 0..{seed} ({seed + 1} of {args.seeds} done), device {args.device}"
+            + (f", extra settings {args.set}" if args.set else "") + ". "
+            f"NLLs are per-token nats at temperature {first['temperature']} over {first['n_samples']} samples; the oracle's "
+            f"entropy floor is {first['entropy_floor']:.3f}. Each cell: mean [95% t interval over seeds].",
+            "MLE is reported at its best-validation epoch (chosen on NLL-valid, never on test); SeqGAN, MaliGAN and RankGAN "
+            "start from that checkpoint; LeakGAN and RelGAN pre-train their own generators.",
+            "'vs MLE' columns: paired difference (method - MLE, same seed), 'ahead' only when its 95% interval excludes 0, else 'tie'. "
+            "The frontier column compares at matched coverage: mean NLL-oracle gap to MLE at equal NLL-test along the "
+            f"Pareto fronts of the sweep over T = {args.temperatures} (positive: better than MLE), with each seed's verdict.",
+            "D acc: the discriminator's held-out accuracy (validation real vs fresh samples) at the start of the adversarial phase.",
+        ]
+        if mle_runs:
+            below = sum(m["nll_test"] < m["mle_last_nll_test"] for m in mle_runs)
+            epochs = [m["epoch"] for m in mle_runs]
+            notes.append(f"MLE's best-validation NLL-test is below its last-epoch NLL-test in {below} of {len(mle_runs)} seeds "
+                         f"(best epochs {epochs}).")
+        notes.append("The paper column is each paper's own oracle and full schedule: compare orderings, not values.")
+        notes.append(f"Machine: {machine()}")
+        write_results(
+            name,
+            {"preset": args.preset, "seq_len": args.seq_len, "seeds": sorted(per_seed), "device": args.device, "per_seed": per_seed,
+             "frontier": frontier, "summary": table, "settings": args.set, "machine": machine()},
+            ["model", "seeds", "NLL-oracle", "NLL-test", "D acc (adv. start)", "vs MLE: NLL-oracle", "vs MLE: NLL-test",
+             "frontier vs MLE", "paper", "wall time (s)"],
+            rows,
+            notes,
+        )
+    print((Path(__file__).resolve().parent / "results" / f"{name}.md").read_text())
 
 
 if __name__ == "__main__":

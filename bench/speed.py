@@ -39,11 +39,11 @@ def main() -> None:
     device = torch.device(args.device)
     cfg = build_config("seqgan", "paper")
     gen, disc = build_generator(cfg, 5000, device), build_discriminator(cfg, 5000, device)
-    shape = Corpus(torch.zeros(1, 20, dtype=torch.long), torch.zeros(1, 20, dtype=torch.long), 5000)
+    shape = Corpus(torch.zeros(1, 20, dtype=torch.long), torch.zeros(1, 20, dtype=torch.long), torch.zeros(1, 20, dtype=torch.long), 5000)
     seqs = sample(gen, 64, shape)
     real = sample(gen, 10_000, shape)
     fake = sample(gen, 10_000, shape)
-    corpus = Corpus(real, real[:1000], 5000)
+    corpus = Corpus(real, real[:1000], real[1000:2000], 5000)
     g_opt, d_opt = adam(gen.parameters(), 1e-2), adam(disc.parameters(), 1e-4)
 
     # LeakGAN's paper configuration: adversarial step = one generator update with its rollouts, then D rounds.

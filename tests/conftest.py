@@ -9,6 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TINY = [
     "oracle.n_train=600",
     "oracle.n_test=300",
+    "oracle.n_valid=300",
     "mle.epochs=2",
     "eval.n_samples=300",
     "eval.n_d_eval=100",
@@ -21,7 +22,8 @@ TINY = [
 ]
 
 
-_TINY_COMMON = ["oracle.n_train=600", "oracle.n_test=300", "eval.n_samples=300", "eval.n_d_eval=100", "eval.n_write_samples=20",
+_TINY_COMMON = ["oracle.n_train=600", "oracle.n_test=300", "oracle.n_valid=300", "eval.n_samples=300", "eval.n_d_eval=100",
+                "eval.n_write_samples=20",
                 "eval.n_bleu=100", "text.max_len=12"]
 _TINY_SMALL_D = ["discriminator.filter_sizes=2,3", "discriminator.num_filters=20,20"]
 TINY_BY_ALGO = {

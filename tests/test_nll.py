@@ -52,7 +52,8 @@ def test_nll_test_is_measured_on_the_held_out_split_only():
     gen = unigram_model([0.2, 0.2, 0.6])
     train = torch.zeros(4, 3, dtype=torch.long)
     test = torch.full((4, 3), 2, dtype=torch.long)
-    metrics = evaluate_generator(gen, Corpus(train, test, oracle.vocab_size, oracle=oracle), EvalConfig(n_samples=2000, temperature=1.0))
+    corpus = Corpus(train, test, train, oracle.vocab_size, oracle=oracle)
+    metrics = evaluate_generator(gen, corpus, EvalConfig(n_samples=2000, temperature=1.0))
     assert abs(metrics["nll_test"] - (-math.log(0.6))) < 1e-6
     # NLL-oracle of generator samples: E_gen[-ln p_oracle] = .2 ln2 + .2 ln4 + .6 ln4 = 1.803 (Monte Carlo)
     expected = 0.2 * math.log(2) + 0.8 * math.log(4)

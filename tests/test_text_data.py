@@ -55,7 +55,7 @@ def test_without_a_test_file_a_fixed_share_is_held_out(tmp_path):
     path = tmp_path / "train.txt"
     path.write_text("\n".join(f"sentence number {i}" for i in range(50)))
     corpus = load_text_corpus(str(path), "", TextConfig(test_fraction=0.2))
-    assert corpus.stats["train_sentences"] == 40 and corpus.stats["test_sentences"] == 10
+    assert corpus.stats["train_sentences"] == 38 and corpus.stats["test_sentences"] == 10 and corpus.stats["valid_sentences"] == 2
     again = load_text_corpus(str(path), "", TextConfig(test_fraction=0.2))
     assert torch.equal(corpus.test, again.test)
 
@@ -73,7 +73,7 @@ def _write(tmp_path, name, text):
         ({"train.txt": "\n   \n\n", "test.txt": "a b\n"}, [], "no sentences left"),
         ({"train.jsonl": '{"text": "a b"}\n', "test.txt": "a b\n"}, ["--text-col", "caption"], "no column 'caption'"),
         ({"train.csv": "text\na b\n", "test.txt": "a b\n"}, ["--text-col", "caption"], "no column 'caption'"),
-        ({"train.txt": "a dog\n", "test.txt": "zebra yak\n"}, [], "no test word is in the training vocabulary"),
+        ({"train.txt": "a dog\na cat\n", "test.txt": "zebra yak\n"}, [], "no test word is in the training vocabulary"),
         ({"train.jsonl": '{"text": "a b"}\n{broken\n', "test.txt": "a b\n"}, [], ":2: not valid JSON"),
     ],
 )

@@ -368,35 +368,39 @@ def _report(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from sparring.gans.api import load_run
-    from sparring.gans.report import report_rows, verdict, write_curves
+    from sparring.gans.report import collapse_flags, frontier_verdicts, report_rows, verdict, write_curves
 
     runs = [load_run(p, "report") for p in args.run_dirs]
     rows = report_rows(runs)
     text = any(r["nll_oracle"] is None and r["bleu_4"] is not None for r in rows)
     table = Table(title="final metrics (per-token NLL in nats; lower is better)")
     quality = ("BLEU-4", "Self-BLEU-4") if text else ("NLL-oracle",)
-    for col in ("run", "algo", "at", *quality, "NLL-test", "entropy floor", "wall time", "status"):
+    columns = ("run", "algo", "at", *quality, "NLL-test", "NLL-valid", "D acc start -> end", "entropy floor", "wall time", "status")
+    for col in columns:
         table.add_column(col, justify="left" if col in ("run", "algo", "at", "status") else "right")
 
     def fmt(v: float | None, spec: str = ".3f") -> str:
         return "-" if v is None else format(v, spec)
 
     for r in rows:
+        d = r["d_accuracy"] or {}
         table.add_row(
             r["run"],
             r["algo"],
             r["at"],
             *((fmt(r["bleu_4"]), fmt(r["self_bleu_4"])) if text else (fmt(r["nll_oracle"]),)),
             fmt(r["nll_test"]),
+            fmt(r["nll_valid"]),
+            f"{fmt(d.get('adversarial_start'))} -> {fmt(d.get('adversarial_end'))}" if d else "-",
             fmt(r["entropy_floor"]),
             fmt(r["wall_time_s"], ".0f") + ("s" if r["wall_time_s"] is not None else ""),
             r["status"],
         )
     console = Console()
     if not console.is_terminal:  # logs and pipes: wide enough that no column is cut
-        console = Console(width=160)
+        console = Console(width=180)
     console.print(table)
-    for line in verdict(rows):
+    for line in [*verdict(rows), *frontier_verdicts(runs), *collapse_flags(rows)]:
         console.print(line, highlight=False)
     plot = Path(args.plot) if args.plot else (runs[0].path / "curves.png" if len(runs) == 1 else Path("curves.png"))
     write_curves(runs, plot)

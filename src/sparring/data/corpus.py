@@ -1,6 +1,7 @@
 """One shape for every data source the text GANs train on: the oracle or a real corpus.
 
-Algorithms only see a :class:`Corpus`: fixed-length id tensors for training and held-out test,
+Algorithms only see a :class:`Corpus`: fixed-length id tensors for training, validation (model
+selection, D's held-out accuracy) and test (reported, never chosen on),
 the vocabulary size, and, depending on the source, the oracle (synthetic benchmark) or the word
 vocabulary and ``<eos>`` id (real text). That keeps every training loop source-agnostic.
 """
@@ -16,13 +17,15 @@ import torch
 from sparring.data.oracle import load_oracle_data
 from sparring.data.text import EOS_ID, Vocabulary, encode, eos_mask, pad_after_eos, read_sentences, tokenize
 from sparring.errors import UserError
+from sparring.metrics.diversity import distinct_n
 from sparring.models.lstm import LSTMLanguageModel
 
 
 @dataclass
 class Corpus:
     train: torch.Tensor  # (n_train, seq_len) token ids
-    test: torch.Tensor  # (n_test, seq_len), held out: NLL-test and BLEU references, never trained on
+    test: torch.Tensor  # (n_test, seq_len), held out: NLL-test and BLEU references, never trained or chosen on
+    valid: torch.Tensor  # (n_valid, seq_len), held out: NLL-valid (model selection) and D's held-out accuracy
     vocab_size: int
     oracle: LSTMLanguageModel | None = None  # synthetic benchmark only
     vocab: Vocabulary | None = None  # real text only
@@ -55,7 +58,7 @@ class Corpus:
         return [self.vocab.decode(row) for row in tokens.tolist()]
 
     def to(self, device: torch.device | str) -> Corpus:
-        self.train, self.test = self.train.to(device), self.test.to(device)
+        self.train, self.test, self.valid = self.train.to(device), self.test.to(device), self.valid.to(device)
         return self
 
     def words(self, tokens: torch.Tensor) -> list[list[str]]:
@@ -69,8 +72,8 @@ def load_corpus(cfg: Any, device: torch.device | str = "cpu") -> Corpus:
     """The corpus named by ``cfg.data`` ('oracle' or a file / dataset name)."""
     if cfg.data == "oracle":
         data = load_oracle_data(cfg.oracle, device)
-        return Corpus(data.train, data.test, cfg.oracle.vocab_size, oracle=data.oracle)
-    return load_text_corpus(cfg.data, cfg.test, cfg.text).to(device)
+        return Corpus(data.train, data.test, data.valid, cfg.oracle.vocab_size, oracle=data.oracle)
+    return load_text_corpus(cfg.data, cfg.test, cfg.text, cfg.valid).to(device)
 
 
 def _tokenised(source: str, text_cfg: Any, split: str) -> list[list[str]]:
@@ -84,36 +87,56 @@ def _tokenised(source: str, text_cfg: Any, split: str) -> list[list[str]]:
     return kept
 
 
-def load_text_corpus(train_source: str, test_source: str, text_cfg: Any) -> Corpus:
-    """Tokenise, build the vocabulary on the training split only, and encode both splits."""
+def _hold_out(words: list[list[str]], fraction: float, seed: int, source: str, flag: str) -> tuple[list[list[str]], list[list[str]]]:
+    """(kept, held out): a fixed, seeded share of ``words``, the kept ones in their original order."""
+    order = list(range(len(words)))
+    random.Random(seed).shuffle(order)
+    n = max(1, int(round(len(order) * fraction)))
+    if n >= len(order):
+        raise UserError(f"{source}: too few sentences ({len(order)}) to hold out a {flag.strip('-')} split; pass {flag}")
+    return [words[i] for i in sorted(order[n:])], [words[i] for i in order[:n]]
+
+
+def load_text_corpus(train_source: str, test_source: str, text_cfg: Any, valid_source: str = "") -> Corpus:
+    """Tokenise, build the vocabulary on the training split only, and encode the three splits.
+
+    Without ``--test`` (``--valid``), a seeded ``text.test_fraction`` (``valid_fraction``) of the
+    training sentences is held out; the test share first, with its own seed, so that adding a
+    validation split never changes which sentences are test."""
     train_words = _tokenised(train_source, text_cfg, "train")
     if test_source:
         test_words = _tokenised(test_source, text_cfg, "test")
         held_out_from = test_source
-    else:  # no test file: hold out a fixed, seeded share of the training sentences
-        order = list(range(len(train_words)))
-        random.Random(0).shuffle(order)
-        n_test = max(1, int(round(len(order) * text_cfg.test_fraction)))
-        if n_test >= len(order):
-            raise UserError(f"{train_source}: too few sentences ({len(order)}) to hold out a test split; pass --test")
-        test_words = [train_words[i] for i in order[:n_test]]
-        train_words = [train_words[i] for i in sorted(order[n_test:])]
-        held_out_from = f"{train_source} ({n_test} sentences held out, text.test_fraction={text_cfg.test_fraction})"
+    else:
+        train_words, test_words = _hold_out(train_words, text_cfg.test_fraction, 0, train_source, "--test")
+        held_out_from = f"{train_source} ({len(test_words)} sentences held out, text.test_fraction={text_cfg.test_fraction})"
+    if valid_source:
+        valid_words = _tokenised(valid_source, text_cfg, "validation")
+        valid_from = valid_source
+    else:
+        train_words, valid_words = _hold_out(train_words, text_cfg.valid_fraction, 1, train_source, "--valid")
+        valid_from = f"{train_source} ({len(valid_words)} sentences held out, text.valid_fraction={text_cfg.valid_fraction})"
     vocab = Vocabulary.build(train_words, text_cfg.vocab_size)
     train = encode(train_words, vocab, text_cfg.max_len)
     test = encode(test_words, vocab, text_cfg.max_len)
+    valid = encode(valid_words, vocab, text_cfg.max_len)
     if test.unk_rate >= 1.0:
         raise UserError(f"{test_source or train_source}: no test word is in the training vocabulary (all are <unk>)")
+    references = [w[: text_cfg.max_len] for w in test_words]
     stats = {
         "train_sentences": len(train_words),
         "test_sentences": len(test_words),
         "test_source": held_out_from,
+        "valid_sentences": len(valid_words),
+        "valid_source": valid_from,
         "vocab_size": len(vocab),
         "max_len": text_cfg.max_len,
         "train_truncated": train.truncated,
         "test_truncated": test.truncated,
         "train_unk_rate": round(train.unk_rate, 5),
         "test_unk_rate": round(test.unk_rate, 5),
+        # what a collapsed generator falls short of (report flags samples below 70% of these)
+        "test_mean_length": round(sum(map(len, references)) / len(references), 4),
+        "test_distinct_2": round(distinct_n(references, 2), 4),
     }
-    references = [w[: text_cfg.max_len] for w in test_words]
-    return Corpus(train.ids, test.ids, len(vocab), vocab=vocab, stats=stats, test_sentences=references)
+    return Corpus(train.ids, test.ids, valid.ids, len(vocab), vocab=vocab, stats=stats, test_sentences=references)

@@ -27,6 +27,7 @@ class OracleData:
     oracle: LSTMLanguageModel
     train: torch.Tensor  # (n_train, seq_len) token ids
     test: torch.Tensor  # (n_test, seq_len), a separate sample, used only for NLL-test and the floor
+    valid: torch.Tensor  # (n_valid, seq_len), a third sample: model selection and D's held-out accuracy
 
 
 def build_oracle(cfg: Any) -> LSTMLanguageModel:
@@ -44,7 +45,7 @@ def _sample_split(oracle: LSTMLanguageModel, cfg: Any, n: int, stream: int) -> t
 
 
 def load_oracle_data(cfg: Any, device: str | torch.device = "cpu") -> OracleData:
-    """The oracle and its train/test samples, from the on-disk cache when present.
+    """The oracle and its train/test/validation samples (one seed stream each), from the on-disk cache when present.
 
     Sampling always happens on the CPU so that the cached data does not depend on the device.
     """
@@ -57,7 +58,11 @@ def load_oracle_data(cfg: Any, device: str | torch.device = "cpu") -> OracleData
         except Exception:  # a damaged cache entry is rebuilt, never trusted
             data = None
     if data is None:
-        data = {"train": _sample_split(oracle, cfg, cfg.n_train, 1), "test": _sample_split(oracle, cfg, cfg.n_test, 2)}
+        data = {
+            "train": _sample_split(oracle, cfg, cfg.n_train, 1),
+            "test": _sample_split(oracle, cfg, cfg.n_test, 2),
+            "valid": _sample_split(oracle, cfg, cfg.n_valid, 3),
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_torch_save(data, path)
-    return OracleData(oracle.to(device), data["train"].to(device), data["test"].to(device))
+    return OracleData(oracle.to(device), data["train"].to(device), data["test"].to(device), data["valid"].to(device))

@@ -25,7 +25,7 @@ from sparring.data.text import Vocabulary, pad_after_eos
 from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.gans.config import sequence_length
-from sparring.gans.engine import TEXT_KEYS
+from sparring.gans.engine import BEST_FILE, TEXT_KEYS
 from sparring.gans.plots import plot_curves
 from sparring.gans.registry import ALGORITHMS
 from sparring.gans.session import Session
@@ -143,25 +143,32 @@ def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | No
 
 
 def _pretrained_generator(cfg: Any) -> dict | None:
+    """The generator a GAN starts from with ``pretrained=RUN``: that run's best-validation weights
+    (``checkpoints/best.pt``; its last weights for a run without one)."""
     if not cfg.pretrained:
         return None
     source = Run(cfg.pretrained, "pretrained=RUN")
-    for section in ("data", "test", "oracle", "text", "generator"):
+    for section in ("data", "test", "valid", "oracle", "text", "generator"):
         if to_dict(source.config).get(section) != to_dict(cfg).get(section):
             raise UserError(f"pretrained run {source.path} has a different '{section}' config than this run")
     if not source.complete:
         raise UserError(f"pretrained run {source.path} is not finished (no summary.json)")
+    best = source.path / "checkpoints" / BEST_FILE
+    if best.is_file():
+        return torch.load(best, weights_only=True)["generator"]
     return source.dir.load_checkpoint()["models"]["generator"]
 
 
 def pretrained_epochs(cfg: Any) -> int:
-    """MLE epochs behind a run's pretrained generator (0 without one, or if it is gone), for plots."""
+    """MLE epochs behind a run's pretrained generator (its best-validation epoch; 0 without one, or
+    if it is gone), for plots."""
     if not cfg.pretrained:
         return 0
     try:
-        return Run(cfg.pretrained).config.mle.epochs
+        summary = Run(cfg.pretrained).summary or {}
     except UserError:
         return 0
+    return int((summary.get("mle_best") or {}).get("epoch", 0))
 
 
 def _finish(writer: RunWriter, session: Session, cfg: Any, data: Corpus, gen: Any, floor: float | None, device: torch.device) -> None:
@@ -181,25 +188,37 @@ def _finish(writer: RunWriter, session: Session, cfg: Any, data: Corpus, gen: An
 
 
 def build_summary(rows: list[dict[str, Any]], phase_seconds: dict[str, float], floor: float | None) -> dict[str, Any]:
-    """Final and best metrics from the metrics rows (a pure function, also used by ``report``)."""
+    """Final metrics and the best-validation evaluation from the metrics rows (a pure function, also
+    used by ``report``). "Best" is chosen on NLL-valid only; its test metrics are reported as they are."""
     evaluated = [r for r in rows if r.get("nll_test") is not None]
     final = evaluated[-1] if evaluated else {}
-    best = {}
-    for key, better in (("nll_oracle", min), ("nll_test", min), ("bleu_4", max)):
-        candidates = [r for r in evaluated if r.get(key) is not None]
-        if candidates:
-            top = better(candidates, key=lambda r: r[key])
-            best[key] = {"value": top[key], "phase": top["phase"], "step": top["step"]}
-    final_keys = ("phase", "step", "nll_oracle", "nll_test", "d_accuracy", "temperature", "n_samples")
+    final_keys = ("phase", "step", "nll_oracle", "nll_test", "nll_valid", "d_accuracy", "temperature", "n_samples")
     if any(final.get(k) is not None for k in TEXT_KEYS):
         final_keys += TEXT_KEYS
+    best = selected_by_validation(evaluated)
+    mle_best = selected_by_validation([r for r in evaluated if r.get("phase") == "mle"])
     phases = {}
     for phase, seconds in phase_seconds.items():
         phase_rows = [r for r in rows if r["phase"] == phase]
         phases[phase] = {"seconds": round(seconds, 3), "last": phase_rows[-1] if phase_rows else None}
+    adversarial = [r for r in rows if r.get("phase") == "adversarial" and r.get("d_accuracy") is not None]
+    d_accuracy = None
+    if adversarial:  # D's held-out accuracy when the adversarial phase starts and ends (0.5: at chance)
+        d_accuracy = {"adversarial_start": adversarial[0]["d_accuracy"], "adversarial_end": adversarial[-1]["d_accuracy"]}
+    mle_summary = None
+    if mle_best:
+        mle_summary = {"epoch": mle_best["step"], **{k: mle_best.get(k) for k in final_keys if k not in ("phase", "step")}}
     return {
         "final": {k: final.get(k) for k in final_keys},
-        "best": best,
+        "best": {k: best.get(k) for k in final_keys} if best else {},
+        "mle_best": mle_summary,
+        "d_accuracy": d_accuracy,
         "entropy_floor": floor,
         "phases": phases,
     }
+
+
+def selected_by_validation(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The evaluation with the lowest NLL-valid (the first of equals), or None."""
+    candidates = [r for r in rows if r.get("nll_valid") is not None]
+    return min(candidates, key=lambda r: r["nll_valid"]) if candidates else None

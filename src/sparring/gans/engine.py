@@ -21,10 +21,11 @@ from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.models.lstm import LSTMLanguageModel
 from sparring.rl.losses import discriminator_loss, policy_gradient_loss
 from sparring.rl.rollout import lagged_update, monte_carlo_q
+from sparring.runs import atomic_torch_save
 
 # Every metrics row carries these keys, so readers never need to guess; absent values are null.
 # Evaluation rows add the generator metrics of their data source (ORACLE_KEYS or TEXT_KEYS).
-METRIC_KEYS = ("nll_oracle", "nll_test", "d_loss", "d_accuracy", "mean_reward")
+METRIC_KEYS = ("nll_oracle", "nll_test", "nll_valid", "d_loss", "d_accuracy", "mean_reward")
 BLEU_ORDERS = (2, 3, 4, 5)
 TEXT_KEYS = (
     *(f"bleu_{n}" for n in BLEU_ORDERS),
@@ -79,6 +80,18 @@ def mle_epoch(gen: Any, opt: torch.optim.Optimizer, corpus: Corpus, batch_size: 
     return total / max(count, 1)
 
 
+def interleaved_mle(gen: Any, opt: torch.optim.Optimizer, corpus: Corpus, cfg: Any, step: int) -> float | None:
+    """LeakGAN's remedy against collapse, for every adversarial GAN: every ``adversarial.mle_every``
+    steps, ``adversarial.mle_epochs`` MLE epochs (0 = never); returns the last epoch's NLL, or None."""
+    adv = cfg.adversarial
+    if not adv.mle_every or step % adv.mle_every:
+        return None
+    loss = float("nan")
+    for _ in range(adv.mle_epochs):
+        loss = mle_epoch(gen, opt, corpus, cfg.mle.batch_size, cfg.mle.grad_clip)
+    return loss
+
+
 def discriminator_round(
     disc: CNNDiscriminator,
     opt: torch.optim.Optimizer,
@@ -121,19 +134,21 @@ def discriminator_accuracy(disc: CNNDiscriminator, real: torch.Tensor, fake: tor
 def evaluate_generator(gen: Any, corpus: Corpus, eval_cfg: Any, temperature: float | None = None) -> dict[str, Any]:
     """The generator's metrics with their conventions (temperature, sample count) in the same row.
 
-    Oracle: NLL-oracle of fresh samples, NLL-test of the held-out split. Both use the same
-    temperature: NLL-test scores the tempered distribution that the samples come from.
+    Oracle: NLL-oracle of fresh samples, NLL-test of the held-out split and NLL-valid of the
+    validation split (what model selection reads). All use the same temperature: NLL-test and
+    NLL-valid score the tempered distribution that the samples come from.
     Real text: NLL-test (over words and the ending ``<eos>``), BLEU-2..5 against the whole test
     set, leave-one-out Self-BLEU-2..5, distinct-1/2 and the mean length, on ``n_bleu`` samples.
     """
     temperature = eval_cfg.temperature if temperature is None else temperature
     nll_test = per_token_nll(gen, corpus.test, corpus.mask(corpus.test), temperature=temperature)
+    nll_valid = per_token_nll(gen, corpus.valid, corpus.mask(corpus.valid), temperature=temperature)
     if not corpus.is_text:
         samples = sample(gen, eval_cfg.n_samples, corpus, temperature)
-        return {"nll_oracle": per_token_nll(corpus.oracle, samples), "nll_test": nll_test,
+        return {"nll_oracle": per_token_nll(corpus.oracle, samples), "nll_test": nll_test, "nll_valid": nll_valid,
                 "temperature": temperature, "n_samples": eval_cfg.n_samples}
     words = corpus.words(sample(gen, eval_cfg.n_bleu, corpus, temperature))
-    metrics = {"nll_oracle": None, "nll_test": nll_test, **text_metrics(words, corpus)}
+    metrics = {"nll_oracle": None, "nll_test": nll_test, "nll_valid": nll_valid, **text_metrics(words, corpus)}
     return {**metrics, "temperature": temperature, "n_samples": eval_cfg.n_bleu}
 
 
@@ -160,19 +175,55 @@ def row(**values: Any) -> dict[str, Any]:
 
 
 def mle_phase(session: Session, gen: Any, opt: torch.optim.Optimizer, data: Corpus, cfg: Any) -> None:
-    """Teacher-forced training, evaluated before the first epoch and every ``eval_every`` epochs."""
+    """Teacher-forced training, evaluated before the first epoch and every ``eval_every`` epochs.
+
+    Model selection reads the validation split only: the evaluation with the lowest NLL-valid is
+    the best, its weights go to ``checkpoints/best.pt`` (what ``pretrained=RUN`` starts from), and
+    with ``mle.patience`` the phase stops after that many evaluations without a better one. A GAN's
+    own MLE phase ends on its best weights, so its adversarial phase starts from the best baseline.
+    """
     m = cfg.mle
     if m.epochs and session.done("mle") == 0:
-        session.log("mle", 0, **row(**evaluate_generator(gen, data, cfg.eval)))
+        metrics = evaluate_generator(gen, data, cfg.eval)
+        session.log("mle", 0, **row(**metrics))
+        _keep_if_best(session, gen, 0, metrics)
     for epoch in session.steps("mle", m.epochs, label="MLE"):
         loss = mle_epoch(gen, opt, data, m.batch_size, m.grad_clip)
+        stop = False
         if epoch % m.eval_every == 0 or epoch == m.epochs:
-            session.log("mle", epoch, **row(**evaluate_generator(gen, data, cfg.eval), train_nll=loss))
+            metrics = evaluate_generator(gen, data, cfg.eval)
+            session.log("mle", epoch, **row(**metrics, train_nll=loss))
+            waited = _keep_if_best(session, gen, epoch, metrics)
+            stop = bool(m.patience) and waited >= m.patience and epoch < m.epochs
+        if (epoch == m.epochs or stop) and hasattr(cfg, "adversarial"):
+            gen.load_state_dict(load_best(session)["generator"])
+        if stop:
+            session.state["mle_best"]["stopped_at"] = epoch
+            session.end_phase("mle", m.epochs)
+            break
+
+
+BEST_FILE = "best.pt"
+
+
+def _keep_if_best(session: Session, gen: Any, epoch: int, metrics: dict[str, Any]) -> int:
+    """Record an MLE evaluation; returns how many evaluations since the best (0: this one is)."""
+    best = session.state.get("mle_best")
+    if best is None or metrics["nll_valid"] < best["nll_valid"]:
+        session.state["mle_best"] = {"epoch": epoch, "nll_valid": metrics["nll_valid"], "waited": 0}
+        atomic_torch_save({"generator": gen.state_dict(), "epoch": epoch}, session.run.path / "checkpoints" / BEST_FILE)
+        return 0
+    best["waited"] += 1
+    return best["waited"]
+
+
+def load_best(session: Session) -> dict[str, Any]:
+    return torch.load(session.run.path / "checkpoints" / BEST_FILE, weights_only=True)
 
 
 def held_out_d_accuracy(gen: Any, disc: CNNDiscriminator, data: Corpus, eval_cfg: Any) -> float:
-    """D's accuracy on held-out real sentences against as many fresh samples (0.5 = fooled)."""
-    real = data.test[: eval_cfg.n_d_eval]
+    """D's accuracy on held-out (validation) real sentences against as many fresh samples (0.5 = fooled)."""
+    real = data.valid[: eval_cfg.n_d_eval]
     return discriminator_accuracy(disc, real, sample(gen, len(real), data))
 
 

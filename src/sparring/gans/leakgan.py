@@ -29,6 +29,7 @@ from sparring.gans.engine import (
     classifier_round,
     evaluate_generator,
     held_out_d_accuracy,
+    interleaved_mle,
     log_adversarial_step,
     mle_epoch,
     row,
@@ -140,7 +141,7 @@ def train_leakgan(session: Session, cfg: Any, data: Corpus, device: torch.device
     for step in session.steps("adversarial", adv.steps, label="adversarial"):
         segment_scores = generator_update(gen, disc, data, adv_opt, cfg)
         d_loss = d_rounds(adv.d_rounds, adv.d_epochs, adv.n_negatives)
-        train_nll = mle_epochs(adv.mle_epochs) if adv.mle_every and step % adv.mle_every == 0 else None
+        train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)
 
         # mean_reward: D(Y) of the batch, before rank rescaling
         reward = float(segment_scores[-1].mean())

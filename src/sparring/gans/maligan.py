@@ -14,6 +14,7 @@ import torch
 from sparring.data.corpus import Corpus
 from sparring.gans.engine import (
     begin_adversarial,
+    interleaved_mle,
     log_adversarial_step,
     mle_then_d_pretraining,
     sample,
@@ -50,5 +51,6 @@ def train_maligan(session: Session, cfg: Any, data: Corpus, device: torch.device
             d_loss = d_round(sample(gen, adv.n_negatives, data), adv.d_epochs)
 
         # mean_reward: the mean D(Y) of the generator's batches
-        log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(d_probs.mean()), d_loss=d_loss)
+        train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)  # optional (adversarial.mle_every)
+        log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(d_probs.mean()), d_loss=d_loss, train_nll=train_nll)
     return gen

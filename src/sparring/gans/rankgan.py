@@ -17,6 +17,7 @@ from sparring.data.corpus import Corpus
 from sparring.gans.engine import (
     begin_adversarial,
     d_pretrain_phase,
+    interleaved_mle,
     log_adversarial_step,
     mle_phase,
     policy_gradient_step,
@@ -71,7 +72,7 @@ def reward_fn(disc: CNNDiscriminator, data: Corpus, cfg: Any):
 def ranking_accuracy(disc: CNNDiscriminator, data: Corpus, fake: torch.Tensor, cfg: Any) -> float:
     """How often a held-out real sentence outranks a generated one (each among the other kind); 0.5 = no better than chance."""
     disc.eval()
-    real = data.test[: len(fake)]
+    real = data.valid[: len(fake)]
     refs = disc.features(_pick(data.train, cfg.ranker.n_reference))
     gamma, n_compare = cfg.ranker.gamma, cfg.ranker.n_compare
     real_scores = rank_scores(disc.features(real), refs, disc.features(_pick(fake, n_compare)), gamma)
@@ -84,7 +85,7 @@ def train_rankgan(session: Session, cfg: Any, data: Corpus, device: torch.device
     gen, disc, mle_opt, pg_opt, d_opt = setup_lstm_gan(session, cfg, data, device, pretrained, "pg_opt")
 
     def d_eval() -> float:
-        return ranking_accuracy(disc, data, sample(gen, min(cfg.eval.n_d_eval, len(data.test)), data), cfg)
+        return ranking_accuracy(disc, data, sample(gen, min(cfg.eval.n_d_eval, len(data.valid)), data), cfg)
 
     if not cfg.pretrained:
         mle_phase(session, gen, mle_opt, data, cfg)
@@ -104,5 +105,6 @@ def train_rankgan(session: Session, cfg: Any, data: Corpus, device: torch.device
             d_loss = d_round(sample(gen, adv.n_negatives, data), adv.d_epochs)
 
         # mean_reward: the mean rank score of the generated batch
-        log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(q[:, -1].mean()), d_loss=d_loss)
+        train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)  # optional (adversarial.mle_every)
+        log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(q[:, -1].mean()), d_loss=d_loss, train_nll=train_nll)
     return gen

@@ -56,7 +56,7 @@ def train_relgan(
         return F.one_hot(batch, data.vocab_size).float()
 
     def d_eval() -> float:
-        real = data.test[: cfg.eval.n_d_eval]
+        real = data.valid[: cfg.eval.n_d_eval]
         return discriminator_accuracy(disc, real, sample(gen, len(real), data))
 
     mle_phase(session, gen, mle_opt, data, cfg)

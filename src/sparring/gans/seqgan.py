@@ -16,6 +16,7 @@ import torch
 from sparring.data.corpus import Corpus
 from sparring.gans.engine import (
     begin_adversarial,
+    interleaved_mle,
     log_adversarial_step,
     mle_then_d_pretraining,
     policy_gradient_step,
@@ -48,5 +49,6 @@ def train_seqgan(
         for _ in range(adv.d_rounds):
             d_loss = d_round(sample(gen, adv.n_negatives, data), adv.d_epochs)
 
-        log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(q.mean()), d_loss=d_loss)  # mean Q-value
+        train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)  # optional (adversarial.mle_every)
+        log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(q.mean()), d_loss=d_loss, train_nll=train_nll)  # mean Q
     return gen

@@ -105,6 +105,15 @@ class Session:
                 self.save()
             self._bars.update(task, completed=step)
 
+    def end_phase(self, phase: str, total: int) -> None:
+        """Mark ``phase`` finished before its last step (early stopping) and checkpoint that, so a
+        resumed run does not train it further."""
+        self.progress[phase] = total
+        self.save()
+        for task in self._bars.tasks:
+            if not task.finished:
+                self._bars.update(task.id, completed=task.total)
+
     def close(self) -> None:
         self._bars.stop()
 

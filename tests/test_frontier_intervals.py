@@ -1,0 +1,56 @@
+"""Frontier comparison and seed intervals, against hand-computed values."""
+
+import math
+
+import pytest
+
+from sparring.metrics.frontier import compare_fronts, interpolate, pareto_front
+from sparring.metrics.intervals import format_interval, mean_interval, paired_verdict, t_critical
+
+
+def test_pareto_front_drops_dominated_points_and_sorts_by_x():
+    # T > 1 points are worse on both axes than T = 1: they leave the front
+    points = [(8.0, 9.0), (7.5, 9.5), (7.2, 10.0), (7.6, 10.4), (8.3, 11.0)]
+    assert pareto_front(points) == [(7.2, 10.0), (7.5, 9.5), (8.0, 9.0)]
+
+
+def test_interpolation_is_linear_between_front_points_and_none_outside():
+    front = [(7.0, 10.0), (8.0, 9.0)]
+    assert interpolate(front, 7.25) == pytest.approx(9.75)
+    assert interpolate(front, 8.0) == 9.0 and interpolate(front, 6.9) is None and interpolate(front, 8.1) is None
+
+
+def test_a_front_lower_everywhere_dominates():
+    a = [(7.0, 9.8), (8.0, 8.8)]
+    b = [(7.0, 10.0), (8.0, 9.0)]
+    result = compare_fronts(a, b)
+    assert result["verdict"] == "a dominates" and result["mean_gap"] == pytest.approx(0.2) and result["crossings"] == []
+    assert compare_fronts(b, a)["verdict"] == "b dominates"
+
+
+def test_crossing_fronts_say_where():
+    a = [(7.0, 9.1), (8.0, 8.9)]  # nearly flat
+    b = [(7.0, 10.0), (8.0, 8.0)]  # crosses a at x = 7.5
+    result = compare_fronts(a, b, grid=11)
+    assert result["verdict"] == "cross" and result["crossings"] == [pytest.approx(7.5, abs=0.06)]
+
+
+def test_fronts_without_a_shared_range_are_not_compared():
+    assert compare_fronts([(1.0, 2.0)], [(3.0, 1.0)])["verdict"] == "no overlap"
+
+
+def test_mean_interval_is_students_t():
+    mean, low, high = mean_interval([1.0, 2.0, 3.0])  # sd 1, n 3: half-width 4.303 / sqrt(3)
+    assert mean == 2.0 and high - mean == pytest.approx(4.303 / math.sqrt(3)) and mean - low == pytest.approx(high - mean)
+    assert t_critical(2) == 4.303 and t_critical(200) == 1.96
+    one = mean_interval([5.0])
+    assert one[0] == 5.0 and math.isnan(one[1]) and format_interval(*one) == "5.000"
+
+
+def test_paired_verdict_needs_the_interval_on_one_side():
+    # differences -0.2, -0.3, -0.25: mean -0.25, sd 0.05, half-width 4.303 * 0.05 / sqrt(3) = 0.124: ahead
+    assert paired_verdict([7.0, 7.1, 7.2], [7.2, 7.4, 7.45])[0] == "ahead"
+    assert paired_verdict([7.2, 7.4, 7.45], [7.0, 7.1, 7.2])[0] == "behind"
+    assert paired_verdict([7.0, 7.5, 7.2], [7.2, 7.1, 7.3])[0] == "tie"  # differences -0.2, +0.4, -0.1
+    assert paired_verdict([0.9, 0.8, 0.85], [0.7, 0.6, 0.68], lower_is_better=False)[0] == "ahead"  # e.g. BLEU
+    assert paired_verdict([1.0], [2.0])[0] == "tie"  # one seed: no claim

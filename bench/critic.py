@@ -14,6 +14,7 @@ Writes bench/results/critic-<len>.json and .md after every setting.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,10 @@ SETTINGS = {
                                                "discriminator.lr": 1e-3},
     "small D, lr 1e-3, dropout 0.75": {"discriminator.filter_sizes": "2,3", "discriminator.num_filters": "100,200",
                                        "discriminator.lr": 1e-3, "discriminator.dropout": 0.75},
+    "small D, lr 1e-3, no L2": {"discriminator.filter_sizes": "2,3", "discriminator.num_filters": "100,200",
+                                "discriminator.lr": 1e-3, "discriminator.l2_reg": 0.0},
+    "small D (widths 2,3,4; 200 each), lr 1e-3, no L2": {"discriminator.filter_sizes": "2,3,4", "discriminator.num_filters": "200,200,200",
+                                                          "discriminator.lr": 1e-3, "discriminator.l2_reg": 0.0},
     "tiny D (width 2; 50), lr 1e-3, dropout 0.5, emb 16": {"discriminator.filter_sizes": "2", "discriminator.num_filters": "50",
                                                            "discriminator.lr": 1e-3, "discriminator.dropout": 0.5,
                                                            "discriminator.emb_dim": 16},
@@ -68,7 +73,8 @@ def main() -> None:
         mle_epoch(gen, opt, data, base.mle.batch_size, base.mle.grad_clip)
     gen.eval()
     chosen = [s for i, s in enumerate(SETTINGS) if not args.only or str(i) in args.only.split(",")]
-    results: dict[str, dict] = {}
+    previous = Path(__file__).resolve().parent / "results" / f"critic-{args.seq_len}.json"
+    results: dict[str, dict] = json.loads(previous.read_text())["results"] if previous.exists() else {}  # settings run before
     for label in chosen:
         cfg = build_config("seqgan", "demo", overrides={"oracle.seq_len": args.seq_len, **SETTINGS[label]})
         torch.manual_seed(1)
@@ -84,7 +90,7 @@ def main() -> None:
             curve.append({"round": rnd, "d_loss": loss, "held_out_acc": held_out, "train_acc": train_acc})
             print(f"{label}: round {rnd} loss {loss:.3f} held-out {held_out:.3f} train {train_acc:.3f}", flush=True)
         best = max(curve, key=lambda r: r["held_out_acc"])
-        results[label] = {"settings": SETTINGS[label], "curve": curve, "best_round": best["round"],
+        results[f"{label}, {args.rounds} rounds"] = {"settings": SETTINGS[label], "curve": curve, "best_round": best["round"],
                           "best_held_out": best["held_out_acc"], "seconds": round(time.perf_counter() - started, 1)}
         rows = [[k, f"{v['best_held_out']:.3f} (round {v['best_round']})", f"{v['curve'][-1]['held_out_acc']:.3f}",
                  f"{v['curve'][-1]['train_acc']:.3f}", f"{v['seconds']:.0f}"] for k, v in results.items()]
@@ -92,9 +98,9 @@ def main() -> None:
             f"critic-{args.seq_len}",
             {"seq_len": args.seq_len, "mle_epochs": args.mle_epochs, "rounds": args.rounds, "negatives": args.negatives,
              "results": results, "machine": machine()},
-            ["D setting", "best held-out acc", f"held-out acc after {args.rounds} rounds", "train acc (positives seen)", "seconds"],
+            ["D setting", "best held-out acc", "held-out acc, last round", "train acc (positives seen)", "seconds"],
             rows,
-            [f"Generator: MLE, {args.mle_epochs} epochs on the length-{args.seq_len} oracle (demo data). Each round: one D epoch on "
+            [f"Generator: MLE, {args.mle_epochs} epochs on the length-{args.seq_len} oracle (demo data). Settings from earlier runs of this script are kept. Each round: one D epoch on "
              f"{args.negatives} training positives and {args.negatives} fresh samples. Held-out: {base.eval.n_d_eval} validation "
              "sequences against as many fresh samples (0.5 = chance). Target: 0.65 at the start of the adversarial phase.",
              f"Machine: {machine()}"],

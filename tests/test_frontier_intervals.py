@@ -54,3 +54,39 @@ def test_paired_verdict_needs_the_interval_on_one_side():
     assert paired_verdict([7.0, 7.5, 7.2], [7.2, 7.1, 7.3])[0] == "tie"  # differences -0.2, +0.4, -0.1
     assert paired_verdict([0.9, 0.8, 0.85], [0.7, 0.6, 0.68], lower_is_better=False)[0] == "ahead"  # e.g. BLEU
     assert paired_verdict([1.0], [2.0])[0] == "tie"  # one seed: no claim
+
+
+def _fake_run(root, name, algo, sweep):
+    import json
+
+    from sparring.config import to_dict
+    from sparring.gans.api import Run
+    from sparring.kinds import build_config
+
+    path = root / name
+    (path / "evaluation").mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps(to_dict(build_config(algo, "smoke"))))
+    (path / "evaluation" / "temperatures.json").write_text(json.dumps(sweep))
+    return Run(path)
+
+
+def test_report_compares_each_run_with_the_first_at_matched_coverage(tmp_path):
+    from sparring.gans.report import frontier_verdicts
+
+    mle = _fake_run(tmp_path, "mle", "mle", [{"nll_test": 7.0, "nll_oracle": 10.0}, {"nll_test": 8.0, "nll_oracle": 9.0}])
+    better = _fake_run(tmp_path, "better", "seqgan", [{"nll_test": 7.0, "nll_oracle": 9.8}, {"nll_test": 8.0, "nll_oracle": 8.8}])
+    crossing = _fake_run(tmp_path, "crossing", "seqgan", [{"nll_test": 7.0, "nll_oracle": 10.2}, {"nll_test": 8.0, "nll_oracle": 8.6}])
+    lines = frontier_verdicts([mle, better, crossing])
+    assert "better dominates mle (better by 0.200 on average over nll_test 7.000-8.000)" in lines[0]
+    assert "the curves cross at nll_test 7.33" in lines[1]  # 10.2 - 1.6t = 10 - t at t = 1/3
+    assert frontier_verdicts([mle]) == []
+
+
+def test_report_flags_collapsed_samples():
+    from sparring.gans.report import collapse_flags
+
+    data = {"test_mean_length": 10.0, "test_distinct_2": 0.5}
+    rows = [{"run": "ok", "mean_length": 9.0, "distinct_2": 0.45, "data": data},
+            {"run": "short", "mean_length": 6.0, "distinct_2": 0.45, "data": data},
+            {"run": "oracle", "mean_length": None, "distinct_2": None, "data": {}}]
+    assert collapse_flags(rows) == ["collapsed: short's mean_length is 6.000, below 70% of the data's 10.000"]

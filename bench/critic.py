@@ -100,7 +100,8 @@ def main() -> None:
              "results": results, "machine": machine()},
             ["D setting", "best held-out acc", "held-out acc, last round", "train acc (positives seen)", "seconds"],
             rows,
-            [f"Generator: MLE, {args.mle_epochs} epochs on the length-{args.seq_len} oracle (demo data). Settings from earlier runs of this script are kept. Each round: one D epoch on "
+            [f"Generator: MLE, {args.mle_epochs} epochs on the length-{args.seq_len} oracle (demo data). Settings from earlier "
+             "runs of this script are kept. Each round: one D epoch on "
              f"{args.negatives} training positives and {args.negatives} fresh samples. Held-out: {base.eval.n_d_eval} validation "
              "sequences against as many fresh samples (0.5 = chance). Target: 0.65 at the start of the adversarial phase.",
              f"Machine: {machine()}"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 import statistics
 import time
@@ -57,8 +58,11 @@ def run_family(base: Path, preset: str, common: dict, models: list[str], extra: 
     order = sorted(models, key=lambda m: FAMILY.index(m))
     if FROM_MLE & set(order) and "mle" not in order:
         order.insert(0, "mle")
+    from sparring.kinds import describe_settings
+
     for algo in order:
-        overrides = {**common, **(extra or {}).get(algo, {})}
+        known = {key for key, _, _, _ in describe_settings(algo)}
+        overrides = {k: v for k, v in {**common, **(extra or {}).get(algo, {})}.items() if k in known}  # e.g. no adversarial.* for MLE
         if algo in FROM_MLE:
             overrides["pretrained"] = str(base / "mle")
         print(f"== {algo}", flush=True)
@@ -68,3 +72,70 @@ def run_family(base: Path, preset: str, common: dict, models: list[str], extra: 
 
 def phase_seconds(run) -> dict:
     return {k: v["seconds"] for k, v in run.summary["phases"].items()}
+
+
+def seed_table(
+    per_seed: dict[int, dict[str, dict]],
+    metrics: list[tuple[str, bool, str]],
+    frontier: dict[int, dict[str, dict]],
+    extra: dict[str, str] | None = None,
+) -> tuple[dict, list[list[str]]]:
+    """Mean and 95% t interval over seeds of each metric per model, and each model against MLE:
+    a paired (same seed) verdict per metric and, with a sweep, the frontier gap at matched coverage.
+
+    ``metrics``: (key, lower is better, label). ``frontier[seed][model]``: ``compare_fronts`` of the
+    model against MLE (``mean_gap`` > 0: the model is better). ``extra[model]``: one more cell."""
+    from sparring.metrics.intervals import format_interval, mean_interval, paired_verdict
+
+    seeds = sorted(per_seed)
+    models = [m for m in FAMILY if all(m in per_seed[s] for s in seeds)]
+    table, rows = {}, []
+    for model in models:
+        entry: dict = {}
+        line = [model, str(len(seeds))]
+        for key, _, _ in metrics:
+            entry[key] = mean_interval([per_seed[s][model][key] for s in seeds])
+            line.append(format_interval(*entry[key]))
+        d_start = [per_seed[s][model].get("d_acc_start") for s in seeds]
+        d_start = [d for d in d_start if d is not None]
+        entry["d_acc_start"] = mean_interval(d_start) if d_start else None
+        line.append(format_interval(*entry["d_acc_start"], digits=2) if d_start else "-")
+        for key, lower, _ in metrics:
+            if model == "mle" or "mle" not in models:
+                line.append("-")
+                continue
+            verdict = paired_verdict([per_seed[s][model][key] for s in seeds], [per_seed[s]["mle"][key] for s in seeds], lower)
+            entry[f"vs_mle_{key}"] = verdict
+            line.append(f"{verdict[0]} ({format_interval(*verdict[1:])})")
+        gaps = [frontier[s][model]["mean_gap"] for s in seeds if (frontier.get(s, {}).get(model) or {}).get("mean_gap") is not None]
+        if gaps:
+            mean, low, high = mean_interval(gaps)
+            call = "tie" if math.isnan(low) or low <= 0 <= high else ("ahead" if low > 0 else "behind")
+            names = {"a dominates": f"{model} dominates", "b dominates": "MLE dominates"}
+            calls = [frontier[s][model]["verdict"] for s in seeds if model in frontier.get(s, {})]
+            per_seed_verdicts = [names.get(c, c) for c in calls]
+            entry["frontier_vs_mle"] = {"mean_gap": (mean, low, high), "call": call, "per_seed": per_seed_verdicts}
+            line.append(f"{call} ({format_interval(mean, low, high)}; {', '.join(entry['frontier_vs_mle']['per_seed'])})")
+        else:
+            line.append("-")
+        line.append((extra or {}).get(model, "-"))
+        wall = mean_interval([per_seed[s][model]["wall_time_s"] for s in seeds])
+        line.append(format_interval(*wall, digits=0))
+        table[model] = entry
+        rows.append(line)
+    return table, rows
+
+
+def seed_header(metrics: list[tuple[str, bool, str]], extra: str) -> list[str]:
+    return ["model", "seeds", *(m[2] for m in metrics), "D acc (adv. start)", *(f"vs MLE: {m[2]}" for m in metrics),
+            "frontier vs MLE", extra, "wall time (s)"]
+
+
+def frontier_gap(run_dir: Path, mle_dir: Path, x_key: str, y_key: str, y_sign: float) -> dict:
+    """``compare_fronts`` of a run's temperature sweep against MLE's: both axes as costs."""
+    from sparring.gans.api import load_run
+    from sparring.gans.report import sweep_rows
+    from sparring.metrics.frontier import compare_fronts
+
+    fronts = [[(r[x_key], y_sign * r[y_key]) for r in sweep_rows(load_run(p))] for p in (run_dir, mle_dir)]
+    return compare_fronts(fronts[0], fronts[1])

@@ -1,9 +1,15 @@
-"""The real-text benchmark: every model of the family on a corpus, scored by BLEU, Self-BLEU and NLL-test.
+"""The real-text benchmark: the family on a corpus over seeds, scored by BLEU, Self-BLEU and NLL-test.
 
 Defaults to COCO captions from ../shared/data/coco (10,000 training and 10,000 test sentences),
-with the published Texygen numbers beside ours. Writes bench/results/text-<corpus>-<preset>.json and .md.
+with the published Texygen numbers beside ours. As on the oracle (bench/oracle.py): MLE is chosen
+on the validation split and SeqGAN, MaliGAN and RankGAN start from it; every metric is a mean over
+seeds with a 95% t interval; "ahead" of MLE only when the paired interval excludes 0; with a
+temperature sweep, BLEU-4 at equal Self-BLEU-4 along the Pareto fronts. A run whose samples fall
+below 70% of the test sentences' mean length or distinct-2 is flagged as collapsed.
+Writes bench/results/text-<corpus>-<preset>.json and .md after every seed.
 
-    python bench/text.py --preset demo
+    python bench/text.py --preset demo --models mle,seqgan --seeds 3
+    python bench/text.py --preset demo --models mle,seqgan --set adversarial.mle_every=5 --name coco-interleaved
     python bench/text.py --train my.txt --test my_test.txt --name mycorpus
 """
 
@@ -15,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FAMILY, machine, phase_seconds, run_family, write_results  # noqa: E402
+from _common import FAMILY, frontier_gap, machine, run_family, seed_header, seed_table, write_results  # noqa: E402
 
 COCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
 TEXYGEN_COCO = {  # BLEU-2/3/4/5 reported by Texygen (Zhu et al., 2018) on Image COCO
@@ -25,6 +31,18 @@ TEXYGEN_COCO = {  # BLEU-2/3/4/5 reported by Texygen (Zhu et al., 2018) on Image
 }
 
 
+METRICS = [("bleu_4", False, "BLEU-4"), ("self_bleu_4", True, "Self-BLEU-4"), ("nll_test", True, "NLL-test")]
+
+
+def run_metrics(run, algo: str) -> dict:
+    """MLE at its best-validation checkpoint, the others final; plus D's accuracy and the data's statistics."""
+    s = run.summary
+    chosen = s["mle_best"] if algo == "mle" and s.get("mle_best") else s["final"]
+    d = s.get("d_accuracy") or {}
+    return {**{k: v for k, v in chosen.items() if k not in ("phase", "step")}, "d_acc_start": d.get("adversarial_start"),
+            "wall_time_s": s["wall_time_s"], "data": s.get("data")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", default=str(COCO / "train.txt"))
@@ -32,51 +50,63 @@ def main() -> None:
     parser.add_argument("--name", default="coco")
     parser.add_argument("--preset", default="demo", choices=["smoke", "demo", "paper"])
     parser.add_argument("--models", default=",".join(FAMILY))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--temperatures", default="0.8,1.0,1.25", help="sweep for the frontier comparison ('' to skip)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra setting for every model")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--runs", default=str(Path(__file__).resolve().parent / "runs"))
     args = parser.parse_args()
     if not Path(args.train).exists():
         sys.exit(f"skipped: {args.train} not found (the shared COCO data is not on this machine)")
+    from sparring.gans.evaluate import evaluate_runs
+    from sparring.gans.report import COLLAPSE_SHARE
 
     name = f"text-{args.name}-{args.preset}"
-    base = Path(args.runs) / name
-    shutil.rmtree(base, ignore_errors=True)
-    common = {"seed": args.seed, "data": args.train, "test": args.test, "device": args.device}
-    common.update(dict(s.split("=", 1) for s in args.set))
-    runs = run_family(base, args.preset, common, args.models.split(","))
-
-    results, rows = {}, []
-    for algo, run in runs.items():
-        f = run.summary["final"]
-        results[algo] = {**{k: f[k] for k in f if k not in ("phase", "step")}, "wall_time_s": run.summary["wall_time_s"],
-                         "phase_seconds": phase_seconds(run), "data": run.summary.get("data"), "config": run.dir.read_config()}
-        bleu = [f"{f[f'bleu_{n}']:.3f}" for n in (2, 3, 4, 5)]
-        selfb = [f"{f[f'self_bleu_{n}']:.3f}" for n in (2, 3, 4, 5)]
-        paper = TEXYGEN_COCO.get(algo) if args.name == "coco" else None
-        rows.append([algo, "/".join(bleu), "/".join(f"{v:.3f}" for v in paper) if paper else "-", "/".join(selfb),
-                     f"{f['nll_test']:.3f}", f"{f['mean_length']:.1f}", f"{run.summary['wall_time_s']:.0f}"])
-    stats = next(iter(results.values()))["data"]
-    first = next(iter(results.values()))
-    notes = [
-        f"Preset `{args.preset}`, seed {args.seed}, device {args.device}. {first['n_samples']} generated sentences at temperature "
-        f"{first['temperature']}; BLEU against all {stats['test_sentences']} test sentences, Self-BLEU leave-one-out, NLTK method1 "
-        "smoothing, mean of sentence scores (sparring/metrics/bleu.py). NLL-test: nats per token over words and the ending <eos>.",
-        f"Data: {stats['train_sentences']} training sentences, vocabulary {stats['vocab_size']}, max {stats['max_len']} words "
-        f"({stats['train_truncated']} training sentences truncated), test <unk> rate {stats['test_unk_rate']}.",
-        "Texygen's numbers come from its own schedules and a hidden sampling setup (LeakGAN's code samples at temperature 1.5); "
-        "for reference, the training sentences themselves score BLEU-2..5 of about 0.736/0.512/0.329/0.211 against this test set.",
-        f"Machine: {machine()}",
-    ]
-    md = write_results(
-        name,
-        {"preset": args.preset, "train": args.train, "test": args.test, "results": results, "machine": machine()},
-        ["model", "BLEU-2/3/4/5", "Texygen BLEU-2/3/4/5", "Self-BLEU-2/3/4/5", "NLL-test", "mean length", "wall time (s)"],
-        rows,
-        notes,
-    )
-    print(md.read_text())
+    temperatures = [float(t) for t in args.temperatures.split(",") if t]
+    per_seed: dict[int, dict[str, dict]] = {}
+    frontier: dict[int, dict[str, dict]] = {}
+    for seed in range(args.seeds):
+        base = Path(args.runs) / name / f"seed-{seed}"
+        shutil.rmtree(base, ignore_errors=True)
+        common = {"seed": seed, "data": args.train, "test": args.test, "device": args.device, **dict(s.split("=", 1) for s in args.set)}
+        runs = run_family(base, args.preset, common, args.models.split(","))
+        per_seed[seed] = {algo: run_metrics(run, algo) for algo, run in runs.items()}
+        if temperatures:
+            evaluate_runs([str(r.path) for r in runs.values()], temperatures, str(base / "evaluation"), pca_samples=200, seed=seed)
+            frontier[seed] = {a: frontier_gap(base / a, base / "mle", "self_bleu_4", "bleu_4", -1.0) for a in runs if a != "mle"}
+        stats = next(iter(per_seed[0].values()))["data"]
+        collapsed = {}
+        for algo in per_seed[0]:
+            flags = [f"seed {s}: {k}" for s in per_seed for k, ref in (("mean_length", stats["test_mean_length"]),
+                                                                        ("distinct_2", stats["test_distinct_2"]))
+                     if per_seed[s][algo].get(k) is not None and per_seed[s][algo][k] < COLLAPSE_SHARE * ref]
+            collapsed[algo] = "collapsed (" + ", ".join(flags) + ")" if flags else "no"
+        table, rows = seed_table(per_seed, METRICS, frontier, collapsed)
+        paper = [f"{m}: " + "/".join(f"{v:.3f}" for v in TEXYGEN_COCO[m]) for m in per_seed[0] if m in TEXYGEN_COCO]
+        notes = [
+            f"Preset `{args.preset}`, seeds 0..{seed} ({seed + 1} of {args.seeds} done), device {args.device}"
+            + (f", extra settings {args.set}" if args.set else "") + ". Each cell: mean [95% t interval over seeds]. "
+            "BLEU against all test sentences, Self-BLEU leave-one-out, NLTK method1 smoothing (sparring/metrics/bleu.py); "
+            "NLL-test: nats per token over words and the ending <eos>.",
+            f"Data: {stats['train_sentences']} training and {stats['valid_sentences']} validation sentences "
+            f"({stats['valid_source']}), {stats['test_sentences']} test; vocabulary {stats['vocab_size']}, max {stats['max_len']} "
+            f"words; test sentences: mean length {stats['test_mean_length']}, distinct-2 {stats['test_distinct_2']}.",
+            "MLE is reported at its best-validation epoch; SeqGAN, MaliGAN and RankGAN start from that checkpoint. 'vs MLE': "
+            "paired difference (method - MLE), 'ahead' only when its 95% interval excludes 0. Frontier: mean BLEU-4 gap to MLE at "
+            f"equal Self-BLEU-4 along the Pareto fronts of the sweep over T = {args.temperatures} (positive: better than MLE).",
+            f"Collapsed: mean length or distinct-2 below {COLLAPSE_SHARE:.0%} of the test sentences'.",
+            "Texygen's BLEU-2/3/4/5 (own schedules, hidden sampling setup): " + "; ".join(paper) if paper else "",
+            f"Machine: {machine()}",
+        ]
+        write_results(
+            name,
+            {"preset": args.preset, "train": args.train, "test": args.test, "seeds": sorted(per_seed), "settings": args.set,
+             "per_seed": per_seed, "frontier": frontier, "summary": table, "machine": machine()},
+            seed_header(METRICS, "collapsed"),
+            rows,
+            [n for n in notes if n],
+        )
+    print((Path(__file__).resolve().parent / "results" / f"{name}.md").read_text())
 
 
 if __name__ == "__main__":

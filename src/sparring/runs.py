@@ -306,6 +306,11 @@ class RunWriter:
             self._tensorboard.flush()
         return row
 
+    def declare_log(self, name: str) -> None:
+        """Make ``name`` one of the run's append-only logs, so that a rewind cuts it even before its
+        first row of this attempt (what a crashed attempt appended goes too)."""
+        self.counts.setdefault(name, 0)
+
     def append(self, name: str, row: dict[str, Any]) -> None:
         """Append a row to the run's JSONL log ``name``, counting rows for the checkpoints."""
         if self.is_main:

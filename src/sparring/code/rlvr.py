@@ -72,6 +72,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             print(f"{writer.path} is already complete; nothing to resume.")
             return writer.dir.read_summary() or {}
         print(f"sandbox: {isolation().describe()}")
+        writer.declare_log(SAMPLES_FILE)
         record = lambda row: writer.append(SAMPLES_FILE, row)  # noqa: E731 - one line, one job
         rewards: list[Any] = [PassRateReward(bench, Limits(timeout_s=cfg.timeout_s), cfg.workers, record)]
         critic_state: dict[str, Any] = {}

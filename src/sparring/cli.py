@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--test", metavar="PATH", default=None, help="held-out file for real text (default: hold out text.test_fraction of --data)"
     )
+    train.add_argument(
+        "--valid", metavar="PATH", default=None, help="validation file for real text (default: hold out text.valid_fraction of --data)"
+    )
     train.add_argument("--text-col", metavar="COL", default=None, help="text column of .jsonl/.csv/.parquet data (default 'text')")
     train.add_argument(
         "--seq-len",
@@ -307,7 +310,8 @@ def _train(args: argparse.Namespace) -> int:
     implied = {}
     if args.seq_len == 40:  # LeakGAN's long-text oracle: embedding and hidden size 64 (--set can still change them)
         implied = {f"{part}.{dim}": 64 for part in ("oracle", "generator") for dim in ("emb_dim", "hidden_dim")}
-    flags = {"oracle.seq_len": args.seq_len, "seed": args.seed, "data": args.data, "test": args.test, "text.text_col": args.text_col}
+    flags = {"oracle.seq_len": args.seq_len, "seed": args.seed, "data": args.data, "test": args.test, "valid": args.valid}
+    flags["text.text_col"] = args.text_col
     if args.algo not in names("gan"):
         raise UserError(f"unknown algorithm '{args.algo}' (choose from: {', '.join(names('gan'))})")
     cfg = build_config(args.algo, args.preset, args.config, args.set, flags, implied)

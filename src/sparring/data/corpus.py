@@ -97,6 +97,18 @@ def _hold_out(words: list[list[str]], fraction: float, seed: int, source: str, f
     return [words[i] for i in sorted(order[n:])], [words[i] for i in order[:n]]
 
 
+def _split(
+    train_words: list[list[str]], train_source: str, file: str, text_cfg: Any, split: str, seed: int
+) -> tuple[list[list[str]], list[list[str]], str]:
+    """(training sentences left, the ``split`` sentences, where they came from): the file given with
+    ``--test`` / ``--valid``, else a seeded ``text.<split>_fraction`` of the training sentences."""
+    if file:
+        return train_words, _tokenised(file, text_cfg, "validation" if split == "valid" else split), file
+    fraction = getattr(text_cfg, f"{split}_fraction")
+    kept, held = _hold_out(train_words, fraction, seed, train_source, f"--{split}")
+    return kept, held, f"{train_source} ({len(held)} sentences held out, text.{split}_fraction={fraction})"
+
+
 def load_text_corpus(train_source: str, test_source: str, text_cfg: Any, valid_source: str = "") -> Corpus:
     """Tokenise, build the vocabulary on the training split only, and encode the three splits.
 
@@ -104,18 +116,8 @@ def load_text_corpus(train_source: str, test_source: str, text_cfg: Any, valid_s
     training sentences is held out; the test share first, with its own seed, so that adding a
     validation split never changes which sentences are test."""
     train_words = _tokenised(train_source, text_cfg, "train")
-    if test_source:
-        test_words = _tokenised(test_source, text_cfg, "test")
-        held_out_from = test_source
-    else:
-        train_words, test_words = _hold_out(train_words, text_cfg.test_fraction, 0, train_source, "--test")
-        held_out_from = f"{train_source} ({len(test_words)} sentences held out, text.test_fraction={text_cfg.test_fraction})"
-    if valid_source:
-        valid_words = _tokenised(valid_source, text_cfg, "validation")
-        valid_from = valid_source
-    else:
-        train_words, valid_words = _hold_out(train_words, text_cfg.valid_fraction, 1, train_source, "--valid")
-        valid_from = f"{train_source} ({len(valid_words)} sentences held out, text.valid_fraction={text_cfg.valid_fraction})"
+    train_words, test_words, held_out_from = _split(train_words, train_source, test_source, text_cfg, "test", 0)
+    train_words, valid_words, valid_from = _split(train_words, train_source, valid_source, text_cfg, "valid", 1)
     vocab = Vocabulary.build(train_words, text_cfg.vocab_size)
     train = encode(train_words, vocab, text_cfg.max_len)
     test = encode(test_words, vocab, text_cfg.max_len)

@@ -271,11 +271,10 @@ class RunWriter:
     On a data-parallel rank other than 0 (``is_main=False``) every write is a no-op: rank 0 owns
     the directory."""
 
-    def __init__(self, run: RunDir, resumed: bool, is_main: bool = True, report_to: str = "none") -> None:
+    def __init__(self, run: RunDir, resumed: bool, is_main: bool = True) -> None:
         self.dir = run
         self.resumed = resumed
         self.is_main = is_main
-        self.report_to = report_to
         self.counts: dict[str, int] = {}
         self._elapsed_before = 0.0
         self._started = time.perf_counter()
@@ -447,14 +446,14 @@ def start_run(
     if resumed:
         saved = run.read_config()
         _, applied = check_run(out, config, resume, resumable, report_to)
-        writer = RunWriter(run, resumed=True, report_to=report_to)
+        writer = RunWriter(run, resumed=True)
         writer._lock = _lock(run.path)
         if applied and not run.is_complete():
             run.write_config({**config, **{k: saved[k] for k in RUN_FACTS if k in saved}})
     else:
         check_run(out, config, resume, resumable, report_to)
         lock = _claim(run.path, resumable)
-        writer = RunWriter(run, resumed=False, report_to=report_to)
+        writer = RunWriter(run, resumed=False)
         writer._lock = lock
         run.write_config({**config, **(facts or {})})
     if report_to == "tensorboard" and not run.is_complete():

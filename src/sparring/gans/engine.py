@@ -86,8 +86,13 @@ def interleaved_mle(gen: Any, opt: torch.optim.Optimizer, corpus: Corpus, cfg: A
     adv = cfg.adversarial
     if not adv.mle_every or step % adv.mle_every:
         return None
+    return mle_epochs(gen, opt, corpus, cfg, adv.mle_epochs)
+
+
+def mle_epochs(gen: Any, opt: torch.optim.Optimizer, corpus: Corpus, cfg: Any, epochs: int) -> float:
+    """``epochs`` MLE epochs with the run's MLE batch size and clip; the last epoch's NLL (nan for none)."""
     loss = float("nan")
-    for _ in range(adv.mle_epochs):
+    for _ in range(epochs):
         loss = mle_epoch(gen, opt, corpus, cfg.mle.batch_size, cfg.mle.grad_clip)
     return loss
 

@@ -31,7 +31,7 @@ from sparring.gans.engine import (
     held_out_d_accuracy,
     interleaved_mle,
     log_adversarial_step,
-    mle_epoch,
+    mle_epochs,
     row,
     sample,
 )
@@ -121,18 +121,12 @@ def train_leakgan(session: Session, cfg: Any, data: Corpus, device: torch.device
             loss = d_round(sample(gen, n_negatives, data), epochs)
         return loss
 
-    def mle_epochs(epochs: int) -> float:
-        loss = float("nan")
-        for _ in range(epochs):
-            loss = mle_epoch(gen, mle_opt, data, cfg.mle.batch_size, cfg.mle.grad_clip)
-        return loss
-
     # Phase 1: interleaved pre-training. Step r = one round; evaluated after every round.
     if pre.rounds and session.done("pretrain") == 0:
         session.log("pretrain", 0, **row(**evaluate_generator(gen, data, cfg.eval)))
     for rnd in session.steps("pretrain", pre.rounds, label="pretrain (D + MLE)"):
         d_loss = d_rounds(pre.d_rounds, pre.d_epochs, pre.n_negatives)
-        train_nll = mle_epochs(pre.mle_epochs)
+        train_nll = mle_epochs(gen, mle_opt, data, cfg, pre.mle_epochs)
         metrics = evaluate_generator(gen, data, cfg.eval)
         session.log("pretrain", rnd, **row(**metrics, d_loss=d_loss, d_accuracy=d_eval(), train_nll=train_nll))
 

@@ -50,23 +50,39 @@ FAMILY = ["mle", "seqgan", "maligan", "rankgan", "leakgan", "relgan"]
 FROM_MLE = {"seqgan", "maligan", "rankgan"}  # start from the MLE run's best-validation generator
 
 
-def run_family(base: Path, preset: str, common: dict, models: list[str], extra: dict[str, dict] | None = None) -> dict:
-    """Train each model of ``models`` (MLE first when any model starts from it) into ``base/<model>``."""
-    from sparring import build_config, train
+def parse_variant(text: str) -> tuple[str, tuple[str, dict[str, str]]]:
+    """``LABEL=ALGO:KEY=VALUE;KEY=VALUE``: one more row, ALGO with extra settings (e.g.
+    ``seqgan+mle=seqgan:adversarial.mle_every=5``), trained beside the others of the same seed."""
+    label, _, rest = text.partition("=")
+    algo, _, settings = rest.partition(":")
+    if not label or algo not in FAMILY or label in FAMILY:
+        raise SystemExit(f"--variant {text!r}: expected LABEL=ALGO:KEY=VALUE;... with ALGO one of {', '.join(FAMILY)} and a new LABEL")
+    return label, (algo, dict(item.split("=", 1) for item in settings.split(";") if item))
 
-    runs = {}
-    order = sorted(models, key=lambda m: FAMILY.index(m))
-    if FROM_MLE & set(order) and "mle" not in order:
-        order.insert(0, "mle")
+
+def run_family(
+    base: Path, preset: str, common: dict, models: list[str], extra: dict[str, dict] | None = None,
+    variants: dict[str, tuple[str, dict]] | None = None,
+) -> dict:
+    """Train each model of ``models`` (MLE first when any model starts from it) into ``base/<model>``.
+
+    ``variants`` maps a label to (algorithm, extra settings): run after the family, into ``base/<label>``."""
+    from sparring import build_config, train
     from sparring.kinds import describe_settings
 
-    for algo in order:
+    variants = variants or {}
+    plan = [(m, m, (extra or {}).get(m, {})) for m in sorted(models, key=lambda m: FAMILY.index(m))]
+    plan += [(label, algo, settings) for label, (algo, settings) in variants.items()]
+    if FROM_MLE & {algo for _, algo, _ in plan} and "mle" not in models:
+        plan.insert(0, ("mle", "mle", (extra or {}).get("mle", {})))
+    runs = {}
+    for label, algo, settings in plan:
         known = {key for key, _, _, _ in describe_settings(algo)}
-        overrides = {k: v for k, v in {**common, **(extra or {}).get(algo, {})}.items() if k in known}  # e.g. no adversarial.* for MLE
+        overrides = {k: v for k, v in {**common, **settings}.items() if k in known}  # e.g. no adversarial.* for MLE
         if algo in FROM_MLE:
             overrides["pretrained"] = str(base / "mle")
-        print(f"== {algo}", flush=True)
-        runs[algo] = train(build_config(algo, preset, overrides=overrides), base / algo)
+        print(f"== {label}", flush=True)
+        runs[label] = train(build_config(algo, preset, overrides=overrides), base / label)
     return runs
 
 
@@ -88,7 +104,7 @@ def seed_table(
     from sparring.metrics.intervals import format_interval, mean_interval, paired_verdict
 
     seeds = sorted(per_seed)
-    models = [m for m in FAMILY if all(m in per_seed[s] for s in seeds)]
+    models = [m for m in per_seed[seeds[0]] if all(m in per_seed[s] for s in seeds)]  # in run order, MLE first
     table, rows = {}, []
     for model in models:
         entry: dict = {}
@@ -124,6 +140,24 @@ def seed_table(
         table[model] = entry
         rows.append(line)
     return table, rows
+
+
+def variant_lines(
+    per_seed: dict[int, dict[str, dict]], metrics: list[tuple[str, bool, str]], variants: dict[str, tuple[str, dict]]
+) -> list[str]:
+    """One line per variant: the paired (same seed) verdict against its plain algorithm, per metric."""
+    from sparring.metrics.intervals import format_interval, paired_verdict
+
+    seeds, lines = sorted(per_seed), []
+    for label, (algo, _) in variants.items():
+        if not all(label in per_seed[s] and algo in per_seed[s] for s in seeds):
+            continue
+        cells = []
+        for key, lower, name in metrics:
+            verdict = paired_verdict([per_seed[s][label][key] for s in seeds], [per_seed[s][algo][key] for s in seeds], lower)
+            cells.append(f"{name} {verdict[0]} ({format_interval(*verdict[1:])})")
+        lines.append(f"{label} vs {algo} (paired over {len(seeds)} seeds, {label} - {algo}): " + "; ".join(cells) + ".")
+    return lines
 
 
 def seed_header(metrics: list[tuple[str, bool, str]], extra: str) -> list[str]:

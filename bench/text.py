@@ -9,7 +9,7 @@ below 70% of the test sentences' mean length or distinct-2 is flagged as collaps
 Writes bench/results/text-<corpus>-<preset>.json and .md after every seed.
 
     python bench/text.py --preset demo --models mle,seqgan --seeds 3
-    python bench/text.py --preset demo --models mle,seqgan --set adversarial.mle_every=5 --name coco-interleaved
+    python bench/text.py --preset demo --models mle,seqgan --variant 'seqgan+mle=seqgan:adversarial.mle_every=5'
     python bench/text.py --train my.txt --test my_test.txt --name mycorpus
 """
 
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FAMILY, frontier_gap, machine, run_family, seed_header, seed_table, write_results  # noqa: E402
+from _common import FAMILY, frontier_gap, machine, parse_variant, run_family, seed_header, seed_table, variant_lines, write_results  # noqa: E402
 
 COCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
 TEXYGEN_COCO = {  # BLEU-2/3/4/5 reported by Texygen (Zhu et al., 2018) on Image COCO
@@ -53,9 +53,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--temperatures", default="0.8,1.0,1.25", help="sweep for the frontier comparison ('' to skip)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra setting for every model")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=ALGO:KEY=VALUE;...",
+                        help="one more row: ALGO with extra settings, e.g. seqgan+mle=seqgan:adversarial.mle_every=5")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--runs", default=str(Path(__file__).resolve().parent / "runs"))
     args = parser.parse_args()
+    variants = dict(parse_variant(v) for v in args.variant)
     if not Path(args.train).exists():
         sys.exit(f"skipped: {args.train} not found (the shared COCO data is not on this machine)")
     from sparring.gans.evaluate import evaluate_runs
@@ -69,7 +72,7 @@ def main() -> None:
         base = Path(args.runs) / name / f"seed-{seed}"
         shutil.rmtree(base, ignore_errors=True)
         common = {"seed": seed, "data": args.train, "test": args.test, "device": args.device, **dict(s.split("=", 1) for s in args.set)}
-        runs = run_family(base, args.preset, common, args.models.split(","))
+        runs = run_family(base, args.preset, common, args.models.split(","), variants=variants)
         per_seed[seed] = {algo: run_metrics(run, algo) for algo, run in runs.items()}
         if temperatures:
             evaluate_runs([str(r.path) for r in runs.values()], temperatures, str(base / "evaluation"), pca_samples=200, seed=seed)
@@ -85,7 +88,9 @@ def main() -> None:
         paper = [f"{m}: " + "/".join(f"{v:.3f}" for v in TEXYGEN_COCO[m]) for m in per_seed[0] if m in TEXYGEN_COCO]
         notes = [
             f"Preset `{args.preset}`, seeds 0..{seed} ({seed + 1} of {args.seeds} done), device {args.device}"
-            + (f", extra settings {args.set}" if args.set else "") + ". Each cell: mean [95% t interval over seeds]. "
+            + (f", extra settings {args.set}" if args.set else "")
+            + "".join(f"; {label} = {algo} with {settings}" for label, (algo, settings) in variants.items())
+            + ". Each cell: mean [95% t interval over seeds]. "
             "BLEU against all test sentences, Self-BLEU leave-one-out, NLTK method1 smoothing (sparring/metrics/bleu.py); "
             "NLL-test: nats per token over words and the ending <eos>.",
             f"Data: {stats['train_sentences']} training and {stats['valid_sentences']} validation sentences "
@@ -94,6 +99,7 @@ def main() -> None:
             "MLE is reported at its best-validation epoch; SeqGAN, MaliGAN and RankGAN start from that checkpoint. 'vs MLE': "
             "paired difference (method - MLE), 'ahead' only when its 95% interval excludes 0. Frontier: mean BLEU-4 gap to MLE at "
             f"equal Self-BLEU-4 along the Pareto fronts of the sweep over T = {args.temperatures} (positive: better than MLE).",
+            *variant_lines(per_seed, METRICS, variants),
             f"Collapsed: mean length or distinct-2 below {COLLAPSE_SHARE:.0%} of the test sentences'.",
             "Texygen's BLEU-2/3/4/5 (own schedules, hidden sampling setup): " + "; ".join(paper) if paper else "",
             f"Machine: {machine()}",
@@ -101,6 +107,7 @@ def main() -> None:
         write_results(
             name,
             {"preset": args.preset, "train": args.train, "test": args.test, "seeds": sorted(per_seed), "settings": args.set,
+             "variants": variants,
              "per_seed": per_seed, "frontier": frontier, "summary": table, "machine": machine()},
             seed_header(METRICS, "collapsed"),
             rows,

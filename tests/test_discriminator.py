@@ -47,3 +47,20 @@ def test_discriminator_loss_adds_l2_on_the_output_layer():
     import math
 
     assert abs(discriminator_loss(logits, labels, torch.tensor(3.0), 0.2).item() - (math.log(2) + 0.6)) < 1e-6
+
+
+def test_prob_real_of_completions_reuses_prefix_windows_without_changing_scores():
+    """Scoring Monte Carlo completions from their shared prefixes gives D(Y) of each completion."""
+    torch.manual_seed(0)
+    disc = CNNDiscriminator(vocab_size=30, emb_dim=8, filter_sizes=(1, 3, 7), num_filters=(3, 4, 5), dropout=0.5)
+    disc.train()  # the reuse path must score in eval mode, like prob_real
+    seqs = torch.randint(0, 30, (4, 7))
+    prefix_lens = [1, 3, 6]
+    completions = torch.randint(0, 30, (len(prefix_lens), 2, 4, 7))
+    for g, t in enumerate(prefix_lens):
+        completions[g, :, :, :t] = seqs[:, :t]
+    fast = disc.prob_real_completions(seqs, completions, prefix_lens)
+    plain = disc.prob_real(completions.reshape(-1, 7)).view(len(prefix_lens), 2, 4)
+    assert fast.shape == (3, 2, 4)
+    assert torch.allclose(fast, plain, atol=1e-6)
+    assert disc.training

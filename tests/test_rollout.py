@@ -148,3 +148,17 @@ def test_generator_weighted_nll_equals_the_policy_gradient_loss():
     reference = policy_gradient_loss(lm(seqs), seqs, q)
     fused = lm.weighted_nll(seqs, q / seqs.shape[0])
     assert torch.allclose(reference, fused, atol=1e-5)
+
+
+def test_monte_carlo_q_with_prefix_scoring_equals_plain_scoring():
+    torch.manual_seed(0)
+    from sparring.models.cnn_discriminator import CNNDiscriminator
+
+    lm = LSTMLanguageModel(12, 8, 8)
+    disc = CNNDiscriminator(vocab_size=12, emb_dim=6, filter_sizes=(2, 4), num_filters=(3, 3), dropout=0.0)
+    seqs = torch.randint(0, 12, (5, 6))
+    plain = monte_carlo_q(lm.params(), seqs, 3, disc.prob_real, generator=torch.Generator().manual_seed(1))
+    shared = monte_carlo_q(
+        lm.params(), seqs, 3, disc.prob_real, generator=torch.Generator().manual_seed(1), score_completions=disc.prob_real_completions
+    )
+    assert torch.allclose(plain, shared, atol=1e-6)

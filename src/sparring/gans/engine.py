@@ -318,12 +318,36 @@ def mle_then_d_pretraining(session: Session, cfg: Any, data: Corpus, gen: Any, d
     return d_eval, d_round
 
 
+def disc_reward(disc: CNNDiscriminator, data: Corpus):
+    """SeqGAN's reward: D's probability that a (cleaned) sequence is real."""
+    return lambda seqs: disc.prob_real(data.clean(seqs))
+
+
+def completions_reward(disc: CNNDiscriminator, data: Corpus):
+    """``disc_reward`` of Monte Carlo completions (G, R, B, T), sharing the windows inside each prefix."""
+
+    def score(seqs: torch.Tensor, completions: torch.Tensor, prefix_lens: list[int]) -> torch.Tensor:
+        cleaned = data.clean(completions.reshape(-1, completions.shape[-1])).view_as(completions)
+        return disc.prob_real_completions(data.clean(seqs), cleaned, prefix_lens)
+
+    return score
+
+
 def policy_gradient_step(
-    gen: LSTMLanguageModel, opt: torch.optim.Optimizer, rollout_params: dict, data: Corpus, adv: Any, reward: Any
+    gen: LSTMLanguageModel,
+    opt: torch.optim.Optimizer,
+    rollout_params: dict,
+    data: Corpus,
+    adv: Any,
+    reward: Any,
+    completion_reward: Any = None,
 ) -> torch.Tensor:
-    """One REINFORCE update with Monte Carlo Q-values from the lagged rollout policy; returns Q."""
+    """One REINFORCE update with Monte Carlo Q-values from the lagged rollout policy; returns Q.
+
+    ``completion_reward``: ``monte_carlo_q``'s ``score_completions`` (the same reward, computed
+    from the prefixes the completions share)."""
     seqs = sample(gen, adv.batch_size, data)
-    q = monte_carlo_q(rollout_params, seqs, adv.rollouts, reward)
+    q = monte_carlo_q(rollout_params, seqs, adv.rollouts, reward, score_completions=completion_reward)
     gen.train()
     loss = policy_gradient_loss(gen(seqs), seqs, q, data.mask(seqs))
     opt.zero_grad(set_to_none=True)

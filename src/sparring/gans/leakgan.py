@@ -27,6 +27,8 @@ from sparring.gans.engine import (
     begin_adversarial,
     build_discriminator,
     classifier_round,
+    completions_reward,
+    disc_reward,
     evaluate_generator,
     held_out_d_accuracy,
     interleaved_mle,
@@ -73,9 +75,9 @@ def leakgan_rewards(
         prefix_lens = torch.tensor(ends[:-1], device=seqs.device).repeat_interleave(rollouts * batch)
         prefixes = seqs.repeat(len(ends[:-1]) * rollouts, 1)
         completions = gen.generate(len(prefixes), seq_len, prefix=prefixes, prefix_len=prefix_lens)
-        probs = disc.prob_real(data.clean(completions)).view(len(ends) - 1, rollouts, batch)
+        probs = completions_reward(disc, data)(seqs, completions.view(len(ends) - 1, rollouts, batch, seq_len), ends[:-1])
         scores.append(probs.mean(dim=1))
-    scores.append(disc.prob_real(seqs).unsqueeze(0))
+    scores.append(disc_reward(disc, data)(seqs).unsqueeze(0))
     segment_scores = torch.cat(scores)
     return per_step_rewards(rank_rescale(segment_scores, delta), seq_len, gen.step_size), segment_scores
 

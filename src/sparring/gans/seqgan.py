@@ -16,6 +16,8 @@ import torch
 from sparring.data.corpus import Corpus
 from sparring.gans.engine import (
     begin_adversarial,
+    completions_reward,
+    disc_reward,
     interleaved_mle,
     log_adversarial_step,
     mle_then_d_pretraining,
@@ -42,7 +44,7 @@ def train_seqgan(
         session.state["rollout"] = {k: v.clone() for k, v in gen.params().items()}
     for step in session.steps("adversarial", adv.steps, label="adversarial"):
         # Generator: one policy-gradient update with Monte Carlo Q-values.
-        q = policy_gradient_step(gen, pg_opt, session.state["rollout"], data, adv, lambda x: disc.prob_real(data.clean(x)))
+        q = policy_gradient_step(gen, pg_opt, session.state["rollout"], data, adv, disc_reward(disc, data), completions_reward(disc, data))
 
         # Discriminator: fresh negatives each round.
         d_loss = float("nan")

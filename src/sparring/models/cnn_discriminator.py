@@ -55,8 +55,7 @@ class CNNDiscriminator(nn.Module):
         """``features`` from embedded inputs (B, T, E): RelGAN feeds soft one-hots @ embedding."""
         pooled = []
         for width, weight, bias in zip(self.filter_sizes, self.conv_weights, self.conv_biases, strict=True):
-            windows = emb.unfold(1, width, 1).transpose(2, 3).reshape(emb.shape[0], -1, weight.shape[1])
-            pooled.append(F.relu(torch.matmul(windows, weight.t()).amax(dim=1) + bias))
+            pooled.append(F.relu(self._window_scores(emb, width, weight).amax(dim=1) + bias))
         return self.highway_output(torch.cat(pooled, dim=1))
 
     def highway_output(self, flat: torch.Tensor) -> torch.Tensor:
@@ -89,6 +88,43 @@ class CNNDiscriminator(nn.Module):
         probs = torch.softmax(self(tokens), dim=1)[:, 1]
         self.train(was_training)
         return probs
+
+    @torch.no_grad()
+    def prob_real_completions(self, seqs: torch.Tensor, completions: torch.Tensor, prefix_lens: list[int]) -> torch.Tensor:
+        """``prob_real`` of Monte Carlo completions, reusing the windows they share with ``seqs``.
+
+        ``completions`` (G, R, B, T): group g holds R completions of the first ``prefix_lens[g]``
+        tokens of each of the B rows of ``seqs`` (B, T), so those tokens are the same as in ``seqs``.
+        A window that lies inside the prefix has the same convolution output in all R completions
+        and in ``seqs``; its share of the max over time is a running max over ``seqs``' windows,
+        computed once. Only the windows that reach past the prefix are computed per completion,
+        which saves about a third of the paper discriminator's convolution work in SeqGAN's search.
+        Eval mode (no dropout), as ``prob_real``. Returns (G, R, B).
+        """
+        groups, rollouts, batch, seq_len = completions.shape
+        seq_emb = self.embedding(seqs)
+        # running max over window starts of seqs' own convolutions: entry s = max over starts <= s
+        widths = zip(self.filter_sizes, self.conv_weights, strict=True)
+        prefix_max = [self._window_scores(seq_emb, w, weight).cummax(dim=1).values for w, weight in widths]
+        probs = []
+        for g, prefix_len in enumerate(prefix_lens):
+            emb = self.embedding(completions[g].reshape(rollouts * batch, seq_len))
+            pooled = []
+            for w, weight, bias, inside in zip(self.filter_sizes, self.conv_weights, self.conv_biases, prefix_max, strict=True):
+                first = max(0, prefix_len - w + 1)  # the first window start that reaches past the prefix
+                best = self._window_scores(emb[:, first:], w, weight).amax(dim=1)
+                if first > 0:  # windows starting at 0..first-1 lie inside the prefix
+                    best = torch.maximum(best.view(rollouts, batch, -1), inside[:, first - 1]).view(rollouts * batch, -1)
+                pooled.append(F.relu(best + bias))
+            logits = self.output(self.highway_output(torch.cat(pooled, dim=1)))
+            probs.append(torch.softmax(logits, dim=1)[:, 1].view(rollouts, batch))
+        return torch.stack(probs)
+
+    @staticmethod
+    def _window_scores(emb: torch.Tensor, width: int, weight: torch.Tensor) -> torch.Tensor:
+        """Convolution outputs before bias, (B, positions, filters), as a product over unfolded windows."""
+        windows = emb.unfold(1, width, 1).transpose(2, 3).reshape(emb.shape[0], -1, weight.shape[1])
+        return torch.matmul(windows, weight.t())
 
     def l2_penalty(self) -> torch.Tensor:
         """SeqGAN's L2 term: on the output layer only, tf.nn.l2_loss style (sum of squares / 2)."""

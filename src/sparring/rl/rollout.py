@@ -83,14 +83,21 @@ def monte_carlo_q(
     score: Callable[[torch.Tensor], torch.Tensor],
     generator: torch.Generator | None = None,
     score_batch: int = 4096,
+    score_completions: Callable[[torch.Tensor, torch.Tensor, list[int]], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Q(Y_1:t-1, y_t) for every position of every sequence in ``seqs`` (B, T).
 
     ``score`` maps a (N, T) batch of token ids to D's probability of "real", shape (N,).
+    ``score_completions(seqs, completions, prefix_lens)``, when given, scores the (T-1, R, B, T)
+    completions at once from the prefixes they share with ``seqs`` (the CNN discriminator's
+    ``prob_real_completions``) and must agree with ``score`` on every completion.
     """
     groups, batch, seq_len = seqs.shape[1] - 1, seqs.shape[0], seqs.shape[1]
-    completions = rollout_completions(params, seqs, rollouts, generator=generator).reshape(-1, seq_len)
-    scores = torch.cat([score(part) for part in completions.split(score_batch)])
+    completions = rollout_completions(params, seqs, rollouts, generator=generator)
+    if score_completions is not None:
+        scores = score_completions(seqs, completions, list(range(1, seq_len)))
+    else:
+        scores = torch.cat([score(part) for part in completions.reshape(-1, seq_len).split(score_batch)])
     return q_values(scores.view(groups, rollouts, batch), score(seqs))
 
 

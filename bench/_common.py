@@ -50,6 +50,18 @@ FAMILY = ["mle", "seqgan", "maligan", "rankgan", "leakgan", "relgan"]
 FROM_MLE = {"seqgan", "maligan", "rankgan"}  # start from the MLE run's best-validation generator
 
 
+def finished_seeds(name: str, same: dict) -> tuple[dict[int, dict], dict[int, dict]]:
+    """(per_seed, frontier) of the seeds an earlier run of this bench wrote to ``name``.json, when it
+    ran with the same settings ``same`` (else nothing: those seeds are not comparable)."""
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return {}, {}
+    data = json.loads(path.read_text())
+    if any(data.get(key) != value for key, value in same.items()):
+        raise SystemExit(f"--continue: {path} was written with other settings ({ {k: data.get(k) for k in same} }); rerun without it")
+    return ({int(k): v for k, v in data.get("per_seed", {}).items()}, {int(k): v for k, v in data.get("frontier", {}).items()})
+
+
 def parse_variant(text: str) -> tuple[str, tuple[str, dict[str, str]]]:
     """``LABEL=ALGO:KEY=VALUE;KEY=VALUE``: one more row, ALGO with extra settings (e.g.
     ``seqgan+mle=seqgan:adversarial.mle_every=5``), trained beside the others of the same seed."""

@@ -23,7 +23,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FAMILY, frontier_gap, machine, phase_seconds, run_family, seed_header, seed_table, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    FAMILY,
+    finished_seeds,
+    frontier_gap,
+    machine,
+    phase_seconds,
+    run_family,
+    seed_header,
+    seed_table,
+    write_results,
+)
 
 PAPERS = {"mle": 9.04, "seqgan": 8.74, "leakgan": 7.04, "relgan": 6.68}  # length 20, each paper's own oracle and schedule
 METRICS = [("nll_oracle", True, "NLL-oracle"), ("nll_test", True, "NLL-test")]
@@ -61,15 +71,19 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--name", default=None, help="results name (default oracle-<len>-<preset>)")
     parser.add_argument("--runs", default=str(Path(__file__).resolve().parent / "runs"))
+    parser.add_argument("--continue", dest="resume", action="store_true",
+                        help="keep the seeds already in the results JSON (same preset, length and settings) and run the rest")
     args = parser.parse_args()
     from sparring.config import parse_assignment
     from sparring.gans.evaluate import evaluate_runs
 
     name = args.name or f"oracle-{args.seq_len}-{args.preset}"
     temperatures = [float(t) for t in args.temperatures.split(",") if t]
-    per_seed: dict[int, dict[str, dict]] = {}
-    frontier: dict[int, dict[str, dict]] = {}
+    same = {"preset": args.preset, "seq_len": args.seq_len, "settings": args.set}
+    per_seed, frontier = finished_seeds(name, same) if args.resume else ({}, {})
     for seed in range(args.seeds):
+        if seed in per_seed:
+            continue
         base = Path(args.runs) / name / f"seed-{seed}"
         shutil.rmtree(base, ignore_errors=True)
         common = {"seed": seed, "oracle.seq_len": args.seq_len, "device": args.device, **dict(parse_assignment(a) for a in args.set)}
@@ -85,7 +99,8 @@ def main() -> None:
         first = next(iter(per_seed[0].values()))
         mle_runs = [per_seed[s]["mle"] for s in per_seed if "mle" in per_seed[s]]
         notes = [
-            f"Preset `{args.preset}`, length {args.seq_len}, seeds 0..{seed} ({seed + 1} of {args.seeds} done), device {args.device}"
+            f"Preset `{args.preset}`, length {args.seq_len}, seeds {sorted(per_seed)} ({len(per_seed)} of {args.seeds} done), "
+            f"device {args.device}"
             + (f", extra settings {args.set}" if args.set else "") + ". "
             f"NLLs are per-token nats at temperature {first['temperature']} over {first['n_samples']} samples; the oracle's "
             f"entropy floor is {first['entropy_floor']:.3f}. Each cell: mean [95% t interval over seeds].",

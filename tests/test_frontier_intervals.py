@@ -90,3 +90,28 @@ def test_report_flags_collapsed_samples():
             {"run": "short", "mean_length": 6.0, "distinct_2": 0.45, "data": data},
             {"run": "oracle", "mean_length": None, "distinct_2": None, "data": {}}]
     assert collapse_flags(rows) == ["collapsed: short's mean_length is 6.000, below 70% of the data's 10.000"]
+
+
+def test_cluster_jackknife_of_a_mean_is_the_t_interval_and_respects_clusters() -> None:
+    from sparring.metrics.intervals import cluster_jackknife, mean_interval
+
+    values = [1.0, 2.0, 3.0, 4.0]
+    mean = lambda items: sum(values[i] for i in items) / len(items)  # noqa: E731
+    value, low, high = cluster_jackknife(mean, [[0], [1], [2], [3]])
+    # one item per cluster: the jackknife standard error of a mean is s / sqrt(n) = 1.2910 / 2
+    assert value == 2.5 and math.isclose(high - value, 3.182 * 1.2909944 / 2, rel_tol=1e-6)
+    assert (low, high) == pytest.approx(mean_interval(values)[1:])
+    # two clusters of two: the interval is that of the two cluster means (1.5 and 3.5), t with 1 df
+    _, low, high = cluster_jackknife(mean, [[0, 1], [2, 3]])
+    assert math.isclose(high - 2.5, 12.706 * 1.0, rel_tol=1e-6)
+
+
+def test_self_bleu_scores_average_to_self_bleu_and_pooled_nll_weighs_by_tokens() -> None:
+    from sparring.hf.generation import pooled_nll
+    from sparring.metrics.bleu import self_bleu, self_bleu_scores
+
+    sentences = [s.split() for s in ("a cat sat on the mat", "a dog sat on the mat", "the cat ran", "a cat sat on a hat")]
+    per = self_bleu_scores(sentences, orders=(2, 4))
+    assert {n: sum(v) / len(v) for n, v in per.items()} == pytest.approx(self_bleu(sentences, orders=(2, 4)))
+    assert pooled_nll([(6.0, 2), (1.0, 2)]) == 1.75  # (6 + 1) / 4
+    assert pooled_nll([(6.0, 3), (1.0, 1)]) == 1.75  # per token, not the mean of the responses' 2.0 and 1.0

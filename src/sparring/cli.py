@@ -163,12 +163,19 @@ def _add_align_parsers(sub: Any) -> None:
     align.add_argument("--response-col", default=None, help="response column of --data (default 'response')")
     align.add_argument("--system", default=None, help="system instruction of the chat template (default 'You are a helpful AI assistant.')")
     align.add_argument("--chat-template", metavar="FILE", default=None, help="Jinja chat template for models without one")
-    align.add_argument("--objective", choices=["reward", "seed", "hybrid"], default=None, help="reward (default), seed, or hybrid")
+    align.add_argument(
+        "--objective", choices=["reward", "seed", "hybrid", "sft"], default=None,
+        help="reward (default), seed, hybrid, or sft (the baseline: supervised fine-tuning on the real responses)",
+    )
+    align.add_argument("--init", metavar="RUN", default=None, help="start the policy from a finished align run (SFT or adversarial)")
     align.add_argument("--disc", choices=["encoder", "seed"], default=None, help="encoder (MiniLM + head, default) or seed (TransLSTM)")
     align.add_argument("--d-loss", choices=["bce", "bt"], default=None, help="bce (original GAN, default) or bt (Bradley-Terry pairs)")
     align.add_argument("--reward", metavar="MODULE:FUNC", default=None, help="the user reward of the hybrid objective")
     align.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
-    add_run_arguments(align, "paper (GPU scale, default), demo (~15 min on 2 CPU cores), smoke (~1 min)", "train.beta=0")
+    add_run_arguments(
+        align, "paper (GPU scale, default), demo (~15 min on 2 CPU cores), gad (demo + SFT warm-up, Bradley-Terry D), smoke (~1 min)",
+        "train.beta=0",
+    )
 
     generate = sub.add_parser(
         "generate",
@@ -201,6 +208,7 @@ def _align(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "task.name": "data" if args.data is not None else None,
         "model.lora": True if args.lora else None,
+        "model.init": args.init,
     }
     implied = {"disc.kind": "seed"} if args.objective == "seed" else {}  # the seed objective needs the seed D
     cfg = build_config("align", args.preset, args.config, args.set, flags, implied)

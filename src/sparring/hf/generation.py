@@ -156,28 +156,34 @@ def span_logprobs(model: Any, tokenizer: Any, texts: Sequence[str], starts: Sequ
 
 
 @torch.no_grad()
-def response_nll(model: Any, tokenizer: Any, prompt_texts: Sequence[str], responses: Sequence[str], batch_size: int) -> float:
-    """Mean negative log-likelihood per response token (nats), pooled over all responses."""
-    total, count = 0.0, 0.0
+def response_nlls(
+    model: Any, tokenizer: Any, prompt_texts: Sequence[str], responses: Sequence[str], batch_size: int
+) -> list[tuple[float, int]]:
+    """(summed negative log-likelihood in nats, token count) of each response given its prompt."""
+    out: list[tuple[float, int]] = []
     for chunk in range(0, len(responses), batch_size):
         batch = encode_pairs(tokenizer, prompt_texts[chunk : chunk + batch_size], responses[chunk : chunk + batch_size])
         logp, mask = token_logprobs(model, batch)
-        total -= float(logp.sum())
-        count += float(mask.sum())
-    return total / max(count, 1.0)
+        out.extend((-float(total), int(count)) for total, count in zip(logp.sum(dim=1), mask.sum(dim=1), strict=True))
+    return out
+
+
+def pooled_nll(per_response: Sequence[tuple[float, int]]) -> float:
+    """Mean negative log-likelihood per token, pooled over responses (long answers weigh more)."""
+    return sum(t for t, _ in per_response) / max(sum(c for _, c in per_response), 1)
 
 
 @torch.no_grad()
-def mean_sequence_kl(
+def sequence_kls(
     policy: Any, reference: Any, tokenizer: Any, prompt_texts: Sequence[str], responses: Sequence[str], batch_size: int
-) -> float:
-    """KL(policy || reference) summed over each response's tokens, averaged over responses.
+) -> list[float]:
+    """KL(policy || reference) summed over each response's tokens, one value per response.
 
     The responses should be the policy's own samples; at every position the KL is exact over the
     vocabulary (lower variance than the sampled log-ratio), and the positions are what the policy wrote.
     """
     device = next(policy.parameters()).device
-    total = 0.0
+    out: list[float] = []
     for chunk in range(0, len(responses), batch_size):
         batch = encode_pairs(tokenizer, prompt_texts[chunk : chunk + batch_size], responses[chunk : chunk + batch_size])
         ids, attention = batch["input_ids"].to(device), batch["attention_mask"].to(device)
@@ -185,5 +191,6 @@ def mean_sequence_kl(
         logp = torch.log_softmax(policy(input_ids=ids, attention_mask=attention).logits[:, :-1].float(), -1)
         logq = torch.log_softmax(reference(input_ids=ids, attention_mask=attention).logits[:, :-1].float(), -1)
         kl = (logp.exp() * (logp - logq)).sum(-1)
-        total += float((kl * mask).sum())
-    return total / max(len(responses), 1)
+        out.extend(float(v) for v in (kl * mask).sum(dim=1))
+    return out
+

@@ -60,6 +60,8 @@ def grpo_config(
     log_every: int = 1,
     world_size: int = 1,
     show_progress: bool = True,
+    loss_type: str = "dapo",
+    scale_rewards: str = "group",
 ) -> Any:
     """GRPOConfig for one optimiser step per ``prompts_per_step`` prompts x ``num_generations`` completions
     (one prompt's group per micro-batch, accumulated; split across data-parallel ranks), a constant
@@ -78,6 +80,8 @@ def grpo_config(
         learning_rate=lr,
         lr_scheduler_type="constant",
         beta=beta,
+        loss_type=loss_type,
+        scale_rewards=scale_rewards,
         reward_weights=reward_weights,
         logging_steps=log_every,
         save_strategy="steps",

@@ -153,6 +153,12 @@ def load_trained(run_model_dir: Path, device: str = "cpu") -> Any:
     return load_causal_lm(str(run_model_dir), device)
 
 
+def trainable_state(model: Any) -> dict[str, Any]:
+    """The parameters that train (a LoRA run's adapter only): what a checkpoint needs to resume."""
+    trained = {name for name, p in model.named_parameters() if p.requires_grad}
+    return {k: v for k, v in model.state_dict().items() if k in trained}
+
+
 def save_model(model: Any, tokenizer: Any, folder: Path) -> None:
     """save_pretrained into a temporary folder, then rename: a crash never leaves half a model."""
     tmp = folder.with_name(folder.name + ".tmp")

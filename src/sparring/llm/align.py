@@ -105,6 +105,9 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
     if is_main:
         check_run(out, to_dict(cfg), resume, report_to=report_to)
     model_path = resolve_model(cfg.model.name)
+    init_model = check_init(cfg, model_path) if cfg.model.init else None
+    if world_size > 1 and (cfg.train.objective == "sft" or cfg.train.sft_warmup_steps):
+        raise UserError("SFT runs in one process: run it alone (--objective sft) and start the data-parallel run from it with --init")
     template = None
     if cfg.model.chat_template:
         if not Path(cfg.model.chat_template).is_file():
@@ -125,30 +128,39 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
         torch.manual_seed(cfg.seed)
         base = load_causal_lm(model_path, device)
         if pairs is None:
-            pairs = imitation_pairs(base, tokenizer, model_path, cfg)
+            pairs = imitation_pairs(base, tokenizer, model_path, cfg)  # the teacher is the base model: before any adapter
         eval_file = writer.path / "eval_pairs.jsonl"
         if is_main and not eval_file.exists():
-            lines = (json.dumps({"prompt": p, "response": r}) + "\n" for p, r in zip(pairs.eval_prompts, pairs.eval_responses, strict=True))
+            eval_prompts, eval_responses = held_out_pairs(base, tokenizer, model_path, cfg, pairs)
+            lines = (json.dumps({"prompt": p, "response": r}) + "\n" for p, r in zip(eval_prompts, eval_responses, strict=True))
             atomic_write_text(eval_file, "".join(lines))
 
-        # ---- the discriminator, pre-trained on base-model answers --------------------------------
+        # ---- the starting policy: a finished run's, or the base model (with a fresh adapter) -------
+        policy = starting_policy(cfg, base, init_model, device)
+        if cfg.train.objective == "sft":
+            from sparring.llm.sft import sft_train
+
+            policy = sft_train(cfg, writer, policy, tokenizer, pairs, cfg.train.steps, None)
+            return finish_align(writer, cfg, policy, tokenizer, None, pairs, model_path, device, writer.elapsed())
+        start = None
+        if cfg.train.sft_warmup_steps:  # GAD's warm-up: the student first imitates the real responses
+            from sparring.llm.sft import sft_train
+
+            policy = sft_train(cfg, writer, policy, tokenizer, pairs, cfg.train.sft_warmup_steps, None)
+            start = writer.rows()
+
+        # ---- the discriminator, warmed up on the starting policy's answers ---------------------------
         torch.manual_seed(cfg.seed)
         disc = build_discriminator(cfg, base.config.hidden_size).to(device)
         d_optimizer = torch.optim.AdamW(disc.parameters(), lr=cfg.disc.lr)
         if hasattr(disc, "bind"):
-            disc.bind(base, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
-        before = pretrain_or_restore_discriminator(writer, cfg, base, tokenizer, pairs, disc, d_optimizer)
+            disc.bind(policy, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
+        before = pretrain_or_restore_discriminator(writer, cfg, policy, tokenizer, pairs, disc, d_optimizer, start)
 
         # ---- the game -----------------------------------------------------------------------------
         if cfg.train.objective == "seed":
             from sparring.llm.seed_objective import seed_train
 
-            policy = base
-            if cfg.model.lora:
-                from sparring.hf.models import add_lora
-
-                m = cfg.model
-                policy = add_lora(base, m.lora_rank, m.lora_alpha, m.lora_dropout, m.lora_targets)
             policy = seed_train(cfg, writer, policy, tokenizer, pairs, disc, d_optimizer, before)
         else:
             from sparring.llm.grpo import grpo_train
@@ -156,13 +168,63 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
 
             reward = DiscriminatorReward(disc, d_optimizer, cfg.disc.loss, cfg.disc.d_steps)
             policy = grpo_train(
-                cfg, writer, base, tokenizer, pairs, reward, d_optimizer, user_reward, world_size, use_cpu=device == "cpu", before=before
+                cfg, writer, policy, tokenizer, pairs, reward, d_optimizer, user_reward, world_size, use_cpu=device == "cpu", before=before
             )
         train_seconds = writer.elapsed()
         if not is_main:
             return {}
 
         return finish_align(writer, cfg, policy, tokenizer, disc, pairs, model_path, device, train_seconds)
+
+
+def check_init(cfg: AlignConfig, model_path: str) -> Path:
+    """``--init RUN`` checked before anything is written: a finished align run of the same base
+    model whose policy has the same form (adapter or full weights) as this run's. Returns its model."""
+    from sparring.kinds import require_line
+
+    run = RunDir.open_existing(cfg.model.init)
+    data = run.read_config()
+    require_line(run.path, str(data.get("algo")), "align", "--init")
+    if not run.is_complete() or not (run.path / "model").is_dir():
+        raise UserError(f"--init {run.path}: the run has not finished (no summary.json or model/)")
+    theirs = data.get("model_path")
+    if theirs and Path(theirs).resolve() != Path(model_path).resolve() and theirs != model_path:
+        raise UserError(f"--init {run.path}: that run trained {theirs}, not this run's base model {model_path}")
+    adapter = (run.path / "model" / "adapter_config.json").is_file()
+    if adapter != bool(cfg.model.lora):
+        form = "a LoRA adapter" if adapter else "full weights"
+        raise UserError(f"--init {run.path}: its policy is {form}; give the same --lora setting as that run")
+    return run.path / "model"
+
+
+def starting_policy(cfg: AlignConfig, base: Any, init_model: Path | None, device: str) -> Any:
+    """The policy before this run's first step. From ``--init``: the run's adapter on ``base`` (still
+    trainable) or its full weights. Otherwise ``base``, with a fresh LoRA adapter when this run trains
+    one itself (SFT, the seed objective); GRPO from the base model lets TRL add the adapter."""
+    from sparring.hf.models import add_lora, load_causal_lm
+
+    m = cfg.model
+    if init_model is not None:
+        if not m.lora:
+            return load_causal_lm(str(init_model), device)
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(base, str(init_model), is_trainable=True).to(device)
+    if m.lora and (cfg.train.objective in {"seed", "sft"} or cfg.train.sft_warmup_steps):
+        return add_lora(base, m.lora_rank, m.lora_alpha, m.lora_dropout, m.lora_targets)
+    return base
+
+
+def held_out_pairs(base: Any, tokenizer: Any, model_path: str, cfg: AlignConfig, pairs: Any) -> tuple[list[str], list[str]]:
+    """The evaluation's (prompt, real response) rows: one per held-out pair, or on the imitation task
+    ``eval.responses_per_prompt`` teacher answers per prompt (the first is the pair's own)."""
+    from sparring.llm.tasks import teacher_responses
+
+    k = cfg.eval.responses_per_prompt
+    if k == 1 or cfg.task.name != "imitation":
+        return list(pairs.eval_prompts), list(pairs.eval_responses)
+    draws = [pairs.eval_responses] + [teacher_responses(base, tokenizer, model_path, cfg, pairs.eval_prompts, draw) for draw in range(1, k)]
+    return [p for p in pairs.eval_prompts for _ in range(k)], [d[i] for i in range(len(pairs.eval_prompts)) for d in draws]
 
 
 def finish_align(
@@ -182,15 +244,18 @@ def finish_align(
     from sparring.llm.plots import plot_align_curves
 
     save_model(policy, tokenizer, writer.path / "model")
-    torch.save(disc.state_dict(), writer.path / "discriminator.pt")
+    if disc is not None:  # the sft objective has no discriminator
+        torch.save(disc.state_dict(), writer.path / "discriminator.pt")
     result = evaluate_run(writer.path, policy=policy, tokenizer=tokenizer, cfg=cfg, model_path=model_path, device=device)
     rows = writer.dir.read_metrics()
     plot_align_curves(rows, writer.dir.curves_path)
-    adversarial = [r for r in rows if r.get("phase") == "adversarial"]
+    adversarial = [r for r in rows if r.get("phase") == ("sft" if disc is None else "adversarial")]
     summary = {
         "algo": "align",
         "objective": cfg.train.objective,
-        "disc": cfg.disc.kind,
+        "init": cfg.model.init or None,
+        "sft_warmup_steps": cfg.train.sft_warmup_steps,
+        "disc": cfg.disc.kind if disc is not None else None,
         "model": cfg.model.name,
         "task": cfg.task.name if cfg.task.name == "imitation" else cfg.task.data,
         "data": pairs.stats(),
@@ -211,10 +276,11 @@ D_PRETRAINED = "d_pretrained.pt"
 
 
 def pretrain_or_restore_discriminator(
-    writer: RunWriter, cfg: AlignConfig, base: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any
+    writer: RunWriter, cfg: AlignConfig, policy: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any, start: dict | None = None
 ) -> dict[str, Any]:
-    """D learns real vs base-model answers before the generator moves, so its first rewards mean
-    something; a resumed run reloads that D instead. Returns where the logs stood after it."""
+    """D learns real vs the starting policy's answers before the generator moves, so its first rewards
+    mean something; a resumed run reloads that D instead. ``start``: where the logs stood before
+    (after an SFT warm-up). Returns where they stood after it."""
     import torch
 
     path = writer.path / "checkpoints" / D_PRETRAINED
@@ -223,9 +289,9 @@ def pretrain_or_restore_discriminator(
         disc.load_state_dict(state["disc"])
         d_optimizer.load_state_dict(state["optimizer"])
         return state["log"]
-    writer.rewind(None)  # rows of an attempt that died during pre-training
+    writer.rewind(start)  # rows of an attempt that died during pre-training
     if cfg.disc.pretrain_steps:
-        _pretrain_discriminator(cfg, base, tokenizer, pairs, disc, d_optimizer, writer)
+        _pretrain_discriminator(cfg, policy, tokenizer, pairs, disc, d_optimizer, writer)
     position = writer.rows()
     if writer.is_main:
         atomic_torch_save({"disc": disc.state_dict(), "optimizer": d_optimizer.state_dict(), "log": position}, path)
@@ -238,16 +304,16 @@ def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
 
 
 def _pretrain_discriminator(
-    cfg: AlignConfig, base: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any, writer: RunWriter
+    cfg: AlignConfig, policy: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any, writer: RunWriter
 ) -> None:
-    """D learns real vs base-model answers before the generator moves, so its first rewards mean something."""
+    """D learns real vs the starting policy's answers before the generator moves."""
     from sparring.hf.generation import chat_prompt, generate
     from sparring.llm.discriminators import discriminator_step
 
     d, g = cfg.disc, cfg.generation
     n = min(len(pairs.train_prompts), d.pretrain_steps * d.pretrain_batch)
     prompts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in pairs.train_prompts[:n]]
-    fake = generate(base, tokenizer, prompts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 104729, "D negatives")
+    fake = generate(policy, tokenizer, prompts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 104729, "D negatives")
     rng = random.Random(cfg.seed + 2)
     for step in range(1, d.pretrain_steps + 1):
         pick = [rng.randrange(n) for _ in range(d.pretrain_batch)]
@@ -277,10 +343,19 @@ def evaluate_run(
 
     Writes evaluation.json, evaluation.md and samples.csv into the run directory.
     """
-    from sparring.hf.generation import chat_prompt, generate, mean_sequence_kl, response_nll
+    from sparring.hf.generation import chat_prompt, generate, pooled_nll, response_nlls, sequence_kls
     from sparring.hf.models import load_causal_lm, load_tokenizer, load_trained
     from sparring.llm.discriminators import resolve_encoder
-    from sparring.llm.evaluation import SentenceEmbedder, compare_sets, diversity, write_predictions
+    from sparring.llm.evaluation import (
+        SentenceEmbedder,
+        compare_sets,
+        diversity_on,
+        diversity_statistics,
+        prompt_clusters,
+        with_intervals,
+        write_predictions,
+    )
+    from sparring.metrics.intervals import cluster_jackknife
 
     run = RunDir.open_existing(run_path)
     data = run.read_config()
@@ -297,24 +372,43 @@ def evaluate_run(
     reference = reference or load_causal_lm(model_path, device)
     prompts, real = _read_pairs_file(run.path / "eval_pairs.jsonl")
     if n_prompts:
-        prompts, real = prompts[:n_prompts], real[:n_prompts]
+        keep = list(dict.fromkeys(prompts))[:n_prompts]
+        rows = [i for i, p in enumerate(prompts) if p in set(keep)]
+        prompts, real = [prompts[i] for i in rows], [real[i] for i in rows]
+    groups = [list(dict.fromkeys(prompts)).index(p) for p in prompts]
+    clusters = prompt_clusters(groups)
     g = cfg.generation
     public = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in prompts]
     before = generate(reference, tokenizer, public, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 31, "before")
     after = generate(policy, tokenizer, public, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 31, "after")
     embedder = SentenceEmbedder(resolve_encoder("minilm"), device)
-    result: dict[str, Any] = {"n_prompts": len(prompts), "real": diversity(real)}
-    result["before"] = compare_sets(embedder, real, before, cfg.eval.folds, cfg.seed)
-    result["after"] = compare_sets(embedder, real, after, cfg.eval.folds, cfg.seed)
+    real_stats = diversity_statistics(real)
+    result: dict[str, Any] = {
+        "n_prompts": len(clusters),
+        "responses_per_prompt": round(len(prompts) / len(clusters), 2),
+        "real": with_intervals(lambda items: diversity_on(real_stats, items), clusters, ("distinct_2", "self_bleu_4", "mean_words")),
+    }
+    result["before"] = compare_sets(embedder, real, before, groups, cfg.eval.folds, cfg.seed)
+    result["after"] = compare_sets(embedder, real, after, groups, cfg.eval.folds, cfg.seed)
+
+    def add(name: str, key: str, values: list, pooled: Any) -> None:
+        """A per-response metric on ``name``'s row, with its interval over prompts."""
+        value, low, high = cluster_jackknife(lambda items: pooled([values[i] for i in items]), clusters)
+        result[name][key] = value
+        result[name].setdefault("ci", {})[key] = [low, high]
+
+    def mean(values: list) -> float:
+        return sum(values) / max(len(values), 1)
+
     result["before"]["kl_to_reference"] = 0.0
-    result["after"]["kl_to_reference"] = mean_sequence_kl(policy, reference, tokenizer, public, after, g.batch_size)
+    add("after", "kl_to_reference", sequence_kls(policy, reference, tokenizer, public, after, g.batch_size), mean)
     # Coverage, the NLL-test analogue: how likely each model finds the real held-out responses.
-    result["before"]["nll_of_real"] = response_nll(reference, tokenizer, public, real, g.batch_size)
-    result["after"]["nll_of_real"] = response_nll(policy, tokenizer, public, real, g.batch_size)
+    add("before", "nll_of_real", response_nlls(reference, tokenizer, public, real, g.batch_size), pooled_nll)
+    add("after", "nll_of_real", response_nlls(policy, tokenizer, public, real, g.batch_size), pooled_nll)
     if cfg.task.name == "imitation":
         hidden = [chat_prompt(tokenizer, cfg.task.teacher_instruction, p) for p in prompts]
         for name, responses in (("real", real), ("before", before), ("after", after)):
-            result[name]["teacher_nll"] = response_nll(reference, tokenizer, hidden, responses, g.batch_size)
+            add(name, "teacher_nll", response_nlls(reference, tokenizer, hidden, responses, g.batch_size), pooled_nll)
     write_predictions(run.path / "samples.csv", prompts, real, before, after)
     atomic_write_json(run.path / "evaluation.json", result)
     atomic_write_text(run.path / "evaluation.md", evaluation_markdown(result))
@@ -334,8 +428,9 @@ COLUMNS = [
 
 
 def evaluation_markdown(result: dict[str, Any]) -> str:
+    k = result.get("responses_per_prompt", 1)
     lines = [
-        f"held-out prompts: {result['n_prompts']}",
+        f"held-out prompts: {result['n_prompts']}, responses per prompt: {k:g}; each cell: value [95% interval over prompts]",
         "",
         "| set | " + " | ".join(c[1] for c in COLUMNS) + " |",
         "|---|" + "---|" * len(COLUMNS),
@@ -344,11 +439,13 @@ def evaluation_markdown(result: dict[str, Any]) -> str:
         row = result.get(name, {})
         cells = []
         for key, _ in COLUMNS:
-            value = row.get(key)
-            if key == "c2st_acc" and value is not None:
-                cells.append(f"{value:.3f} [{row['c2st_low']:.2f}, {row['c2st_high']:.2f}]")
+            value, ci = row.get(key), row.get("ci", {}).get(key)
+            if value is None:
+                cells.append("-")
+            elif ci:
+                cells.append(f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]")
             else:
-                cells.append("-" if value is None else f"{value:.3f}")
+                cells.append(f"{value:.3f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

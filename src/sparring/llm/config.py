@@ -2,7 +2,16 @@
 
 Resolution (defaults < preset < TOML < ``--set`` < flags) is the engine's: ``sparring.config``.
 The defaults are the ``paper`` preset, sized for a GPU; ``demo`` is sized for a 2-core CPU
-(~15 min per run with SmolLM2-135M and LoRA), ``smoke`` for a minute.
+(~15 min per run with SmolLM2-135M and LoRA), ``gad`` is ``demo`` with the GAD protocol's SFT warm-up
+and Bradley-Terry D, ``smoke`` is a minute.
+
+GRPO's knobs are TRL's, with TRL's defaults for the loss (``dapo``: token losses normalised by the
+active tokens of the accumulated batch, no length bias) and the advantage scaling (``group``: each
+group's rewards divided by their standard deviation, so D's scores act as a ranking within a prompt,
+whatever their scale, which drifts as D trains). The KL coefficient ``train.beta`` is 0.04, the GRPO
+paper's, not TRL's 0: D's reward is non-stationary and easy to exploit, and the KL to the reference
+(the base model, or the warm start of ``--init``/``sft_warmup_steps``) keeps the policy near text
+it could already write.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ class ModelConfig:
     lora_alpha: int = setting(16, "LoRA scaling alpha")
     lora_dropout: float = setting(0.05, "dropout on the LoRA input")
     lora_targets: list[str] = setting(factory=lambda: ["q_proj", "v_proj"], help="modules that get adapters")
+    init: str = setting("", "--init RUN: start the policy from a finished align run (its LoRA adapter or full weights)")
 
 
 @dataclass
@@ -67,7 +77,10 @@ class DiscriminatorConfig:
 
 @dataclass
 class TrainConfig:
-    objective: str = setting("reward", "reward (GRPO on D's score) | seed (BCE through hidden states) | hybrid")
+    objective: str = setting("reward", "reward (GRPO on D's score) | seed (BCE through hidden states) | hybrid | sft (the baseline)")
+    sft_warmup_steps: int = setting(0, "SFT steps on the real responses before D's warm-up and GRPO (the GAD protocol)")
+    loss_type: str = setting("dapo", "TRL GRPO loss aggregation: dapo | grpo | dr_grpo | bnpo | cispo | sapo")
+    scale_rewards: str = setting("group", "TRL GRPO advantage scaling: group | batch | none")
     steps: int = setting(200, "generator optimiser steps")
     prompts_per_step: int = setting(8, "prompts per optimiser step (each with num_generations completions)")
     num_generations: int = setting(4, "completions per prompt (GRPO group)")
@@ -86,6 +99,7 @@ class TrainConfig:
 @dataclass
 class AlignEvalConfig:
     n_prompts: int = setting(100, "held-out prompts generated before and after")
+    responses_per_prompt: int = setting(1, "imitation: teacher and model answers per held-out prompt (the data task has one)")
     folds: int = setting(5, "two-sample classifier cross-validation")
 
 
@@ -113,7 +127,22 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.checkpoint_every": 10,
         "disc.pretrain_steps": 10,
         "disc.lr": 5e-5,
-        "eval.n_prompts": 80,
+        "eval.n_prompts": 100,
+        "eval.responses_per_prompt": 3,
+    },
+    "gad": {  # the GAD protocol at demo size: SFT warm-up, D warm-up on the warm policy, GRPO with a Bradley-Terry D
+        "model.lora": True,
+        "train.lr": 3e-4,
+        "train.steps": 30,
+        "train.sft_warmup_steps": 30,
+        "train.prompts_per_step": 4,
+        "train.num_generations": 4,
+        "train.checkpoint_every": 10,
+        "disc.loss": "bt",
+        "disc.pretrain_steps": 10,
+        "disc.lr": 5e-5,
+        "eval.n_prompts": 100,
+        "eval.responses_per_prompt": 3,
     },
     "smoke": {
         "model.lora": True,
@@ -131,6 +160,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo")
+
+
 def validate_align(cfg: AlignConfig) -> None:
     need(cfg.task.name in {"imitation", "data"}, "task.name", "imitation or data")
     need(cfg.task.name != "data" or bool(cfg.task.data), "task.data", "a .csv/.jsonl/.parquet file (--data)")
@@ -138,7 +170,17 @@ def validate_align(cfg: AlignConfig) -> None:
     need(cfg.task.max_examples >= 0, "task.max_examples", ">= 0")
     need(cfg.disc.kind in {"encoder", "seed"}, "disc.kind", "encoder or seed")
     need(cfg.disc.loss in {"bce", "bt"}, "disc.loss", "bce or bt")
-    need(cfg.train.objective in {"reward", "seed", "hybrid"}, "train.objective", "reward, seed or hybrid")
+    need(cfg.train.objective in {"reward", "seed", "hybrid", "sft"}, "train.objective", "reward, seed, hybrid or sft")
+    need(cfg.train.sft_warmup_steps >= 0, "train.sft_warmup_steps", ">= 0")
+    need(cfg.train.objective != "sft" or cfg.train.sft_warmup_steps == 0, "train.sft_warmup_steps", "0 for the sft objective")
+    need(cfg.train.loss_type in LOSS_TYPES, "train.loss_type", " | ".join(LOSS_TYPES))
+    need(cfg.train.scale_rewards in {"group", "batch", "none"}, "train.scale_rewards", "group, batch or none")
+    need(cfg.eval.responses_per_prompt >= 1, "eval.responses_per_prompt", ">= 1")
+    need(
+        cfg.eval.responses_per_prompt == 1 or cfg.task.name == "imitation",
+        "eval.responses_per_prompt",
+        "1 for the data task (it has one real response per prompt)",
+    )
     need(
         cfg.train.objective != "seed" or cfg.disc.kind == "seed",
         "disc.kind",

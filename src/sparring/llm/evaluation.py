@@ -1,18 +1,20 @@
 """How close generated responses are to real ones, on held-out prompts, before and after training.
 
-- ``c2st_accuracy``: a classifier two-sample test. A fresh logistic regression on frozen MiniLM
-  embeddings is cross-validated on real vs generated responses; 0.5 means it cannot tell them
-  apart. Reported with a 95% Wilson interval over the held-out predictions.
-- ``frechet_distance``: the Frechet distance between Gaussians fitted to the two embedding sets
+- ``c2st_acc``: a classifier two-sample test. A fresh logistic regression on frozen MiniLM
+  embeddings is cross-validated on real vs generated responses (folds keep a prompt's responses
+  together); 0.5 means it cannot tell them apart.
+- ``frechet``: the Frechet distance between Gaussians fitted to the two embedding sets
   (FID's formula on sentence embeddings).
 - distinct-1/2 and Self-BLEU-4 of the generated set (diversity), length statistics.
-- the teacher's NLL of the responses (imitation task only) and KL(policy || reference).
-"""
+- the teacher's NLL of the responses (imitation task only), the model's NLL of the real responses
+  and KL(policy || reference).
+
+Every metric comes with a 95% interval over held-out prompts (delete-one-prompt jackknife,
+``sparring.metrics.intervals``): a prompt's responses rise and fall together."""
 
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,32 +23,27 @@ import numpy as np
 import torch
 
 from sparring.data.text import tokenize
-from sparring.metrics.bleu import self_bleu
+from sparring.metrics.bleu import self_bleu_scores
 from sparring.metrics.diversity import distinct_n
 
 
-def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion; sensible at small n and near 0 or 1."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def c2st_accuracy(real: np.ndarray, fake: np.ndarray, folds: int, seed: int) -> dict[str, float]:
+def c2st_correct(real: np.ndarray, fake: np.ndarray, folds: int, seed: int, groups: Sequence[int] | None = None) -> np.ndarray:
+    """Whether each item (real rows, then fake rows) is classified right by a logistic regression
+    that never saw it (cross-validated). With ``groups``, the folds keep all the responses to one
+    prompt together, so the classifier cannot recognise a prompt it trained on."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_predict
 
     x = np.concatenate([real, fake])
     y = np.concatenate([np.ones(len(real)), np.zeros(len(fake))])
     folds = max(2, min(folds, len(real), len(fake)))
-    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    predicted = cross_val_predict(LogisticRegression(C=1.0, max_iter=2000), x, y, cv=split)
-    correct = int((predicted == y).sum())
-    low, high = wilson_interval(correct, len(y))
-    return {"c2st_acc": correct / len(y), "c2st_low": low, "c2st_high": high}
+    if groups is not None and len(set(groups)) > 1:
+        split = GroupKFold(n_splits=min(folds, len(set(groups))), shuffle=True, random_state=seed)
+        predicted = cross_val_predict(LogisticRegression(C=1.0, max_iter=2000), x, y, cv=split, groups=list(groups) * 2)
+    else:
+        split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        predicted = cross_val_predict(LogisticRegression(C=1.0, max_iter=2000), x, y, cv=split)
+    return predicted == y
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -59,19 +56,54 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
 
 
-def diversity(responses: Sequence[str]) -> dict[str, float]:
+def prompt_clusters(groups: Sequence[int]) -> list[list[int]]:
+    """Item indices per prompt, in order of first appearance: the units the intervals resample."""
+    by_prompt: dict[int, list[int]] = {}
+    for index, group in enumerate(groups):
+        by_prompt.setdefault(group, []).append(index)
+    return list(by_prompt.values())
+
+
+def diversity_statistics(responses: Sequence[str]) -> dict[str, Any]:
+    """Per-response pieces from which every diversity metric of any subset is computed."""
     words = [tokenize(r) for r in responses]
+    nonempty = [i for i, w in enumerate(words) if w]
+    self_bleu_of = {}
+    if len(nonempty) >= 2:
+        self_bleu_of = dict(zip(nonempty, self_bleu_scores([words[i] for i in nonempty], orders=(4,))[4], strict=True))
+    return {"words": words, "self_bleu_4": self_bleu_of}
+
+
+def diversity_on(stats: dict[str, Any], items: Sequence[int]) -> dict[str, float]:
+    """distinct-1/2, Self-BLEU-4 and lengths of the responses ``items``.
+
+    Self-BLEU-4 of a subset is the mean of its members' leave-one-out scores against the whole set
+    (recomputing the references for every jackknife subset changes them by one response in hundreds)."""
+    words = [stats["words"][i] for i in items]
     lengths = [len(w) for w in words]
-    nonempty = [w for w in words if w]
-    sb = self_bleu(nonempty, orders=(4,))[4] if len(nonempty) >= 2 else float("nan")
+    bleu4 = [stats["self_bleu_4"][i] for i in items if i in stats["self_bleu_4"]]
     return {
         "distinct_1": distinct_n(words, 1),
         "distinct_2": distinct_n(words, 2),
-        "self_bleu_4": sb,
+        "self_bleu_4": float(np.mean(bleu4)) if bleu4 else float("nan"),
         "mean_words": float(np.mean(lengths)),
         "std_words": float(np.std(lengths)),
         "empty_share": float(np.mean([n == 0 for n in lengths])),
     }
+
+
+def diversity(responses: Sequence[str]) -> dict[str, float]:
+    return diversity_on(diversity_statistics(responses), range(len(responses)))
+
+
+def with_intervals(statistic: Any, clusters: list[list[int]], keys: Sequence[str]) -> dict[str, Any]:
+    """``statistic(items) -> dict`` on all items, with a 95% jackknife interval over prompts for each of ``keys``."""
+    from sparring.metrics.intervals import jackknife_interval, leave_one_out
+
+    out = dict(statistic([i for c in clusters for i in c]))
+    partial = [statistic(items) for items in leave_one_out(clusters)]
+    out["ci"] = {key: list(jackknife_interval(out[key], [p[key] for p in partial])) for key in keys}
+    return out
 
 
 class SentenceEmbedder:
@@ -98,9 +130,25 @@ class SentenceEmbedder:
         return np.concatenate(out)
 
 
-def compare_sets(embedder: SentenceEmbedder, real: Sequence[str], generated: Sequence[str], folds: int, seed: int) -> dict[str, float]:
+def compare_sets(
+    embedder: SentenceEmbedder, real: Sequence[str], generated: Sequence[str], groups: Sequence[int], folds: int, seed: int
+) -> dict[str, Any]:
+    """Two-sample accuracy, Frechet distance and diversity of ``generated`` against ``real``, each
+    with a 95% interval over prompts. ``groups[i]`` is the prompt of ``real[i]`` and ``generated[i]``
+    (several responses per prompt on the imitation task)."""
     e_real, e_fake = embedder(real), embedder(generated)
-    return {**c2st_accuracy(e_real, e_fake, folds, seed), "frechet": frechet_distance(e_real, e_fake), **diversity(generated)}
+    correct = c2st_correct(e_real, e_fake, folds, seed, groups)
+    n = len(real)
+    stats = diversity_statistics(generated)
+
+    def statistic(items: Sequence[int]) -> dict[str, float]:
+        both = list(items) + [i + n for i in items]
+        return {"c2st_acc": float(correct[both].mean()), "frechet": frechet_distance(e_real[list(items)], e_fake[list(items)]),
+                **diversity_on(stats, items)}
+
+    out = with_intervals(statistic, prompt_clusters(groups), ("c2st_acc", "frechet", "distinct_2", "self_bleu_4", "mean_words"))
+    out["c2st_low"], out["c2st_high"] = out["ci"]["c2st_acc"]
+    return out
 
 
 def write_predictions(path: Path, prompts: Sequence[str], references: Sequence[str], before: Sequence[str], after: Sequence[str]) -> None:

@@ -58,7 +58,7 @@ def grpo_train(
     )
     checkpoints = writer.path / "checkpoints"
     peft_config = None
-    if cfg.model.lora:
+    if cfg.model.lora and not hasattr(model, "peft_config"):  # a warm-started adapter is trained as it is
         from peft import LoraConfig
 
         m = cfg.model
@@ -82,6 +82,8 @@ def grpo_train(
         use_cpu=use_cpu,
         world_size=world_size,
         show_progress=writer.is_main,
+        loss_type=t.loss_type,
+        scale_rewards=t.scale_rewards,
     )
     critic_state = {"disc": reward.disc, "d_optimizer": d_optimizer}
     trainer = trainer_class()(

@@ -1,4 +1,4 @@
-"""curves.png of an align run: reward, D accuracy, KL and completion length against step."""
+"""curves.png of an align run: reward, D accuracy, KL, completion length and the SFT loss against step."""
 
 from __future__ import annotations
 
@@ -12,16 +12,20 @@ PANELS = [
     ("d_acc", "discriminator accuracy"),
     ("kl", "KL to reference (per token)"),
     ("completion_length", "completion length (tokens)"),
+    ("sft_loss", "SFT loss (NLL per real response token)"),
 ]
 
 
 def plot_align_curves(rows: list[dict[str, Any]], path: Path) -> None:
-    fig, axes = new_figure(len(PANELS), (16, 3.6))
+    fig, axes = new_figure(len(PANELS), (20, 3.6))
+    sft = [r for r in rows if r.get("phase") == "sft"]
     pre = [r for r in rows if r.get("phase") == "d_pretrain"]
     adv = [r for r in rows if r.get("phase") == "adversarial"]
     for ax, (key, title) in zip(axes, PANELS, strict=True):
         if key == "d_acc" and pre:
             ax.plot([r["step"] - len(pre) for r in pre], [r["d_acc"] for r in pre], color="grey", label="D pre-training")
+        if key == "sft_loss" and sft:  # the sft objective, or GAD's warm-up
+            ax.plot(*zip(*series(sft, "step", key), strict=True), marker=".", color="tab:green", label="SFT")
         points = series(adv, "step", key)
         if points:
             ax.plot(*zip(*points, strict=True), marker=".", label="adversarial")

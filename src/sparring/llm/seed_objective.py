@@ -19,6 +19,7 @@ from rich.progress import Progress
 
 from sparring.hf.generation import chat_prompt, generate
 from sparring.hf.grpo import weights_finite
+from sparring.hf.models import trainable_state
 from sparring.llm.config import AlignConfig
 from sparring.llm.discriminators import SeedDiscriminator, discriminator_step, hidden_state_featurizer
 from sparring.llm.losses import seed_generator_loss
@@ -26,10 +27,6 @@ from sparring.llm.tasks import PairData
 from sparring.runs import RunWriter, TrainingDiverged, atomic_torch_save, check_finite
 
 CHECKPOINT = "seed-last.pt"
-
-
-def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    return {k: v for k, v in model.state_dict().items() if k in {n for n, p in model.named_parameters() if p.requires_grad}}
 
 
 def seed_train(
@@ -50,7 +47,8 @@ def seed_train(
     rng = random.Random(cfg.seed)
     start = 0
     path = writer.path / "checkpoints" / CHECKPOINT
-    writer.rewind(before)
+    if not (writer.resumed and path.is_file()):
+        writer.rewind(before)  # cutting back first would lose the rows the checkpoint keeps
     if writer.resumed and path.is_file():
         state = torch.load(path, weights_only=False)
         model.load_state_dict(state["model"], strict=False)
@@ -108,7 +106,7 @@ def seed_train(
             if step % t.checkpoint_every == 0 or step == t.steps:
                 atomic_torch_save(
                     {
-                        "model": _trainable_state(model),
+                        "model": trainable_state(model),
                         "g_optimizer": g_optimizer.state_dict(),
                         "disc": disc.state_dict(),
                         "d_optimizer": d_optimizer.state_dict(),

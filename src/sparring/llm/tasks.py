@@ -97,22 +97,24 @@ def _checked_pairs(source: str, table: dict[str, list[str]], prompt_col: str, re
 # ---- the imitation teacher ------------------------------------------------------------------
 
 
-def teacher_cache_path(model_path: str, cfg: AlignConfig) -> Path:
-    """One cache file per (model weights, hidden instruction, sampling settings, seed)."""
+def teacher_cache_path(model_path: str, cfg: AlignConfig, draw: int = 0) -> Path:
+    """One cache file per (model weights, hidden instruction, sampling settings, seed, draw)."""
     weights = Path(model_path) / "model.safetensors"
     identity = f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}" if weights.is_file() else model_path
     g = cfg.generation
     key = json.dumps(
         [str(Path(model_path).resolve()), identity, cfg.task.teacher_instruction, g.max_new_tokens, g.temperature, g.top_p, cfg.seed]
+        + ([draw] if draw else [])  # draw 0 keeps the key caches had before there were several draws
     )
     return cache_dir() / "teacher" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".jsonl")
 
 
-def teacher_responses(model, tokenizer, model_path: str, cfg: AlignConfig, prompts: list[str]) -> list[str]:
-    """The teacher's answer to each prompt, sampled once and cached (appended as they are made)."""
+def teacher_responses(model, tokenizer, model_path: str, cfg: AlignConfig, prompts: list[str], draw: int = 0) -> list[str]:
+    """The teacher's answer to each prompt, sampled once and cached (appended as they are made).
+    ``draw`` k > 0: another, independent answer to each prompt (evaluation's extra real responses)."""
     from sparring.hf.generation import chat_prompt, generate
 
-    path = teacher_cache_path(model_path, cfg)
+    path = teacher_cache_path(model_path, cfg, draw)
     cached: dict[str, str] = {}
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -125,7 +127,8 @@ def teacher_responses(model, tokenizer, model_path: str, cfg: AlignConfig, promp
     if missing:
         texts = [chat_prompt(tokenizer, cfg.task.teacher_instruction, p) for p in missing]
         g = cfg.generation
-        answers = generate(model, tokenizer, texts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 7919, "teacher")
+        seed = cfg.seed + 7919 + 104_723 * draw
+        answers = generate(model, tokenizer, texts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, seed, "teacher")
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as handle:
             for prompt, answer in zip(missing, answers, strict=True):

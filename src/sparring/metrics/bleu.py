@@ -106,18 +106,23 @@ class _LeaveOneOutMax:
         return out
 
 
-def self_bleu(hypotheses: Sequence[Sentence], orders: Sequence[int] = (2, 3, 4, 5)) -> dict[int, float]:
-    """Mean BLEU-n of each hypothesis against the other hypotheses (leave-one-out), for each n."""
+def self_bleu_scores(hypotheses: Sequence[Sentence], orders: Sequence[int] = (2, 3, 4, 5)) -> dict[int, list[float]]:
+    """BLEU-n of each hypothesis against the other hypotheses (leave-one-out), per sentence and n."""
     if len(hypotheses) < 2:
         raise ValueError("Self-BLEU needs at least two hypotheses")
     max_n = max(orders)
     table = _LeaveOneOutMax(hypotheses, max_n)
     lengths = Counter(len(h) for h in hypotheses)
-    totals = dict.fromkeys(orders, 0.0)
+    out: dict[int, list[float]] = {n: [] for n in orders}
     for hyp in hypotheses:
         lengths[len(hyp)] -= 1
         scores = _sentence_scores(hyp, table.without(hyp, max_n), _closest_length(len(hyp), lengths), orders)
         lengths[len(hyp)] += 1
         for n in orders:
-            totals[n] += scores[n]
-    return {n: totals[n] / len(hypotheses) for n in orders}
+            out[n].append(scores[n])
+    return out
+
+
+def self_bleu(hypotheses: Sequence[Sentence], orders: Sequence[int] = (2, 3, 4, 5)) -> dict[int, float]:
+    """Mean BLEU-n of each hypothesis against the other hypotheses (leave-one-out), for each n."""
+    return {n: sum(scores) / len(scores) for n, scores in self_bleu_scores(hypotheses, orders).items()}

@@ -9,7 +9,7 @@ contains 0 is a tie, whatever its sign.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # two-sided 95% critical values of Student's t, by degrees of freedom (1..30); beyond 30 the normal's
 T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -55,3 +55,34 @@ def format_interval(mean: float, low: float, high: float, digits: int = 3) -> st
     if math.isnan(low):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+
+def cluster_jackknife(statistic: Callable[[list[int]], float], clusters: Sequence[Sequence[int]]) -> tuple[float, float, float]:
+    """(value, low, high): the statistic on all items and its 95% delete-one-cluster jackknife interval.
+
+    ``clusters``: the item indices of each independent unit (a held-out prompt with all its
+    responses, real and generated; a benchmark task with all its samples). Responses to one prompt
+    are not independent, so treating items as independent would give too narrow an interval.
+    The jackknife rather than the bootstrap because several of the metrics are not averages
+    (distinct-n, Self-BLEU, the Frechet distance): a bootstrap resample repeats responses, which
+    those metrics read as repeated text. Deterministic: no resampling seed.
+    """
+    if len(clusters) < 2:
+        raise ValueError("a jackknife interval needs at least two clusters")
+    value = statistic([i for cluster in clusters for i in cluster])
+    return (value, *jackknife_interval(value, [statistic(items) for items in leave_one_out(clusters)]))
+
+
+def leave_one_out(clusters: Sequence[Sequence[int]]) -> list[list[int]]:
+    """The item indices of every cluster but one, for each cluster in turn."""
+    return [[i for j, cluster in enumerate(clusters) if j != k for i in cluster] for k in range(len(clusters))]
+
+
+def jackknife_interval(value: float, leave_out: Sequence[float]) -> tuple[float, float]:
+    """value -+ t * jackknife standard error, from the statistic with each cluster left out in turn."""
+    g = len(leave_out)
+    centre = sum(leave_out) / g
+    se = math.sqrt((g - 1) / g * sum((v - centre) ** 2 for v in leave_out))
+    half = t_critical(g - 1) * se
+    return value - half, value + half

@@ -1,12 +1,21 @@
-"""Adversarial LLM alignment benchmark: before/after tables for the imitation task and TWON.
+"""Adversarial LLM alignment against its SFT baseline, over seeds, with intervals.
 
-    python bench/align.py --preset demo                   # imitation (reward + seed ablation) and TWON right
-    python bench/align.py --preset demo --only imitation-reward-sft   # adds a row to the existing table
+    python bench/align.py --preset demo                 # the whole table (imitation and TWON right)
+    python bench/align.py --preset demo --continue      # keep the finished runs, run the rest
+    python bench/align.py --preset demo --only sft gad  # some rows only
 
-Each run is a normal ``sparring align`` run directory under bench/runs/align-<preset>/<name>; the
-table goes to bench/results/align-<preset>.{json,md}. The targets of the issue are checked and
-printed, met or not: two-sample accuracy down by >= 0.15, teacher NLL down, distinct-2 >= 80% of
-the real responses', D's share of a step <= 15%.
+Rows (issue 15): base (the "before" of every run: the model itself); ``sft`` (``--objective sft``,
+the same model, LoRA, prompts, steps and sequences per step as GRPO); ``grpo`` (GRPO on D's reward
+from the base model); ``gad`` (the GAD protocol: ``--init`` the SFT run of the same seed, D warmed
+up on that policy's answers, GRPO with a Bradley-Terry D); ``sft-grpo-sft`` (from the same SFT run,
+GRPO with interleaved SFT 0.1). Imitation: SFT and GAD with ``--seeds`` seeds, the others with one;
+TWON ``right``: SFT and GAD with one seed each.
+
+Each run is an ordinary ``sparring align`` run directory under bench/runs/align-<preset>/; the
+table goes to bench/results/align-<preset>.{json,md} after every run, so a cut bench keeps what it
+finished. A row with several seeds shows the mean and the 95% t interval over seeds; a row with one
+seed shows the run's own 95% interval over held-out prompts. Verdicts: GAD vs SFT (paired by seed
+when both have several, else by the prompt intervals), each "ahead / tie / behind".
 """
 
 from __future__ import annotations
@@ -17,36 +26,56 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import RESULTS, machine, write_results
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TWON = SHARED / "twon"
 TWON_SYSTEM = "You are a social media user. Write a matching post to the given topic."
-
-RUNS = {
-    "imitation-reward": {"overrides": [], "system": None},
-    "imitation-reward-sft": {"overrides": ["train.sft_coef=0.1"], "system": None},  # + interleaved SFT on real responses
-    "imitation-seed": {"overrides": ["train.objective=seed", "disc.kind=seed"], "system": None},
-    "twon-right-reward": {
-        "overrides": [
-            "task.name=data",
-            f"task.data={TWON / 'right.train.parquet'}",
-            f"task.test_data={TWON / 'right.test.parquet'}",
-            "task.prompt_col=annotation",
-            "task.response_col=full_text",
-            "task.max_examples=2000",
-        ],
-        "system": TWON_SYSTEM,
-    },
+TWON_TASK = [
+    "task.name=data",
+    f"task.data={TWON / 'right.train.parquet'}",
+    f"task.test_data={TWON / 'right.test.parquet'}",
+    "task.prompt_col=annotation",
+    "task.response_col=full_text",
+    "task.max_examples=2000",
+    "eval.responses_per_prompt=1",
+    f"model.system_prompt={TWON_SYSTEM}",
+]
+# (label, overrides, the label of the run it starts from)
+METHODS = {
+    "sft": (["train.objective=sft"], None),
+    "grpo": ([], None),
+    "gad": (["disc.loss=bt"], "sft"),
+    "sft-grpo-sft": (["train.sft_coef=0.1"], "sft"),
 }
+METRICS = [  # (key, label, lower is better)
+    ("c2st_acc", "two-sample acc", True),
+    ("frechet", "Frechet", True),
+    ("teacher_nll", "teacher NLL", None),  # neither: bland text scores well (see the README)
+    ("nll_of_real", "model NLL of real", True),
+    ("distinct_2", "distinct-2", None),
+    ("self_bleu_4", "Self-BLEU-4", None),
+    ("kl_to_reference", "KL to base", None),
+]
+
+
+def plan(seeds: int, only: list[str] | None) -> list[tuple[str, str, int]]:
+    """(task, method, seed) in an order where every warm start's SFT run comes first."""
+    runs = [("imitation", "sft", s) for s in range(seeds)] + [("imitation", "grpo", 0)]
+    runs += [("imitation", "gad", s) for s in range(seeds)] + [("imitation", "sft-grpo-sft", 0)]
+    runs += [("twon", "sft", 0), ("twon", "gad", 0)]
+    return [r for r in runs if only is None or r[1] in only or any(METHODS[m][1] == r[1] for m in only)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--only", nargs="+", choices=list(RUNS), default=None)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the imitation SFT and GAD rows")
+    parser.add_argument("--only", nargs="+", choices=list(METHODS), default=None, help="these methods (and the SFT runs they start from)")
+    parser.add_argument("--continue", dest="resume", action="store_true", help="keep finished run directories")
     parser.add_argument("--set", action="append", default=[], help="extra overrides for every run")
     args = parser.parse_args()
 
@@ -54,79 +83,103 @@ def main() -> int:
     from sparring.llm.align import align
 
     base = Path(__file__).resolve().parent / "runs" / f"align-{args.preset}"
-    results = {}
-    previous = RESULTS / f"align-{args.preset}.json"
-    if args.only and previous.is_file():  # --only adds to / replaces rows of the existing table
-        results = json.loads(previous.read_text()).get("runs", {})
-    for name in args.only or [n for n in RUNS if n != "imitation-reward-sft"]:
-        spec = RUNS[name]
-        if name.startswith("twon") and not TWON.is_dir():
-            print(f"skip {name}: {TWON} is absent", file=sys.stderr)
+    summaries: dict[str, dict[str, Any]] = {}
+    for task, method, seed in plan(args.seeds, args.only):
+        if task == "twon" and not TWON.is_dir():
+            print(f"skip twon: {TWON} is absent", file=sys.stderr)
             continue
-        cfg = build_config("align", args.preset, None, [f"model.name={args.model}", *spec["overrides"], *args.set])
-        if spec["system"]:
-            cfg.model.system_prompt = spec["system"]
+        name = f"{task}-{method}-s{seed}"
         out = base / name
-        if out.exists():
-            shutil.rmtree(out)
-        started = time.perf_counter()
-        summary = align(cfg, out)
-        summary["bench_wall_s"] = time.perf_counter() - started
-        results[name] = summary
-        print(f"{name}: done in {summary['bench_wall_s']:.0f} s", file=sys.stderr)
-
-    header = ["run", "set", "two-sample acc [95% CI]", "Frechet", "teacher NLL", "distinct-2", "Self-BLEU-4", "words", "KL to base"]
-    rows, verdicts = [], []
-    for name, s in results.items():
-        ev = s["evaluation"]
-        for which in ("real", "before", "after"):
-            r = ev[which]
-            acc = f"{r['c2st_acc']:.3f} [{r['c2st_low']:.2f}, {r['c2st_high']:.2f}]" if "c2st_acc" in r else "-"
-            rows.append(
-                [
-                    name,
-                    which,
-                    acc,
-                    _f(r.get("frechet")),
-                    _f(r.get("teacher_nll")),
-                    _f(r.get("distinct_2")),
-                    _f(r.get("self_bleu_4")),
-                    _f(r.get("mean_words"), ".1f"),
-                    _f(r.get("kl_to_reference")),
-                ]
-            )
-        drop = ev["before"]["c2st_acc"] - ev["after"]["c2st_acc"]
-        ratio = ev["after"]["distinct_2"] / ev["real"]["distinct_2"] if ev["real"]["distinct_2"] else float("nan")
-        line = (
-            f"{name}: two-sample accuracy {ev['before']['c2st_acc']:.3f} -> {ev['after']['c2st_acc']:.3f} (drop {drop:+.3f}, "
-            f"target >= 0.15: {'met' if drop >= 0.15 else 'NOT met'}); distinct-2 {ratio:.0%} of real "
-            f"(target >= 80%: {'met' if ratio >= 0.8 else 'NOT met'})"
-        )
-        if "teacher_nll" in ev["after"]:
-            better = ev["after"]["teacher_nll"] < ev["before"]["teacher_nll"]
-            verdict = "improved" if better else "NOT improved"
-            line += f"; teacher NLL {ev['before']['teacher_nll']:.3f} -> {ev['after']['teacher_nll']:.3f} ({verdict})"
-        share = s.get("mean_d_share")
-        line += (
-            f"; wall {s['wall_time_s']:.0f} s, step {s['mean_step_time_s']:.1f} s, D share "
-            f"{share:.1%} (target <= 15%: {'met' if share is not None and share <= 0.15 else 'NOT met'}), "
-            f"peak RSS {s['peak_rss_gib']:.2f} GiB"
-        )
-        verdicts.append(line)
-    notes = [
-        f"preset {args.preset}, model {args.model}; machine: {machine()}",
-        "two-sample acc: 5-fold logistic regression on frozen MiniLM embeddings of real vs generated held-out responses "
-        "(0.5 = indistinguishable). teacher NLL: nats per token under the hidden teacher (imitation only).",
-        "",
-        *[f"- {v}" for v in verdicts],
-    ]
-    md = write_results(f"align-{args.preset}", {"machine": machine(), "runs": results}, header, rows, notes)
-    print(md.read_text())
+        overrides, start_from = METHODS[method]
+        settings = [f"model.name={args.model}", f"seed={seed}", *overrides, *(TWON_TASK if task == "twon" else []), *args.set]
+        if start_from:
+            settings.append(f"model.init={base / f'{task}-{start_from}-s{seed}'}")
+        if args.resume and (out / "summary.json").is_file():
+            summaries[name] = json.loads((out / "summary.json").read_text())
+        else:
+            shutil.rmtree(out, ignore_errors=True)
+            started = time.perf_counter()
+            summaries[name] = align(build_config("align", args.preset, None, settings), out)
+            print(f"{name}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        write_table(args, summaries)
+    print((RESULTS / f"align-{args.preset}.md").read_text())
     return 0
 
 
-def _f(value: float | None, spec: str = ".3f") -> str:
-    return "-" if value is None else format(value, spec)
+def row_cells(values: list[dict], key: str) -> str:
+    """Mean [95% interval]: over seeds when there are several, else the run's interval over prompts."""
+    from sparring.metrics.intervals import format_interval, mean_interval
+
+    present = [v for v in values if v.get(key) is not None]
+    if not present:
+        return "-"
+    if len(present) > 1:
+        return format_interval(*mean_interval([v[key] for v in present]))
+    ci = present[0].get("ci", {}).get(key)
+    return format_interval(present[0][key], *ci) if ci else f"{present[0][key]:.3f}"
+
+
+def verdict(a: list[dict], b: list[dict], key: str, lower: bool) -> str:
+    """a vs b on one metric: paired over seeds when both have the same several seeds, else by the
+    prompt intervals of single runs (disjoint intervals, or a tie)."""
+    from sparring.metrics.intervals import format_interval, paired_verdict
+
+    if len(a) > 1 and len(a) == len(b):
+        call, mean, low, high = paired_verdict([x[key] for x in a], [y[key] for y in b], lower)
+        return f"{call} ({format_interval(mean, low, high)}, paired over {len(a)} seeds)"
+    (x,), (y,) = a[:1], b[:1]
+    (xl, xh), (yl, yh) = x["ci"][key], y["ci"][key]
+    better = (xh < yl) if lower else (xl > yh)
+    worse = (xl > yh) if lower else (xh < yl)
+    return f"{'ahead' if better else 'behind' if worse else 'tie'} ({x[key]:.3f} vs {y[key]:.3f}, prompt intervals)"
+
+
+def write_table(args: argparse.Namespace, summaries: dict[str, dict]) -> None:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for name, s in summaries.items():
+        task, method = name.rsplit("-s", 1)[0].split("-", 1)
+        groups.setdefault((task, method), []).append(s)
+    header = ["task", "row", "seeds", *(label for _, label, _ in METRICS), "distinct-2 / real", "wall (s)", "D share"]
+    rows, lines = [], []
+    for task in ("imitation", "twon"):
+        runs = {m: g for (t, m), g in groups.items() if t == task}
+        if not runs:
+            continue
+        first = next(iter(runs.values()))
+        real = first[0]["evaluation"]["real"]
+        rows.append([task, "real responses", "-", *(row_cells([real], k) if k in real else "-" for k, _, _ in METRICS), "1.00", "-", "-"])
+        base_rows = [s["evaluation"]["before"] for s in runs.get("sft", first)]
+        rows.append([task, "base (before)", str(len(base_rows)), *(row_cells(base_rows, k) for k, _, _ in METRICS), "-", "-", "-"])
+        for method in METHODS:
+            if method not in runs:
+                continue
+            after = [s["evaluation"]["after"] for s in runs[method]]
+            ratio = sum(a["distinct_2"] for a in after) / len(after) / real["distinct_2"] if real.get("distinct_2") else float("nan")
+            wall = sum(s["wall_time_s"] for s in runs[method]) / len(after)
+            shares = [s["mean_d_share"] for s in runs[method] if s.get("mean_d_share") is not None]
+            share = f"{sum(shares) / len(shares):.1%}" if shares else "-"
+            cells = [row_cells(after, k) for k, _, _ in METRICS]
+            rows.append([task, method, str(len(after)), *cells, f"{ratio:.2f}", f"{wall:.0f}", share])
+        for a, b in (("gad", "sft"), ("gad", "grpo"), ("sft", "base")):
+            if a not in runs or (b not in runs and b != "base"):
+                continue
+            left = [s["evaluation"]["after"] for s in runs[a]]
+            right = [s["evaluation"]["before"] for s in runs[a]] if b == "base" else [s["evaluation"]["after"] for s in runs[b]]
+            calls = [f"{label} {verdict(left, right, key, lower)}" for key, label, lower in METRICS if lower is not None and key in left[0]]
+            lines.append(f"{task}, {a} vs {b}: " + "; ".join(calls) + ".")
+    notes = [
+        f"Preset `{args.preset}`, model {args.model}{', extra settings ' + str(args.set) if args.set else ''}; machine: {machine()}.",
+        "Several seeds: mean [95% t interval over seeds]; one seed: the run's value [95% jackknife interval over held-out prompts]. "
+        "two-sample acc: logistic regression on frozen MiniLM embeddings of real vs generated held-out responses, "
+        "cross-validated with a prompt's responses in one fold (0.5 = indistinguishable). teacher NLL: nats per token under "
+        "the hidden teacher (imitation only); model NLL of real: the trained model's NLL of the real held-out responses.",
+        "Matching rule: SFT takes the GRPO runs' steps, learning rate and LoRA setting, with prompts_per_step x num_generations "
+        "real pairs per step (as many sequences as a GRPO step trains on). gad and sft-grpo-sft start from the SFT run of "
+        "the same seed, so they have had that SFT budget plus their own GRPO steps.",
+        "",
+        *[f"- {line}" for line in lines],
+    ]
+    write_results(f"align-{args.preset}", {"machine": machine(), "runs": summaries, "seeds": args.seeds}, header, rows, notes)
 
 
 if __name__ == "__main__":

@@ -337,7 +337,6 @@ def evaluate_run(
     cfg: AlignConfig | None = None,
     model_path: str | None = None,
     device: str | None = None,
-    n_prompts: int | None = None,
 ) -> dict[str, Any]:
     """Before (the base model) and after (the run's model) on the run's held-out pairs.
 
@@ -355,6 +354,7 @@ def evaluate_run(
         with_intervals,
         write_predictions,
     )
+    from sparring.llm.tasks import base_model_samples
     from sparring.metrics.intervals import cluster_jackknife
 
     run = RunDir.open_existing(run_path)
@@ -371,15 +371,12 @@ def evaluate_run(
         policy = load_trained(run.path / "model", device)
     reference = reference or load_causal_lm(model_path, device)
     prompts, real = _read_pairs_file(run.path / "eval_pairs.jsonl")
-    if n_prompts:
-        keep = list(dict.fromkeys(prompts))[:n_prompts]
-        rows = [i for i, p in enumerate(prompts) if p in set(keep)]
-        prompts, real = [prompts[i] for i in rows], [real[i] for i in rows]
-    groups = [list(dict.fromkeys(prompts)).index(p) for p in prompts]
+    index = {p: i for i, p in enumerate(dict.fromkeys(prompts))}
+    groups = [index[p] for p in prompts]  # the unit of every interval: a prompt with all its responses
     clusters = prompt_clusters(groups)
     g = cfg.generation
     public = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in prompts]
-    before = generate(reference, tokenizer, public, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 31, "before")
+    before = base_model_samples(reference, tokenizer, model_path, cfg, public, cfg.seed + 31)
     after = generate(policy, tokenizer, public, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 31, "after")
     embedder = SentenceEmbedder(resolve_encoder("minilm"), device)
     real_stats = diversity_statistics(real)

@@ -57,8 +57,10 @@ def grpo_train(
         }
     )
     checkpoints = writer.path / "checkpoints"
+    from accelerate.utils import is_peft_model
+
     peft_config = None
-    if cfg.model.lora and not hasattr(model, "peft_config"):  # a warm-started adapter is trained as it is
+    if cfg.model.lora and not is_peft_model(model):  # a warm-started adapter is trained as it is
         from peft import LoraConfig
 
         m = cfg.model

@@ -21,6 +21,7 @@ from sparring.data.text import read_columns
 from sparring.errors import UserError
 from sparring.hf.models import cache_dir
 from sparring.llm.config import AlignConfig
+from sparring.runs import atomic_write_text
 
 
 @dataclass
@@ -97,16 +98,41 @@ def _checked_pairs(source: str, table: dict[str, list[str]], prompt_col: str, re
 # ---- the imitation teacher ------------------------------------------------------------------
 
 
-def teacher_cache_path(model_path: str, cfg: AlignConfig, draw: int = 0) -> Path:
-    """One cache file per (model weights, hidden instruction, sampling settings, seed, draw)."""
+def _model_identity(model_path: str) -> list[str]:
+    """The model's directory and its weights file's size and modification time: a retrained model is another model."""
     weights = Path(model_path) / "model.safetensors"
     identity = f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}" if weights.is_file() else model_path
+    return [str(Path(model_path).resolve()), identity]
+
+
+def teacher_cache_path(model_path: str, cfg: AlignConfig, draw: int = 0) -> Path:
+    """One cache file per (model weights, hidden instruction, sampling settings, seed, draw)."""
     g = cfg.generation
     key = json.dumps(
-        [str(Path(model_path).resolve()), identity, cfg.task.teacher_instruction, g.max_new_tokens, g.temperature, g.top_p, cfg.seed]
+        [*_model_identity(model_path), cfg.task.teacher_instruction, g.max_new_tokens, g.temperature, g.top_p, cfg.seed]
         + ([draw] if draw else [])  # draw 0 keeps the key caches had before there were several draws
     )
     return cache_dir() / "teacher" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".jsonl")
+
+
+def base_model_samples(model, tokenizer, model_path: str, cfg: AlignConfig, prompt_texts: list[str], seed: int) -> list[str]:
+    """The base model's answers to the held-out prompts ("before" of an evaluation), cached: every run of
+    one base model, prompt set, sampling settings and seed would otherwise sample the same answers again."""
+    from sparring.hf.generation import generate
+
+    g = cfg.generation
+    key = json.dumps([*_model_identity(model_path), prompt_texts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, seed])
+    path = cache_dir() / "before" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".json")
+    if path.is_file():
+        try:
+            cached = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(cached, list) and len(cached) == len(prompt_texts):
+                return cached
+        except json.JSONDecodeError:
+            pass  # a torn file: sample again
+    answers = generate(model, tokenizer, prompt_texts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, seed, "before")
+    atomic_write_text(path, json.dumps(answers))
+    return answers
 
 
 def teacher_responses(model, tokenizer, model_path: str, cfg: AlignConfig, prompts: list[str], draw: int = 0) -> list[str]:

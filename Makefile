@@ -33,7 +33,7 @@ MBPP ?= ../shared/data/mbpp/sanitized-mbpp.json
 code-demo: $(BIN)/.installed
 	@test -f "$(MBPP)" || { echo "code-demo needs MBPP's sanitized-mbpp.json (google-research/mbpp): make code-demo MBPP=/path/to/sanitized-mbpp.json" >&2; exit 2; }
 	rm -rf runs/code-demo
-	$(BIN)/sparring eval-code --model smollm2 --benchmark mbpp --mbpp-file $(MBPP) --limit 20 --n 5 --k 1,5 --temperature 0.8 --out runs/code-demo/eval-base
+	$(BIN)/sparring eval-code --model smollm2 --prompt-style completion --benchmark mbpp --mbpp-file $(MBPP) --limit 20 --n 5 --k 1,5 --temperature 0.8 --out runs/code-demo/eval-base
 	$(BIN)/sparring ra3 --preset demo --mbpp-file $(MBPP) --out runs/code-demo/ra3
 	$(BIN)/sparring ntp --preset demo --mbpp-file $(MBPP) --match runs/code-demo/ra3 --out runs/code-demo/ntp
 

@@ -74,6 +74,7 @@ def evaluate_model(model: str, base: Path, name: str, tasks: int, n: int, temper
             request = EvalRequest(
                 benchmark=bench, ks=ks, out=str(run), data_file=data_file, model=model, n=n, temperature=temperature,
                 max_new_tokens=max_new_tokens, batch_size=8, limit=tasks or None, seed=0,
+                prompt_style="completion",  # the format RA3 and NTP train in, and how the committed table was measured
             )  # fmt: skip
             evaluate(request, log=lambda m: print(m, file=sys.stderr))
         out[bench] = json.loads((run / "summary.json").read_text())

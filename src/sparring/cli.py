@@ -125,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     code.add_argument("--limit", type=int, default=None, help="with --model: only the first N evaluation tasks")
     code.add_argument("--split", choices=["test", "train", "prompt"], default="test", help="mbpp with --model: which ids (test = 11-510)")
     code.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    code.add_argument(
+        "--prompt-style", choices=["chat", "completion"], default=None,
+        help="with --model: chat (EvalPlus's instruction, answer pre-filled with a python fence, code extracted) or completion "
+        "(continue the prompt); default chat when the model has a chat template",
+    )  # fmt: skip
     code.add_argument("--workers", type=int, default=2, help="sandboxes in parallel (default 2)")
     code.add_argument("--timeout", type=float, default=None, help="seconds per completion (default 3; 20 for humaneval+)")
     code.add_argument("--out", metavar="RUN_DIR", required=True, help="directory to create")
@@ -254,6 +259,7 @@ def _eval_code(args: argparse.Namespace) -> int:
         limit=args.limit,
         split=args.split,
         seed=args.seed,
+        prompt_style=args.prompt_style,
     )
     summary = evaluate(request, log=print)
     scores = ", ".join(f"{key} {value:.4f}" for key, value in summary.items() if key.startswith("pass@"))

@@ -111,6 +111,7 @@ class EvalRequest:
     limit: int | None = None  # first N evaluation tasks (subsets for the CPU demo)
     split: str = "test"  # mbpp: test / train / prompt
     seed: int = 0
+    prompt_style: str | None = None  # chat | completion; None: chat when the tokenizer has a chat template
 
 
 def evaluate(request: EvalRequest, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
@@ -148,10 +149,14 @@ def generate_samples(
     request: EvalRequest, benchmark: Benchmark, task_ids: list[str], log: Callable[[str], None]
 ) -> tuple[list[dict], dict]:
     from sparring.code.lm import sample_completions
+    from sparring.code.prompting import default_style
     from sparring.hf.models import load_model_and_tokenizer
 
     model, tokenizer, path = load_model_and_tokenizer(request.model)
-    log(f"sampling {request.n} completion(s) for {len(task_ids)} {benchmark.name} tasks from {path}")
+    style = request.prompt_style or default_style(tokenizer)
+    if style == "chat" and not getattr(tokenizer, "chat_template", None):
+        raise UserError(f"--prompt-style chat: {request.model} has no chat template (use --prompt-style completion)")
+    log(f"sampling {request.n} completion(s) for {len(task_ids)} {benchmark.name} tasks from {path}, {style} prompts")
     started = time.perf_counter()
     completions = sample_completions(
         model,
@@ -163,8 +168,12 @@ def generate_samples(
         request.batch_size,
         request.seed,
         benchmark.stop,
+        style=style,
     )
     seconds = time.perf_counter() - started
     samples = [{"task_id": t, "completion": c} for t, group in zip(task_ids, completions, strict=True) for c in group]
-    extra = {"model": request.model, "n": request.n, "temperature": request.temperature, "generation_seconds": round(seconds, 1)}
+    extra = {
+        "model": request.model, "prompt_style": style, "n": request.n, "temperature": request.temperature,
+        "generation_seconds": round(seconds, 1),
+    }  # fmt: skip
     return samples, extra

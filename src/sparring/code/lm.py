@@ -1,20 +1,12 @@
-"""Sampling code completions from a causal LM (loaded by ``sparring.hf.models``).
-
-Code is continued as plain text (no chat template): the prompt is a function signature with its
-docstring, or a docstring with the task, and the model writes the code. That is how base and
-mid-trained models are evaluated on HumanEval/MBPP, and it is the format RA3 trains in.
-"""
+"""Sampling code completions from a causal LM (loaded by ``sparring.hf.models``), in either
+prompt style of ``sparring.code.prompting``: plain continuation, or EvalPlus's chat convention."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-
-def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
-    """The completion up to the first stop sequence (the model tends to go on with tests or a new task)."""
-    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=len(text))
-    return text[:cut]
+from sparring.code.prompting import CHAT_STOP, judged_completion, model_prompt
 
 
 def sample_completions(
@@ -28,11 +20,16 @@ def sample_completions(
     seed: int,
     stop: Sequence[str],
     top_p: float = 0.95,
+    style: str = "completion",
 ) -> list[list[str]]:
-    """``n`` completions per prompt, generated in batches, each cut at the first stop sequence."""
+    """``n`` judged completions per benchmark prompt, generated in batches: each continuation cut at
+    the first stop sequence, or (chat) each answer's code, generation stopping at its closing fence."""
     from sparring.hf.generation import generate
 
-    repeated = [p for p in prompts for _ in range(n)]
-    texts = generate(model, tokenizer, repeated, max_new_tokens, temperature, top_p, batch_size, seed, "sampling code", raw=True)
-    cut = [truncate_at_stop(t, stop) for t in texts]
+    repeated = [model_prompt(style, tokenizer, p) for p in prompts for _ in range(n)]
+    texts = generate(
+        model, tokenizer, repeated, max_new_tokens, temperature, top_p, batch_size, seed, "sampling code", raw=True,
+        stop_strings=CHAT_STOP if style == "chat" else None,
+    )  # fmt: skip
+    cut = [judged_completion(style, t, tuple(stop)) for t in texts]
     return [cut[i * n : (i + 1) * n] for i in range(len(prompts))]

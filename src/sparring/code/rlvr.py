@@ -21,7 +21,7 @@ import torch
 from sparring.code.benchmarks import MBPP_STOP, Benchmark, load_benchmark
 from sparring.code.config import RLVRConfig
 from sparring.code.judge import judge_many
-from sparring.code.lm import truncate_at_stop
+from sparring.code.prompting import truncate_at_stop
 from sparring.code.sandbox import Limits, isolation
 from sparring.config import to_dict
 from sparring.devices import resolve_device

@@ -140,14 +140,13 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
         if cfg.train.objective == "sft":
             from sparring.llm.sft import sft_train
 
-            policy = sft_train(cfg, writer, policy, tokenizer, pairs, cfg.train.steps, None)
+            policy, _ = sft_train(cfg, writer, policy, tokenizer, pairs, cfg.train.steps, None)
             return finish_align(writer, cfg, policy, tokenizer, None, pairs, model_path, device, writer.elapsed())
         start = None
         if cfg.train.sft_warmup_steps:  # GAD's warm-up: the student first imitates the real responses
             from sparring.llm.sft import sft_train
 
-            policy = sft_train(cfg, writer, policy, tokenizer, pairs, cfg.train.sft_warmup_steps, None)
-            start = writer.rows()
+            policy, start = sft_train(cfg, writer, policy, tokenizer, pairs, cfg.train.sft_warmup_steps, None)
 
         # ---- the discriminator, warmed up on the starting policy's answers ---------------------------
         torch.manual_seed(cfg.seed)

@@ -39,8 +39,11 @@ def visit_order(n: int, count: int, seed: int) -> list[int]:
     return order[:count]
 
 
-def sft_train(cfg: AlignConfig, writer: RunWriter, model: Any, tokenizer: Any, pairs: PairData, steps: int, before: dict | None) -> Any:
-    """``steps`` SFT steps (resuming from this phase's checkpoint); returns the model.
+def sft_train(
+    cfg: AlignConfig, writer: RunWriter, model: Any, tokenizer: Any, pairs: PairData, steps: int, before: dict | None
+) -> tuple[Any, dict]:
+    """``steps`` SFT steps (resuming from this phase's checkpoint); returns the model and where the
+    logs stood at the end of the phase (what the next phase cuts back to if it has to start over).
     ``before``: where the logs stood when the phase began. A resumed run whose SFT phase finished
     reloads the weights and leaves the logs alone (a later phase cuts them back to its own checkpoint)."""
     t = cfg.train
@@ -55,7 +58,7 @@ def sft_train(cfg: AlignConfig, writer: RunWriter, model: Any, tokenizer: Any, p
         state = torch.load(path, weights_only=False)
         model.load_state_dict(state["model"], strict=False)
         if state["step"] >= steps:  # a finished phase: its rows stay, and so do the later phases'
-            return model
+            return model, state["log"]
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
         writer.rewind(state["log"])
@@ -90,4 +93,4 @@ def sft_train(cfg: AlignConfig, writer: RunWriter, model: Any, tokenizer: Any, p
                 payload = {"model": trainable_state(model), "optimizer": optimizer.state_dict(), "step": step, "log": writer.rows()}
                 atomic_torch_save(payload, path)
             bar.advance(task)
-    return model
+    return model, writer.rows()

@@ -1,0 +1,77 @@
+"""How a model is asked for code, and what of its answer is judged.
+
+Two styles, one per kind of model:
+- ``completion``: the benchmark prompt (a signature with its docstring, or MBPP's task docstring)
+  is continued as plain text and cut at the benchmark's stop sequences. How base and mid-trained
+  models are evaluated, and the format RA3 trains in.
+- ``chat``: EvalPlus's convention for instruct models, so that numbers compare with its
+  leaderboard. The user turn is a fixed instruction followed by the task in a code fence; the
+  assistant turn is pre-filled with a fixed sentence and an opening ```` ```python ```` fence, so
+  the model answers inside a code block; generation stops at the closing fence. The judged
+  program is the extracted code after the benchmark prompt (HumanEval's imports and helpers stay
+  defined; the model's own definition of the function replaces the stub), or after MBPP's imports.
+
+The default is ``chat`` for a model whose tokenizer has a chat template, ``completion`` otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+STYLES = ("chat", "completion")
+# EvalPlus's instruction and response prefix (evalplus/provider/utility.py), verbatim: the convention is the point.
+INSTRUCTION = "Please provide a self-contained Python script that solves the following problem in a markdown code block:"
+RESPONSE_PREFIX = "Below is a Python script with a self-contained function that solves the problem and passes corresponding tests:"
+FENCE = "```"
+CHAT_STOP = (FENCE,)
+_FENCED_BLOCK = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_LANGUAGE_TAG = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*[ \t]*\n")
+
+
+def default_style(tokenizer: Any) -> str:
+    return "chat" if getattr(tokenizer, "chat_template", None) else "completion"
+
+
+def chat_code_prompt(tokenizer: Any, task_prompt: str) -> str:
+    """The templated conversation, ending inside the assistant's pre-filled ```python block."""
+    user = f"{INSTRUCTION}\n{FENCE}\n{task_prompt.strip()}\n{FENCE}\n"
+    opening = tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True)
+    return f"{opening}{RESPONSE_PREFIX}\n{FENCE}python\n"
+
+
+def extract_code(answer: str) -> str:
+    """The code of an answer that began inside a pre-filled code block.
+
+    The text up to the closing fence (with no fence at all, the whole answer). When the answer
+    starts with a fence: ```` ```python ```` opens a block of the model's own, whose content is the
+    code; a bare ```` ``` ```` closed the pre-filled block at once, and the first fenced block after
+    it is the code. An answer with no code gives "" (the judge then fails it like any wrong program)."""
+    inside, fence, rest = answer.partition(FENCE)
+    if inside.strip() or not fence:
+        return inside.strip("\n")
+    reopened = _LANGUAGE_TAG.match(rest)
+    if reopened:
+        return rest[reopened.end() :].partition(FENCE)[0].strip("\n")
+    match = _FENCED_BLOCK.search(rest)
+    return match.group(1).strip("\n") if match else ""
+
+
+def truncate_at_stop(text: str, stop: tuple[str, ...] | list[str]) -> str:
+    """The completion up to the first stop sequence (the model tends to go on with tests or a new task)."""
+    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def model_prompt(style: str, tokenizer: Any, task_prompt: str) -> str:
+    """What the model is given for a task in ``style``."""
+    return chat_code_prompt(tokenizer, task_prompt) if style == "chat" else task_prompt
+
+
+def judged_completion(style: str, raw: str, stop: tuple[str, ...]) -> str:
+    """What enters the sandbox after the benchmark prompt: the continuation cut at a stop sequence,
+    or the extracted code on a line of its own."""
+    if style == "chat":
+        code = extract_code(raw)
+        return f"\n{code}" if code else ""
+    return truncate_at_stop(raw, stop)

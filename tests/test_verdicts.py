@@ -192,6 +192,7 @@ REFERENCE_SETS = [
     ("humaneval", None, 164, 3.0),
     ("humaneval+", SHARED / "humanevalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz", 164, 20.0),
     ("mbpp", SHARED / "mbpp" / "sanitized-mbpp.json", 427, 3.0),
+    ("mbpp+", SHARED / "mbppplus" / "MbppPlus-v0.2.0.jsonl.gz", 378, 20.0),
 ]
 
 
@@ -208,3 +209,34 @@ def test_every_reference_solution_passes(name: str, data: Path | None, count: in
     verdicts = judge_many(bench, samples, Limits(timeout_s=timeout), workers=2)
     failed = {t: v.status for (t, _), v in zip(samples, verdicts, strict=True) if not v.passed}
     assert len(samples) == count and not failed
+
+
+def test_mbpp_plus_special_oracles_by_hand() -> None:
+    from sparring.code.judge import mbpp_plus_match
+
+    assert mbpp_plus_match("similar_elements", (5, 4), (4, 5), ((3, 4, 5, 6), (5, 7, 4, 10)), 0)  # order is free
+    assert not mbpp_plus_match("similar_elements", (4,), (4, 5), ((3, 4, 5, 6), (5, 7, 4, 10)), 0)
+    assert not mbpp_plus_match("similar_elements", 45, (4, 5), ((3, 4, 5, 6), (5, 7, 4, 10)), 0)  # not a collection
+    assert mbpp_plus_match("text_match_three", object(), True, ("abbb",), 0)  # a match object: "not None" is all that counts
+    assert not mbpp_plus_match("text_match_three", None, True, ("abbb",), 0)
+    assert mbpp_plus_match("text_match_three", False, False, ("ac",), 0)
+    assert mbpp_plus_match("digit_distance_nums", 9, 6, (123, 9), 0)  # the padded reading: |1-0| + |2-0| + |3-9|
+    assert not mbpp_plus_match("similar_elements", (1,), (2,), ((1,), (2,)), 0)
+    assert mbpp_plus_match("sum_div", 0, 7, (7,), 0) and not mbpp_plus_match("sum_div", 3, 7, (7,), 0)
+    assert mbpp_plus_match("other", [0.1 + 0.2], [0.3], (), 0) and not mbpp_plus_match("other", [1, 2], [2, 1], (), 0)
+
+
+def test_mbpp_plus_catches_a_solution_that_the_base_asserts_miss(tmp_path: Path) -> None:
+    data = SHARED / "mbppplus" / "MbppPlus-v0.2.0.jsonl.gz"
+    if not data.is_file():
+        pytest.skip(f"{data} is absent (../shared/data holds the benchmark files)")
+    from sparring.code.judge import judge
+
+    bench = load_benchmark("mbpp+", str(data))
+    task = bench.tasks["Mbpp/2"]
+    # right on the three base inputs (they all share two elements), wrong on the empty inputs of the plus set
+    wrong = "def similar_elements(a, b):\n    common = tuple(set(a) & set(b))\n    return common if common else (0,)\n"
+    verdict = judge(bench, "Mbpp/2", wrong, Limits(timeout_s=20.0))
+    # inputs are checked in order, the 3 base inputs first: it passes those and fails the first plus input
+    assert not verdict.passed and verdict.tests_passed == 3 and verdict.tests_total == len(task.checks["inputs"]), verdict
+    assert judge(bench, "Mbpp/2", task.reference, Limits(timeout_s=20.0)).passed

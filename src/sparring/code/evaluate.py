@@ -25,7 +25,7 @@ from sparring.data.text import jsonl_objects
 from sparring.errors import UserError
 from sparring.runs import atomic_write_text, disposable_run
 
-DEFAULT_TIMEOUT_S = {"humaneval": 3.0, "mbpp": 3.0, "humaneval+": 20.0}  # HumanEval+ runs hundreds of inputs twice
+DEFAULT_TIMEOUT_S = {"humaneval": 3.0, "mbpp": 3.0, "humaneval+": 20.0, "mbpp+": 20.0}  # the plus sets run hundreds of inputs twice
 
 
 def read_samples(path: Path, benchmark: Benchmark) -> list[dict[str, str]]:
@@ -34,7 +34,7 @@ def read_samples(path: Path, benchmark: Benchmark) -> list[dict[str, str]]:
     samples = []
     for number, record in jsonl_objects(path):
         task_id, completion = record.get("task_id"), record.get("completion")
-        if benchmark.name == "mbpp" and isinstance(task_id, int | str):
+        if benchmark.name in ("mbpp", "mbpp+") and isinstance(task_id, int | str):
             task_id = mbpp_task_id(task_id)
         if not isinstance(task_id, str) or not isinstance(completion, str):
             raise UserError(f"{path}:{number}: needs string fields 'task_id' and 'completion'")

@@ -34,7 +34,7 @@ from typing import Any
 
 from rich.progress import Progress
 
-from sparring.code.benchmarks import Benchmark, CodeTask
+from sparring.code.benchmarks import PLUS, Benchmark, CodeTask
 from sparring.code.sandbox import Limits, SandboxFailure, Session
 from sparring.errors import UserError
 
@@ -164,6 +164,48 @@ def _close(a: Any, b: float, atol: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-7, abs_tol=atol)
 
 
+# EvalPlus's special oracles for MBPP+ (evalplus/eval/_special_oracle.py), by entry point:
+MBPP_PLUS_NOT_NONE = frozenset({"check_str", "text_match_three", "text_starta_endb"})  # a match object, or None
+MBPP_PLUS_SET_EQUAL = frozenset(
+    {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum", "intersection_array",
+     "find_dissimilar", "Diff"}
+)  # the order of the returned elements is not part of the task  # fmt: skip
+
+
+def _pyramid_surface(base_edge: float, height: float) -> float:
+    """Mbpp/581's other reading: ``height`` as the pyramid's height, not its slant height, rounded."""
+    slant = math.sqrt((base_edge / 2) ** 2 + height**2)
+    return round(base_edge**2 + 2 * base_edge * slant)
+
+
+def _digit_distance(a: int, b: int) -> int:
+    """Mbpp/558's other reading: the shorter number padded with leading zeros."""
+    x, y = str(a), str(b)
+    width = max(len(x), len(y))
+    return sum(abs(int(p) - int(q)) for p, q in zip(x.zfill(width), y.zfill(width), strict=True))
+
+
+def mbpp_plus_match(entry: str, got: Any, expected: Any, args: Sequence[Any], atol: float) -> bool:
+    """EvalPlus's MBPP+ comparison: ``plus_outputs_match``, except for the tasks its special oracles cover."""
+    if entry in MBPP_PLUS_NOT_NONE:
+        return got == expected if isinstance(got, bool) else expected == (got is not None)
+    if entry in MBPP_PLUS_SET_EQUAL:
+        try:
+            return set(got) == set(expected)
+        except TypeError:
+            return False
+    if entry == "are_equivalent":  # Mbpp/164: the task's wording admits either answer
+        return True
+    plain = isinstance(got, (int, float)) and not isinstance(got, bool)
+    if entry == "sum_div" and got == 0:  # Mbpp/295
+        return True
+    if entry == "surface_Area" and plain and abs(got - _pyramid_surface(*args)) <= atol:  # Mbpp/581
+        return True
+    if entry == "digit_distance_nums" and got == _digit_distance(*args):  # Mbpp/558
+        return True
+    return plus_outputs_match(got, expected, atol)
+
+
 def plus_outputs_match(got: Any, expected: Any, atol: float) -> bool:
     """EvalPlus's comparison: equal, or for float outputs (and lists of floats) within atol (1e-6 when 0)."""
     if got == expected:
@@ -206,15 +248,18 @@ def plus_expected(benchmark: Benchmark, task: CodeTask, limits: Limits) -> list[
                 pass
         status = session.outcome.status if error is None else f"failed: {error}"
         if status != "passed":
-            raise UserError(f"{task.task_id}: the canonical solution does not run ({status}); is the HumanEval+ file intact?")
+            raise UserError(f"{task.task_id}: the canonical solution does not run ({status}); is the {benchmark.name} file intact?")
+        if benchmark.name == "mbpp+" and entry in MBPP_PLUS_NOT_NONE:
+            outputs = [out is not None for out in outputs]  # EvalPlus keeps only whether the reference returned something
         benchmark.expected[task.task_id] = outputs
         return outputs
 
 
-def _humaneval_plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeTask, session: Session, tally: _Tally) -> None:
+def _plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeTask, session: Session, tally: _Tally) -> None:
     entry, atol = task.checks["entry_point"], task.checks["atol"]
     function = session.remote(entry)
-    poly = _prompt_namespace(task)["poly"] if entry == "find_zero" else None  # the benchmark's, never the completion's
+    find_zero = benchmark.name == "humaneval+" and entry == "find_zero"
+    poly = _prompt_namespace(task)["poly"] if find_zero else None  # the benchmark's, never the completion's
     for number, (args, want) in enumerate(zip(task.checks["inputs"], expected, strict=True)):
         try:
             got = function(*args)
@@ -223,6 +268,8 @@ def _humaneval_plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeT
             return
         if poly is not None:
             ok = isinstance(got, (int, float)) and not isinstance(got, bool) and abs(poly(args[0], got)) <= (atol or 1e-6)
+        elif benchmark.name == "mbpp+":
+            ok = mbpp_plus_match(entry, got, want, args, atol)
         else:
             ok = plus_outputs_match(got, want, atol)
         if not ok:
@@ -234,7 +281,7 @@ def _humaneval_plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeT
 def tests_total(benchmark: Benchmark, task: CodeTask) -> int:
     if benchmark.name == "mbpp":
         return len(task.checks["tests"])
-    if benchmark.name == "humaneval+":
+    if benchmark.name in PLUS:
         return len(task.checks["inputs"])
     return 1
 
@@ -243,14 +290,14 @@ def judge(benchmark: Benchmark, task_id: str, completion: str, limits: Limits) -
     """Load the completion in a sandbox, run the task's tests against it from here, and decide."""
     task = benchmark.tasks[task_id]
     tally = _Tally(tests_total(benchmark, task))
-    expected = plus_expected(benchmark, task, limits) if benchmark.name == "humaneval+" else None
+    expected = plus_expected(benchmark, task, limits) if benchmark.name in PLUS else None
     with Session(benchmark.sandbox_source(task_id, completion), limits) as session:
         if session.failure is None and session.load_error is None:
             try:
                 if benchmark.name == "mbpp":
                     _mbpp_tests(task, session, tally)
-                elif benchmark.name == "humaneval+":
-                    _humaneval_plus_tests(benchmark, expected or [], task, session, tally)
+                elif benchmark.name in PLUS:
+                    _plus_tests(benchmark, expected or [], task, session, tally)
                 else:
                     _humaneval_tests(task, session, tally)
             except SandboxFailure:

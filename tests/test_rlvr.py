@@ -39,6 +39,27 @@ def test_pass_rate_reward_is_the_share_of_asserts_that_hold(tiny: tuple[Path, Pa
     assert reward(prompts=[""] * 5, completions=completions, task_id=ids) == pytest.approx([1.0, 2 / 3, 0.0, 0.0, 1.0])
 
 
+def test_the_verdict_memo_is_keyed_by_task_and_completion(tiny: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sparring.code import rlvr
+    from sparring.code.judge import Verdict
+
+    judged: list[tuple[str, str]] = []
+
+    def fake_judge_many(benchmark, samples, limits, workers, description):  # noqa: ANN001 - judge_many's signature
+        judged.extend(samples)
+        return [Verdict("passed" if "good" in text else "failed: no", int("good" in text), 1, 0.0) for _, text in samples]
+
+    monkeypatch.setattr(rlvr, "judge_many", fake_judge_many)
+    reward = PassRateReward(load_benchmark("mbpp", str(tiny[1])), Limits(timeout_s=3), workers=1)
+    first, cached = reward.verdicts(["Mbpp/601", "Mbpp/601", "Mbpp/602"], ["good", "good", "good"])
+    assert judged == [("Mbpp/601", "good"), ("Mbpp/602", "good")]  # the same text for another task is judged again
+    assert cached == [False, False, False] and [v.share for v in first] == [1.0, 1.0, 1.0]
+    again, cached = reward.verdicts(["Mbpp/602", "Mbpp/601"], ["good", "bad"])
+    assert judged[2:] == [("Mbpp/601", "bad")] and cached == [True, False]
+    assert again[0] is first[2]  # the stored verdict itself
+    assert reward.hit_rate == pytest.approx(2 / 5)  # the in-batch repeat and the later one
+
+
 def test_pass_rate_reward_records_what_it_judged_and_a_resume_cuts_the_log(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     bench = load_benchmark("mbpp", str(tiny[1]))
     writer = start_run(tmp_path / "run", {"algo": "rlvr"})

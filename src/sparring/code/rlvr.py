@@ -12,6 +12,8 @@ NTP, RA3): ``metrics.jsonl`` has it per step.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import torch
 
 from sparring.code.benchmarks import MBPP_STOP, Benchmark, load_benchmark
 from sparring.code.config import RLVRConfig
-from sparring.code.judge import judge_many
+from sparring.code.judge import Verdict, judge_many
 from sparring.code.prompting import truncate_at_stop
 from sparring.code.sandbox import Limits, isolation
 from sparring.config import to_dict
@@ -33,26 +35,53 @@ from sparring.runs import check_run, start_run
 SAMPLES_FILE = "samples.jsonl"
 
 
+def verdict_key(task_id: str, completion: str) -> str:
+    """The memo's key: the task and the exact completion text (two tasks never share a verdict)."""
+    return hashlib.sha256(json.dumps([task_id, completion]).encode()).hexdigest()
+
+
 class PassRateReward:
     """A TRL reward callable: the share of each completion's task tests that pass (``judge.Verdict.share``).
 
-    With ``record`` every judged completion is handed to it (step, task, text, share, status): the
-    run appends them to ``samples.jsonl``, so a pass-rate curve can be traced back to what the model wrote.
+    Verdicts are memoised by (task, completion) within a run: a group of 4-8 samples from a small
+    model often repeats a completion, and the sandbox is the slowest part of a step. ``hit_rate``
+    says how often the memo answered. With ``record`` every judged completion is handed to it (step,
+    task, text, share, status, whether the memo answered): the run appends them to ``samples.jsonl``,
+    so a pass-rate curve can be traced back to what the model wrote.
     """
 
     __name__ = "pass_rate"  # TRL logs rewards/pass_rate/mean
 
     def __init__(self, benchmark: Benchmark, limits: Limits, workers: int, record: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.benchmark, self.limits, self.workers, self.record = benchmark, limits, workers, record
+        self.memo: dict[str, Verdict] = {}
+        self.lookups = self.hits = 0
+
+    @property
+    def hit_rate(self) -> float | None:
+        return self.hits / self.lookups if self.lookups else None
+
+    def verdicts(self, task_ids: list[str], texts: list[str]) -> tuple[list[Verdict], list[bool]]:
+        """The verdict of each (task, completion), judged once per distinct pair; and which came from the memo."""
+        keys = [verdict_key(t, text) for t, text in zip(task_ids, texts, strict=True)]
+        cached = [k in self.memo for k in keys]
+        todo = {k: (t, text) for k, t, text, hit in zip(keys, task_ids, texts, cached, strict=True) if not hit}
+        judged = judge_many(self.benchmark, list(todo.values()), self.limits, self.workers, "verifying") if todo else []
+        self.memo.update(zip(todo, judged, strict=True))
+        self.lookups += len(keys)
+        self.hits += len(keys) - len(todo)  # a repeat within the batch is judged once, and counts as a hit
+        return [self.memo[k] for k in keys], cached
 
     def __call__(self, prompts: list[Any], completions: list[Any], task_id: list[str], **kwargs: Any) -> list[float]:
         texts = [truncate_at_stop(completion_text(c), MBPP_STOP) for c in completions]
-        verdicts = judge_many(self.benchmark, list(zip(task_id, texts, strict=True)), self.limits, self.workers, "verifying")
+        verdicts, cached = self.verdicts(list(task_id), texts)
         if self.record is not None:
             state = kwargs.get("trainer_state")
             step = state.global_step + 1 if state is not None else None  # the optimizer step these completions feed
-            for t, text, verdict in zip(task_id, texts, verdicts, strict=True):
-                self.record({"step": step, "task_id": t, "completion": text, "pass_share": verdict.share, "status": verdict.status})
+            for t, text, verdict, hit in zip(task_id, texts, verdicts, cached, strict=True):
+                self.record(
+                    {"step": step, "task_id": t, "completion": text, "pass_share": verdict.share, "status": verdict.status, "memo": hit}
+                )
         return [v.share for v in verdicts]
 
 
@@ -74,7 +103,8 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
         print(f"sandbox: {isolation().describe()}")
         writer.declare_log(SAMPLES_FILE)
         record = lambda row: writer.append(SAMPLES_FILE, row)  # noqa: E731 - one line, one job
-        rewards: list[Any] = [PassRateReward(bench, Limits(timeout_s=cfg.timeout_s), cfg.workers, record)]
+        pass_rate = PassRateReward(bench, Limits(timeout_s=cfg.timeout_s), cfg.workers, record)
+        rewards: list[Any] = [pass_rate]
         critic_state: dict[str, Any] = {}
         if cfg.disc_weight > 0:
             from sparring.llm.discriminators import EncoderDiscriminator, resolve_encoder
@@ -130,5 +160,6 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             "steps": cfg.steps,
             "pass_rate_first": sum(rates[:window]) / window if rates else float("nan"),
             "pass_rate_last": sum(rates[-window:]) / window if rates else float("nan"),
+            "verdict_memo_hit_rate": pass_rate.hit_rate,  # of this process (a resumed run starts with an empty memo)
         }
         return writer.finish(summary)

@@ -20,6 +20,7 @@ from sparring.code.latents import (  # noqa: E402
     choose_latent,
     code_char_mask,
     comment_line,
+    full_elbo,
     latent_positions,
     temporal_elbo,
     think_reward,
@@ -96,6 +97,25 @@ def test_ra3_reward_equals_hand_computed_gain_minus_cost(tiny: tuple[Path, Path]
         context = prefix + "    #" + continuation + "\n"
         with_comment = _full_logits_logprob(model, tokenizer, context + target, len(context))
         assert float(rewards[0, j]) == pytest.approx(with_comment - without - 0.05, abs=1e-4)
+
+
+def test_full_elbo_terms_equal_hand_computed_logprobs(tiny: tuple[Path, Path]) -> None:
+    """log p(x, z) of the annotated document and log q(z | x) of the chosen comment, token by token."""
+    model, tokenizer, _ = load_model_and_tokenizer(str(tiny[0]))
+    model.eval()
+    cfg = build_config("ra3", "smoke")
+    comment = comment_line(DOC, 3, " loop over the numbers")
+    joint, _ = ra3.code_logprob(model, tokenizer, [DOC], [{3: comment}], cfg, with_comments=True)
+    text = assemble(DOC, {3: comment})
+    assert joint == pytest.approx(_full_logits_logprob(model, tokenizer, text, len(DOC.header)), abs=1e-4)
+    log_q = ra3.chosen_logprob(model, tokenizer, [DOC], [((0, 3), " loop over the numbers")], cfg)
+    prompt = ra3.proposal_prompt(DOC, 3)
+    assert prompt.endswith("    #")
+    assert log_q == pytest.approx(_full_logits_logprob(model, tokenizer, prompt + " loop over the numbers\n", len(prompt)), abs=1e-4)
+    _, n_code = ra3.code_logprob(model, tokenizer, [DOC], [{3: comment}], cfg)
+    assert full_elbo(joint, log_q, n_code) == pytest.approx((joint - log_q) / n_code)
+    plain, _ = ra3.code_logprob(model, tokenizer, [DOC], [{}], cfg, with_comments=True)
+    assert full_elbo(plain, 0.0, n_code) == pytest.approx(plain / n_code)  # no thoughts: the NTP log-likelihood
 
 
 def test_head_only_logprobs_match_full_logits(tiny: tuple[Path, Path]) -> None:

@@ -72,6 +72,16 @@ def code_char_mask(doc: Document, comments: dict[int, str], include_comments: bo
     return mask
 
 
+def full_elbo(joint_logprob: float, proposal_logprob: float, code_tokens: int) -> float:
+    """Per-code-token ELBO with the comment-content terms: [log p(x, z) - log q(z | x)] / tokens.
+
+    log p(x, z) is the model's log-likelihood of the annotated document (code and comment tokens,
+    so the prior's price of a thought is what the model pays to write it, not a constant c);
+    log q(z | x) the proposal's log-probability of the chosen comments' text after ``#``, each given
+    the expert prefix it was proposed from. With no thoughts it equals the NTP log-likelihood."""
+    return (joint_logprob - proposal_logprob) / max(code_tokens, 1)
+
+
 def think_reward(logp_with_comment: float, logp_without: float, think_cost: float) -> float:
     """RA3's per-step reward for a ``<think>``: how much the comment raises the log-likelihood of the
     next expert lines under the frozen model, minus the cost of thinking. ``<act>`` earns 0."""
@@ -87,7 +97,8 @@ def choose_latent(rewards: Sequence[float]) -> int | None:
 
 
 def temporal_elbo(code_logprob: float, thinks: int, think_cost: float, code_tokens: int) -> float:
-    """Per-code-token temporal ELBO estimate: log p(x | z) of the expert tokens with the chosen
-    latents, minus c nats per ``<think>`` (c acts as the prior's cost of a thought). With no
-    thoughts it equals the NTP log-likelihood, so the two are directly comparable."""
+    """Per-code-token temporal ELBO estimate, partial: log p(x | z) of the expert tokens with the
+    chosen latents, minus c nats per ``<think>`` (c acts as the prior's cost of a thought), without
+    the comment-content terms (``full_elbo`` has them). With no thoughts it equals the NTP
+    log-likelihood, so the two are directly comparable."""
     return (code_logprob - thinks * think_cost) / max(code_tokens, 1)

@@ -22,7 +22,9 @@ def plot_ra3_curves(rows: list[dict[str, Any]], path: Path) -> None:
         axes[0].plot(*zip(*series(sft, "tokens_trained", "sft_loss"), strict=True), label="SFT loss")
         axes[0].set_xlabel("tokens trained")
     axes[0].legend(fontsize=8)
-    for key, label in (("elbo_per_token", "temporal ELBO / token"), ("ntp_logp_per_token", "NTP log p / token")):
+    curves = (("elbo_per_token", "temporal ELBO / token (partial)"), ("elbo_full_per_token", "full ELBO / token"),
+              ("ntp_logp_per_token", "NTP log p / token"))
+    for key, label in curves:
         if series(em, "iteration", key):
             axes[1].plot(*zip(*series(em, "iteration", key), strict=True), marker="o", label=label)
     axes[1].set_xlabel("EM iteration")

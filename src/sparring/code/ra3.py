@@ -42,6 +42,7 @@ from sparring.code.latents import (
     code_char_mask,
     comment_line,
     first_line,
+    full_elbo,
     indentation,
     latent_positions,
     next_lines,
@@ -177,11 +178,13 @@ def estep_update(
 @torch.no_grad()
 def annotate(
     policy: Any, frozen: Any, tokenizer: Any, docs: Sequence[Document], cfg: RA3Config, seed: int
-) -> tuple[list[dict[int, str]], list[float]]:
-    """Comments chosen for every latent position of every document, and the gains of those chosen."""
+) -> tuple[list[dict[int, str]], list[float], list[tuple[Position, str]]]:
+    """Comments chosen for every latent position of every document, the gains of those chosen, and
+    each chosen (position, continuation after ``#``)."""
     positions = [(d, t) for d, doc in enumerate(docs) for t in latent_positions(doc)]
     comments: list[dict[int, str]] = [{} for _ in docs]
     gains: list[float] = []
+    chosen: list[tuple[Position, str]] = []
     chunk = max(1, cfg.batch_size)
     with Progress(transient=True) as bar:
         task = bar.add_task("annotating", total=len(positions))
@@ -194,17 +197,30 @@ def annotate(
                 if choice is not None:
                     comments[d][t] = comment_line(docs[d], t, group[choice])
                     gains.append(row[choice] + cfg.estep.think_cost)
+                    chosen.append(((d, t), first_line(group[choice])))
             bar.advance(task, len(part))
-    return comments, gains
+    return comments, gains, chosen
+
+
+@torch.no_grad()
+def chosen_logprob(policy: Any, tokenizer: Any, docs: Sequence[Document], chosen: Sequence[tuple[Position, str]], cfg: RA3Config) -> float:
+    """log q(z | x): the proposal's summed log-probability of each chosen comment's text after ``#``."""
+    total = 0.0
+    for i in range(0, len(chosen), cfg.batch_size):
+        part = chosen[i : i + cfg.batch_size]
+        logp, _ = proposal_logprobs(policy, tokenizer, docs, [p for p, _ in part], [[c] for _, c in part], cfg.data.max_length)
+        total += float(logp.sum())
+    return total
 
 
 @torch.no_grad()
 def code_logprob(
-    model: Any, tokenizer: Any, docs: Sequence[Document], comments: Sequence[dict[int, str]], cfg: RA3Config
+    model: Any, tokenizer: Any, docs: Sequence[Document], comments: Sequence[dict[int, str]], cfg: RA3Config, with_comments: bool = False
 ) -> tuple[float, int]:
-    """Summed log p of the expert code tokens (not header, not comments) with the given comments, and their count."""
+    """Summed log p of the expert code tokens (not the header; the comments' tokens too when
+    ``with_comments``: log p(x, z)) with the given comments, and their count."""
     texts = [assemble(doc, c) for doc, c in zip(docs, comments, strict=True)]
-    masks = [code_char_mask(doc, c, include_comments=False) for doc, c in zip(docs, comments, strict=True)]
+    masks = [code_char_mask(doc, c, include_comments=with_comments) for doc, c in zip(docs, comments, strict=True)]
     total, count = 0.0, 0
     for i in range(0, len(texts), cfg.batch_size):
         batch = encode_with_char_mask(tokenizer, texts[i : i + cfg.batch_size], masks[i : i + cfg.batch_size], cfg.data.max_length)
@@ -324,10 +340,12 @@ def em_iteration(
         writer.log(row, guard=("loss",), where=f"iteration {iteration} E-step {step}")
         log(f"iter {iteration} E-step {step}/{cfg.estep.steps}: reward {row['reward_mean']:+.3f}, think rate {row['think_rate']:.2f}")
     policy.eval()
-    comments, gains = annotate(policy, model, tokenizer, docs, cfg, seed)
+    comments, gains, chosen = annotate(policy, model, tokenizer, docs, cfg, seed)
+    log_q = chosen_logprob(policy, tokenizer, docs, chosen, cfg)
     del policy, optimizer
     thinks = sum(len(c) for c in comments)
     with_z, n_code = code_logprob(model, tokenizer, docs, comments, cfg)
+    joint, _ = code_logprob(model, tokenizer, docs, comments, cfg, with_comments=True)
     without_z, _ = code_logprob(model, tokenizer, docs, [{} for _ in docs], cfg)
     comment_chars = [len(c.strip()) for doc_comments in comments for c in doc_comments.values()]
     texts = [assemble(doc, c) for doc, c in zip(docs, comments, strict=True)]
@@ -345,6 +363,9 @@ def em_iteration(
         "phase": "em",
         "iteration": iteration,
         "elbo_per_token": temporal_elbo(with_z, thinks, cfg.estep.think_cost, n_code),
+        "elbo_full_per_token": full_elbo(joint, log_q, n_code),
+        "log_pz_per_token": (joint - with_z) / max(n_code, 1),  # the comments' tokens under the model (the prior)
+        "log_qz_per_token": log_q / max(n_code, 1),  # their text under the proposal
         "ntp_logp_per_token": without_z / max(n_code, 1),
         "think_rate": thinks / max(len(all_positions), 1),
         "gain_mean": sum(gains) / len(gains) if gains else 0.0,
@@ -352,9 +373,10 @@ def em_iteration(
         "mstep_tokens": trained,
         "tokens_trained": tokens_trained,
     }
-    writer.log(em_row, guard=("elbo_per_token", "ntp_logp_per_token"), where=f"iteration {iteration}")
+    writer.log(em_row, guard=("elbo_per_token", "elbo_full_per_token", "ntp_logp_per_token"), where=f"iteration {iteration}")
     log(
-        f"iter {iteration}: ELBO {em_row['elbo_per_token']:.4f} vs NTP {em_row['ntp_logp_per_token']:.4f} nats/token, "
+        f"iter {iteration}: ELBO {em_row['elbo_per_token']:.4f} (full {em_row['elbo_full_per_token']:.4f}) vs NTP "
+        f"{em_row['ntp_logp_per_token']:.4f} nats/token, "
         f"think rate {em_row['think_rate']:.3f}, M-step {trained} tokens"
     )
     return {**state, "tokens_trained": tokens_trained}
@@ -411,7 +433,8 @@ def _finish(writer: RunWriter, model: Any, tokenizer: Any, summary: dict[str, An
     rows = writer.dir.read_metrics()
     plot_ra3_curves(rows, writer.dir.curves_path)
     last_em = [r for r in rows if r.get("phase") == "em"]
-    summary = {**summary, **({k: last_em[-1][k] for k in ("elbo_per_token", "ntp_logp_per_token", "think_rate")} if last_em else {})}
+    keys = ("elbo_per_token", "elbo_full_per_token", "ntp_logp_per_token", "think_rate")
+    summary = {**summary, **({k: last_em[-1][k] for k in keys if k in last_em[-1]} if last_em else {})}
     return writer.finish(summary)
 
 

@@ -115,3 +115,16 @@ def test_self_bleu_scores_average_to_self_bleu_and_pooled_nll_weighs_by_tokens()
     assert {n: sum(v) / len(v) for n, v in per.items()} == pytest.approx(self_bleu(sentences, orders=(2, 4)))
     assert pooled_nll([(6.0, 2), (1.0, 2)]) == 1.75  # (6 + 1) / 4
     assert pooled_nll([(6.0, 3), (1.0, 1)]) == 1.75  # per token, not the mean of the responses' 2.0 and 1.0
+
+
+def test_bootstrap_over_tasks_and_the_paired_verdict() -> None:
+    from sparring.metrics.intervals import bootstrap_mean_interval, paired_bootstrap_verdict
+
+    assert bootstrap_mean_interval([0.25] * 10) == (0.25, 0.25)
+    low, high = bootstrap_mean_interval([0.0] * 50 + [1.0] * 50, seed=1)
+    assert low < 0.5 < high and high - low == pytest.approx(2 * 1.96 * 0.05, abs=0.03)  # the normal approximation's width
+    assert bootstrap_mean_interval([0.0, 1.0] * 20, seed=3) == bootstrap_mean_interval([0.0, 1.0] * 20, seed=3)  # seeded
+    call, mean, low, high = paired_bootstrap_verdict([1.0] * 20, [0.0] * 20)
+    assert (call, mean, low, high) == ("ahead", 1.0, 1.0, 1.0)
+    assert paired_bootstrap_verdict([1.0, 0.0] * 10, [0.0, 1.0] * 10)[0] == "tie"
+    assert paired_bootstrap_verdict([0.0] * 20, [0.5] * 20)[0] == "behind"

@@ -265,7 +265,9 @@ def _eval_code(args: argparse.Namespace) -> int:
         prompt_style=args.prompt_style,
     )
     summary = evaluate(request, log=print)
-    scores = ", ".join(f"{key} {value:.4f}" for key, value in summary.items() if key.startswith("pass@"))
+    scores = ", ".join(
+        f"pass@{k} {summary[f'pass@{k}']:.4f} [{summary[f'pass@{k}_ci'][0]:.3f}, {summary[f'pass@{k}_ci'][1]:.3f}]" for k in ks
+    )
     speed = f"{summary['samples']} completions, {summary['candidates_per_second']}/s, {summary['isolation']}"
     print(f"{args.out}: {summary['benchmark']} {scores} ({speed})")
     return 0

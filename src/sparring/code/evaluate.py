@@ -19,10 +19,11 @@ from typing import Any
 
 from sparring.code.benchmarks import Benchmark, load_benchmark, mbpp_task_id
 from sparring.code.judge import Verdict, judge_many
-from sparring.code.passk import mean_pass_at_k
+from sparring.code.passk import mean_pass_at_k, per_task_pass_at_k
 from sparring.code.sandbox import Limits, isolation
 from sparring.data.text import jsonl_objects
 from sparring.errors import UserError
+from sparring.metrics.intervals import bootstrap_mean_interval
 from sparring.runs import atomic_write_text, disposable_run
 
 DEFAULT_TIMEOUT_S = {"humaneval": 3.0, "mbpp": 3.0, "humaneval+": 20.0, "mbpp+": 20.0}  # the plus sets run hundreds of inputs twice
@@ -73,6 +74,8 @@ def score(
         "tasks": len(per_task),
         "samples": len(samples),
         **{f"pass@{k}": mean_pass_at_k(counts, k) for k in ks},
+        **{f"pass@{k}_ci": list(bootstrap_mean_interval(per_task_pass_at_k(counts, k))) for k in ks},  # over tasks
+        "per_task_correct": {t: [per_task[t], correct[t]] for t in per_task},  # (n, c): what a paired comparison needs
         "seconds": round(seconds, 2),
         "candidates_per_second": round(len(samples) / seconds, 2),
         "isolation": isolation().describe(),

@@ -27,4 +27,9 @@ def mean_pass_at_k(counts: Sequence[tuple[int, int]], k: int) -> float:
     """The benchmark score: pass@k averaged over tasks, each given as (n samples, c correct)."""
     if not counts:
         raise ValueError("no tasks")
-    return sum(pass_at_k(n, c, k) for n, c in counts) / len(counts)
+    return sum(per_task_pass_at_k(counts, k)) / len(counts)
+
+
+def per_task_pass_at_k(counts: Sequence[tuple[int, int]], k: int) -> list[float]:
+    """pass@k of each task: the units a bootstrap over tasks resamples."""
+    return [pass_at_k(n, c, k) for n, c in counts]

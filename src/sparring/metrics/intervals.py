@@ -86,3 +86,37 @@ def jackknife_interval(value: float, leave_out: Sequence[float]) -> tuple[float,
     se = math.sqrt((g - 1) / g * sum((v - centre) ** 2 for v in leave_out))
     half = t_critical(g - 1) * se
     return value - half, value + half
+
+
+def bootstrap_mean_interval(values: Sequence[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean of ``values`` (independent units, e.g. a
+    benchmark's tasks: the interval says what another draw of tasks like these could give)."""
+    import random
+
+    if not values:
+        raise ValueError("no values")
+    rng, n = random.Random(seed), len(values)
+    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    return _quantile(means, 0.025), _quantile(means, 0.975)
+
+
+def paired_bootstrap_verdict(
+    a: Sequence[float], b: Sequence[float], higher_is_better: bool = True, resamples: int = 2000, seed: int = 0
+) -> tuple[str, float, float, float]:
+    """("ahead" | "behind" | "tie", mean of a - b, low, high): the per-unit differences of two methods
+    on the same units (tasks), bootstrapped; "ahead" only when the interval excludes 0 on a's side."""
+    if len(a) != len(b):
+        raise ValueError("a paired comparison needs the same units on both sides")
+    diff = [x - y for x, y in zip(a, b, strict=True)]
+    mean = sum(diff) / len(diff)
+    low, high = bootstrap_mean_interval(diff, resamples, seed)
+    better, worse = (low > 0, high < 0) if higher_is_better else (high < 0, low > 0)
+    return ("ahead" if better else "behind" if worse else "tie"), mean, low, high
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """Linear interpolation between order statistics (NumPy's default)."""
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -120,6 +120,27 @@ def test_model_sampling_path_writes_results_and_summary(tmp_path: Path) -> None:
     assert summary["samples"] == 4 and summary["n"] == 2 and "pass@2" in summary and summary["generation_seconds"] >= 0
 
 
+def test_chat_prompting_judges_extracted_code_and_needs_a_chat_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("transformers")
+    from code_fixtures import TASKS, write_tiny_mbpp
+    from llm_fixtures import build_tiny_llm
+
+    corpus = [f"```python\n{c}\n```\n" for _, _, c, _ in TASKS] * 30
+    model = build_tiny_llm(tmp_path / "chat-model", chat_template=True, corpus=corpus)
+    mbpp = write_tiny_mbpp(tmp_path / "mbpp.json")
+    out = tmp_path / "run"
+    argv = ["eval-code", "--model", str(model), "--benchmark", "mbpp", "--mbpp-file", str(mbpp), "--n", "2", "--k", "1"]
+    assert main([*argv, "--max-new-tokens", "24", "--temperature", "0.8", "--out", str(out)]) == 0  # chat: the default here
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(results) == 4 and not any("```" in r["completion"] for r in results)
+    assert json.loads((out / "summary.json").read_text())["prompt_style"] == "chat"
+    bare = build_tiny_llm(tmp_path / "bare", chat_template=False, corpus=corpus)
+    capsys.readouterr()
+    assert main([*argv[:2], str(bare), *argv[3:], "--prompt-style", "chat", "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err
+    assert "no chat template" in err and "Traceback" not in err and not (tmp_path / "never").exists()
+
+
 def test_k_above_n_with_a_model_fails_before_loading_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval-code", "--model", str(tmp_path / "none"), "--n", "2", "--k", "5", "--out", str(tmp_path / "o")]) == 2
     assert "--k 5" in capsys.readouterr().err and not (tmp_path / "o").exists()

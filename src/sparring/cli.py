@@ -134,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(continue the prompt); default chat when the model has a chat template",
     )  # fmt: skip
     code.add_argument("--workers", type=int, default=2, help="sandboxes in parallel (default 2)")
-    code.add_argument("--timeout", type=float, default=None, help="seconds per completion (default 3; 20 for humaneval+ and mbpp+)")
+    code.add_argument(
+        "--timeout", type=float, default=None, help="seconds per completion (default 3: humaneval, 10: mbpp, 20: humaneval+, mbpp+)"
+    )
     code.add_argument("--out", metavar="RUN_DIR", required=True, help="directory to create")
 
     report = sub.add_parser(

@@ -141,7 +141,7 @@ def plus_tasks(path: Path, name: str) -> dict[str, CodeTask]:
                 base, plus = row["base_input"], row["plus_input"] or []  # MbppPlus's Mbpp/793 has {} for "no plus inputs"
                 if not isinstance(base, list) or not isinstance(plus, list):
                     raise UserError(f"{path}:{number}: 'base_input' and 'plus_input' must be lists of argument lists")
-                inputs = base + plus
+                inputs = base + plus if name == "humaneval+" else mbpp_plus_inputs(row["task_id"], base + plus)
                 checks = {"entry_point": row["entry_point"], "inputs": inputs, "atol": float(row["atol"] or 0)}
                 tasks[row["task_id"]] = CodeTask(row["task_id"], row["prompt"], row["canonical_solution"], checks)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
@@ -149,6 +149,43 @@ def plus_tasks(path: Path, name: str) -> dict[str, CodeTask]:
     if not tasks:
         raise UserError(f"{path}: no tasks")
     return tasks
+
+
+# MbppPlus stores inputs as JSON, which has no tuples, sets or complex numbers; the tasks below take
+# those, and these are the conversions EvalPlus applies when it loads the file (the file's format:
+# without them some canonical solutions cannot run). Each maps one input (its argument list).
+def _tuples(args: list) -> list:
+    return [tuple(a) for a in args]
+
+
+def _deep_tuple(value: Any) -> Any:
+    return tuple(_deep_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+_MBPP_PLUS_INPUT_RULES: list[tuple[frozenset[int], Any]] = [
+    (frozenset({2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726, 740, 744, 809}), _tuples),
+    (frozenset({63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780}), lambda args: [_tuples(a) for a in args]),
+    (frozenset({75, 413, 444, 753}), lambda args: [_tuples(args[0]), args[1]]),
+    (frozenset({106, 750}), lambda args: [args[0], tuple(args[1])]),
+    (frozenset({115}), lambda args: [[set(item) if isinstance(item, list) and item else {} for item in args[0]]]),  # {}: as EvalPlus has it
+    (frozenset({124}), lambda args: [float(args[0]), complex(args[1])]),
+    (frozenset({250, 405, 446, 617, 720, 763, 808}), lambda args: [tuple(args[0]), args[1]]),
+    (frozenset({259, 401, 445}), lambda args: [tuple(tuple(x) for x in a) for a in args]),
+    (frozenset({278}), lambda args: [tuple(tuple(x) if isinstance(x, list) else x for x in args[0])]),
+    (frozenset({307}), lambda args: [tuple(args[0]), args[1], args[2]]),
+    (frozenset({722}), lambda args: [{k: tuple(v) for k, v in args[0].items()}, *args[1:]]),
+    (frozenset({252}), lambda args: [complex(args[0])]),
+    (frozenset({580, 615, 791}), _deep_tuple),
+]
+
+
+def mbpp_plus_inputs(task_id: str, inputs: list) -> list:
+    """``inputs`` of an MbppPlus task as EvalPlus loads them (tuples, sets, complex where the task takes them)."""
+    number = int(task_id.split("/")[-1])
+    for ids, convert in _MBPP_PLUS_INPUT_RULES:
+        if number in ids:
+            return [convert(args) for args in inputs]
+    return inputs
 
 
 # --- MBPP -----------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import Any
 from rich.progress import Progress
 
 from sparring.code.benchmarks import PLUS, Benchmark, CodeTask
-from sparring.code.sandbox import Limits, SandboxFailure, Session
+from sparring.code.sandbox import Limits, RemoteError, SandboxFailure, Session
 from sparring.errors import UserError
 
 OUTPUT_TAIL_CHARS = 500  # of each stream, in a verdict (and so in results.jsonl)
@@ -223,6 +223,10 @@ def plus_outputs_match(got: Any, expected: Any, atol: float) -> bool:
 _EXPECTED_LOCK = threading.Lock()
 
 
+BEYOND_WIRE = object()  # an expected output too large for the wire (MbppPlus's Mbpp/255 has outputs of 128M elements)
+TOO_LARGE = "EncodeError: more than"  # what the sandbox's encoder says of such a value (the reference's, never a completion's word)
+
+
 def plus_expected(benchmark: Benchmark, task: CodeTask, limits: Limits) -> list[Any]:
     """The canonical solution's outputs on every input, computed once per task in a sandbox of their own.
 
@@ -241,6 +245,11 @@ def plus_expected(benchmark: Benchmark, task: CodeTask, limits: Limits) -> list[
                 for number, args in enumerate(task.checks["inputs"]):
                     try:
                         outputs.append(function(*args))
+                    except RemoteError as exc:
+                        if not str(exc).startswith(TOO_LARGE):
+                            error = f"input {number}: {type(exc).__name__}: {exc}"
+                            break
+                        outputs.append(BEYOND_WIRE)  # the reference's output cannot cross the sandbox wall: no one is judged on it
                     except Exception as exc:
                         error = f"input {number}: {type(exc).__name__}: {exc}"
                         break
@@ -250,7 +259,7 @@ def plus_expected(benchmark: Benchmark, task: CodeTask, limits: Limits) -> list[
         if status != "passed":
             raise UserError(f"{task.task_id}: the canonical solution does not run ({status}); is the {benchmark.name} file intact?")
         if benchmark.name == "mbpp+" and entry in MBPP_PLUS_NOT_NONE:
-            outputs = [out is not None for out in outputs]  # EvalPlus keeps only whether the reference returned something
+            outputs = [out if out is BEYOND_WIRE else out is not None for out in outputs]  # EvalPlus keeps only "returned something"
         benchmark.expected[task.task_id] = outputs
         return outputs
 
@@ -261,6 +270,8 @@ def _plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeTask, sessi
     find_zero = benchmark.name == "humaneval+" and entry == "find_zero"
     poly = _prompt_namespace(task)["poly"] if find_zero else None  # the benchmark's, never the completion's
     for number, (args, want) in enumerate(zip(task.checks["inputs"], expected, strict=True)):
+        if want is BEYOND_WIRE:
+            continue
         try:
             got = function(*args)
         except Exception as exc:
@@ -278,19 +289,20 @@ def _plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeTask, sessi
         tally.passed += 1
 
 
-def tests_total(benchmark: Benchmark, task: CodeTask) -> int:
+def tests_total(benchmark: Benchmark, task: CodeTask, expected: list[Any] | None = None) -> int:
+    """The tests a completion of ``task`` is judged on (plus sets: the inputs whose expected output is known)."""
     if benchmark.name == "mbpp":
         return len(task.checks["tests"])
     if benchmark.name in PLUS:
-        return len(task.checks["inputs"])
+        return sum(want is not BEYOND_WIRE for want in expected or task.checks["inputs"])
     return 1
 
 
 def judge(benchmark: Benchmark, task_id: str, completion: str, limits: Limits) -> Verdict:
     """Load the completion in a sandbox, run the task's tests against it from here, and decide."""
     task = benchmark.tasks[task_id]
-    tally = _Tally(tests_total(benchmark, task))
     expected = plus_expected(benchmark, task, limits) if benchmark.name in PLUS else None
+    tally = _Tally(tests_total(benchmark, task, expected))
     with Session(benchmark.sandbox_source(task_id, completion), limits) as session:
         if session.failure is None and session.load_error is None:
             try:

@@ -137,10 +137,14 @@ def test_sft_warmup_runs_sft_then_d_then_grpo_and_resumes_without_losing_rows(
     assert main(["align", *args, "--out", str(run)]) == 0
     phases = [r["phase"] for r in rows(run)]
     assert phases == ["sft"] * 2 + ["d_pretrain"] * 2 + ["adversarial"] * 2
-    # a crash after the end of GRPO's last checkpoint: --resume keeps the SFT and D rows it already has
+    # a crash after GRPO's last checkpoint: --resume keeps the rows it has, trains no step more, and
+    # evaluates the same weights (the model NLL of the real responses is a function of them)
+    first = json.loads((run / "summary.json").read_text())["evaluation"]["after"]
     (run / "summary.json").unlink()
     assert main(["align", *args, "--out", str(run), "--resume"]) == 0
     assert [r["phase"] for r in rows(run)] == phases
+    assert not (run / "checkpoints" / "checkpoint-3").exists()
+    assert json.loads((run / "summary.json").read_text())["evaluation"]["after"]["nll_of_real"] == pytest.approx(first["nll_of_real"])
 
 
 def _fails(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -163,7 +167,7 @@ def test_bad_init_fails_in_one_line_without_a_run_directory(
     err = _fails(capsys, "--model", str(other), "--data", str(pairs_file), "--prompt-col", "topic", "--response-col", "post",
                  "--lora", "--preset", "smoke", "--init", str(sft_lora_run), "--out", str(out))
     assert "not this run's base model" in err
-    full = [a for a in base if a != "--lora"]
+    full = [*(a for a in base if a != "--lora"), "--set", "model.lora=false"]  # smoke trains an adapter unless told otherwise
     assert "same --lora setting" in _fails(capsys, *full, "--init", str(sft_lora_run))
     assert not out.exists()
 

@@ -28,7 +28,7 @@ from sparring.code.sandbox import Limits, isolation
 from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
-from sparring.hf.grpo import RunLogCallback, completion_text, grpo_config, last_checkpoint, restore, trainer_class
+from sparring.hf.grpo import RunLogCallback, completion_text, grpo_config, last_checkpoint, restore, train_from, trainer_class
 from sparring.hf.models import load_model_and_tokenizer, save_model
 from sparring.runs import check_run, start_run
 
@@ -145,7 +145,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
         trainer.critics = critics
         resume_from = last_checkpoint(writer.path / "checkpoints") if writer.resumed else None
         restore(resume_from, writer, critic_state)
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        train_from(trainer, resume_from, cfg.steps)
         save_model(trainer.model, tokenizer, writer.path / "model")
         if critic_state:
             torch.save(critic_state["disc"].state_dict(), writer.path / "discriminator.pt")

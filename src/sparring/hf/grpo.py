@@ -189,6 +189,16 @@ def restore(checkpoint: Path | None, writer: RunWriter, state: dict[str, Any] | 
     writer.rewind(payload["log"])
 
 
+def train_from(trainer: Any, resume_from: Path | None, steps: int) -> None:
+    """``trainer.train``, resuming from ``resume_from``. A checkpoint of the last step is only loaded:
+    the Trainer tests ``max_steps`` after a step, not before, so resuming from it would train one more
+    (a run that crashed after its last checkpoint, in the evaluation, would end with steps + 1)."""
+    if resume_from is not None and int(resume_from.name.split("-")[-1]) >= steps:
+        trainer._load_from_checkpoint(str(resume_from))  # the weights (model or adapter) the train() call would restore
+        return
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+
+
 def trainer_class() -> type:
     """TRL's GRPOTrainer with the two things sparring adds to its step, both visible here:
     the critics' own step of the game, and an optional interleaved SFT term."""

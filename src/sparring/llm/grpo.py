@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from sparring.hf.generation import chat_prompt, conversation, encode_pairs
-from sparring.hf.grpo import RunLogCallback, grpo_config, last_checkpoint, restore, trainer_class
+from sparring.hf.grpo import RunLogCallback, grpo_config, last_checkpoint, restore, train_from, trainer_class
 from sparring.llm.config import AlignConfig
 from sparring.llm.reward import DiscriminatorReward
 from sparring.llm.tasks import PairData
@@ -105,5 +105,5 @@ def grpo_train(
         reward.disc.bind(trainer.model, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
     resume_from = last_checkpoint(checkpoints) if writer.resumed else None
     restore(resume_from, writer, critic_state, before)
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    train_from(trainer, resume_from, t.steps)
     return trainer.model

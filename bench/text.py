@@ -80,8 +80,9 @@ def main() -> None:
         stats = next(iter(per_seed[0].values()))["data"]
         collapsed = {}
         for algo in per_seed[0]:
-            flags = [f"seed {s}: {k}" for s in per_seed for k, ref in (("mean_length", stats["test_mean_length"]),
-                                                                        ("distinct_2", stats["test_distinct_2"]))
+            flags = [f"seed {s}: {k}" for s in per_seed for k, ref in (
+                         ("mean_length", stats["test_mean_length"]),
+                         ("distinct_2", per_seed[s][algo].get("data_distinct_2") or stats["test_distinct_2"]))  # same-size set
                      if per_seed[s][algo].get(k) is not None and per_seed[s][algo][k] < COLLAPSE_SHARE * ref]
             collapsed[algo] = "collapsed (" + ", ".join(flags) + ")" if flags else "no"
         table, rows = seed_table(per_seed, METRICS, frontier, collapsed)

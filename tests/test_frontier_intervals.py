@@ -90,6 +90,9 @@ def test_report_flags_collapsed_samples():
             {"run": "short", "mean_length": 6.0, "distinct_2": 0.45, "data": data},
             {"run": "oracle", "mean_length": None, "distinct_2": None, "data": {}}]
     assert collapse_flags(rows) == ["collapsed: short's mean_length is 6.000, below 70% of the data's 10.000"]
+    # distinct-2 is compared with the same number of real sentences when the row has it (a larger set is less distinct)
+    same_size = [{"run": "samey", "mean_length": 9.0, "distinct_2": 0.45, "data_distinct_2": 0.8, "data": data}]
+    assert collapse_flags(same_size) == ["collapsed: samey's distinct_2 is 0.450, below 70% of the data's 0.800"]
 
 
 def test_cluster_jackknife_of_a_mean_is_the_t_interval_and_respects_clusters() -> None:

@@ -32,6 +32,7 @@ TEXT_KEYS = (
     *(f"self_bleu_{n}" for n in BLEU_ORDERS),
     "distinct_1",
     "distinct_2",
+    "data_distinct_2",
     "mean_length",
 )
 
@@ -166,6 +167,8 @@ def text_metrics(sentences: list[list[str]], corpus: Corpus) -> dict[str, float]
         **{f"self_bleu_{n}": selfs[n] for n in BLEU_ORDERS},
         "distinct_1": distinct_n(sentences, 1),
         "distinct_2": distinct_n(sentences, 2),
+        # the same count of real test sentences: distinct-n falls as a set grows, so only equal sizes compare
+        "data_distinct_2": distinct_n(corpus.test_sentences[: len(sentences)], 2),
         "mean_length": sum(map(len, sentences)) / len(sentences),
     }
 

@@ -56,6 +56,7 @@ def _row(name: str, algo: str, values: dict[str, Any], summary: dict[str, Any], 
         "d_accuracy": summary.get("d_accuracy"),
         "mean_length": values.get("mean_length"),
         "distinct_2": values.get("distinct_2"),
+        "data_distinct_2": values.get("data_distinct_2"),
         "data": summary.get("data") or {},
         "entropy_floor": summary.get("entropy_floor"),
         "wall_time_s": summary.get("wall_time_s"),
@@ -105,7 +106,8 @@ def collapse_flags(rows: list[dict[str, Any]]) -> list[str]:
     lines = []
     for r in rows:
         data = r["data"]
-        for key, reference in (("mean_length", data.get("test_mean_length")), ("distinct_2", data.get("test_distinct_2"))):
+        distinct_reference = r.get("data_distinct_2") or data.get("test_distinct_2")  # same-size real set when logged
+        for key, reference in (("mean_length", data.get("test_mean_length")), ("distinct_2", distinct_reference)):
             if r.get(key) is not None and reference and r[key] < COLLAPSE_SHARE * reference:
                 lines.append(
                     f"collapsed: {r['run']}'s {key} is {r[key]:.3f}, below {COLLAPSE_SHARE:.0%} of the data's {reference:.3f}"

@@ -1,10 +1,16 @@
-"""A tiny random Llama and a BPE tokenizer trained here, saved as an HF directory: offline and seeded."""
+"""A tiny random Llama and a BPE tokenizer trained here, saved as an HF directory: offline and seeded;
+and the fixtures the align tests share (a test module that imports them gets them)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 import torch
+
+# settings that keep an align run on the tiny model to seconds
+TINY = ["--set", "eval.n_prompts=6", "--set", "generation.max_new_tokens=8", "--set", "disc.max_length=64"]
 
 CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
@@ -55,3 +61,23 @@ def build_tiny_llm(folder: Path, chat_template: bool = True, corpus: list[str] |
     )
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module", name="tiny_llm")
+def tiny_llm_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llm(tmp_path_factory.mktemp("tiny-llm"))
+
+
+@pytest.fixture(autouse=True, name="private_cache")
+def private_cache_fixture(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Teacher answers and converted models go to this test session's cache, never the user's."""
+    monkeypatch.setenv("SPARRING_CACHE", str(tmp_path_factory.getbasetemp() / "sparring-cache"))
+
+
+@pytest.fixture(scope="module", name="pairs_file")
+def pairs_file_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pairs") / "pairs.jsonl"
+    rows = [{"topic": f"topic number {i}", "post": f"a post about topic {i}, short and sweet"} for i in range(30)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+

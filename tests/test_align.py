@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -263,14 +262,10 @@ def test_resume_after_a_crash_finishes_the_run(
 @pytest.mark.slow
 def test_accelerate_two_process_cpu_run(tiny_llm: Path, pairs_file: Path, tmp_path: Path) -> None:
     """accelerate launch -m sparring align: 2 CPU processes (gloo), data parallel, one run directory."""
-    import subprocess
-    import sys
+    from parallel_fixtures import accelerate_launch
 
     run = tmp_path / "run"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    launch = ["-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no"]
-    cmd = [sys.executable, *launch, "--dynamo_backend", "no", "-m", "sparring", "align", *on_pairs(tiny_llm, pairs_file)]
-    cmd += ["--preset", "smoke", *TINY, "--set", "train.prompts_per_step=2", "--out", str(run)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    args = ["align", *on_pairs(tiny_llm, pairs_file), "--preset", "smoke", *TINY, "--set", "train.prompts_per_step=2", "--out", str(run)]
+    done = accelerate_launch(args, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     _check_contract(run)

@@ -43,3 +43,41 @@ def test_judged_completion_per_style() -> None:
     assert judged_completion("chat", "def f():\n    return 1\n```", ("\ndef ",)) == "\ndef f():\n    return 1"
     assert judged_completion("chat", "```\nno code here", ("\ndef ",)) == ""
     assert judged_completion("completion", "    return 1\ndef other():\n", ("\ndef ",)) == "    return 1"
+
+
+class CharTokenizer:
+    """One token per character: enough to check what a stopping rule and the batching see."""
+
+    def __call__(self, texts, add_special_tokens=False):  # noqa: ANN001
+        return {"input_ids": [[ord(c) for c in t] for t in texts]}
+
+    def batch_decode(self, rows, skip_special_tokens=True):  # noqa: ANN001
+        return ["".join(chr(int(i)) for i in row) for row in rows]
+
+
+def test_generation_stops_on_a_stop_string_in_the_generated_text_only() -> None:
+    import torch
+
+    from sparring.hf.generation import StopInGenerated
+
+    prompt = "    return\n"  # ends in a newline: "\ndef " must not match across the prompt's end
+    rows = [prompt + "def f", prompt + "x\ndef "]
+    ids = torch.tensor([[ord(c) for c in r.ljust(len(rows[1]))] for r in rows])
+    assert StopInGenerated(CharTokenizer(), len(prompt), ["\ndef "])(ids, None).tolist() == [False, True]
+
+
+def test_code_sampling_batches_by_length_and_answers_in_prompt_order(monkeypatch) -> None:  # noqa: ANN001
+    from sparring.code import lm
+    from sparring.hf import generation
+
+    seen: list[list[str]] = []
+
+    def fake_generate(model, tokenizer, prompts, *args, stop_strings=None, **kwargs):  # noqa: ANN001
+        seen.append(list(prompts))
+        return [f"{p}|done\n# stop here" for p in prompts]
+
+    monkeypatch.setattr(generation, "generate", fake_generate)
+    prompts = ["long prompt", "s", "mid"]
+    out = lm.sample_completions(None, CharTokenizer(), prompts, 2, 0.8, 16, 4, 0, ["\n#"])
+    assert seen == [["s", "s", "mid", "mid", "long prompt", "long prompt"]]  # shortest first, a task's samples together
+    assert out == [[f"{p}|done"] * 2 for p in prompts]  # back in the order asked, each cut at its stop

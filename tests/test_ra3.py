@@ -207,3 +207,21 @@ def test_bad_inputs_fail_in_one_line(tiny: tuple[Path, Path], tmp_path: Path, ca
         err = capsys.readouterr().err.strip()
         assert expected in err and err.count("\n") == 0, err
     assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.slow
+def test_accelerate_two_process_cpu_ra3_and_ntp(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    """accelerate launch -m sparring ra3 / ntp: 2 CPU processes (gloo), one run directory written by rank 0."""
+    from parallel_fixtures import accelerate_launch
+
+    model_dir, mbpp = tiny
+    common = ["--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp)]
+    done = accelerate_launch(["ra3", *common, "--out", str(tmp_path / "ra3")])
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in (tmp_path / "ra3" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in rows].count("em") == 1 and (tmp_path / "ra3" / "model" / "config.json").is_file()
+    annotated = (tmp_path / "ra3" / "annotated" / "iter-1.jsonl").read_text().splitlines()
+    assert len(annotated) == 3  # every program, gathered from both ranks
+    done = accelerate_launch(["ntp", *common, "--match", str(tmp_path / "ra3"), "--out", str(tmp_path / "ntp")])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((tmp_path / "ntp" / "summary.json").read_text())["tokens_trained"] >= rows[-1]["tokens_trained"]

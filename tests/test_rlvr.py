@@ -143,3 +143,58 @@ def test_rlvr_smoke_writes_a_pass_rate_curve(tiny: tuple[Path, Path], tmp_path: 
     for row in rows:  # the logged curve is the mean over the completions judged for that step
         shares = [s["pass_share"] for s in samples if s["step"] == row["step"]]
         assert shares and sum(shares) / len(shares) == pytest.approx(row["pass_rate"], abs=1e-6)
+
+
+def test_chat_style_reward_judges_the_code_extracted_from_the_answer(tiny: tuple[Path, Path]) -> None:
+    """The same answers as eval-code's chat convention: code up to the closing fence, prose after it ignored."""
+    bench = load_benchmark("mbpp", str(tiny[1]))
+    reward = PassRateReward(bench, Limits(timeout_s=3), workers=2, style="chat")
+    answers = [
+        bench.tasks["Mbpp/602"].reference + "\n```\nThis reverses the string.",  # 2 of 2
+        "```\nNo code here, sorry.",  # no code: fails cleanly
+    ]
+    assert reward(prompts=[""] * 2, completions=answers, task_id=["Mbpp/602"] * 2) == pytest.approx([1.0, 0.0])
+
+
+def test_rlvr_asks_a_chat_model_in_the_chat_convention(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from code_fixtures import TASKS
+    from llm_fixtures import build_tiny_llm
+    from sparring.code.prompting import INSTRUCTION
+
+    corpus = [f'"""\n{p}\n"""\n{c}\n' for _, p, c, _ in TASKS] * 30
+    model = build_tiny_llm(tmp_path / "chat-model", chat_template=True, corpus=corpus)
+    mbpp = write_tiny_mbpp(tmp_path / "mbpp.json")
+    seen: list[str] = []
+    original = PassRateReward.__call__
+
+    def spy(self, prompts, completions, task_id, **kwargs):  # noqa: ANN001 - TRL's reward signature
+        seen.extend(prompts)
+        return original(self, prompts, completions, task_id, **kwargs)
+
+    monkeypatch.setattr(PassRateReward, "__call__", spy)
+    out = tmp_path / "run"
+    assert main(["rlvr", "--preset", "smoke", "--model", str(model), "--mbpp-file", str(mbpp), "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["prompt_style"] == "chat"  # auto: the tokenizer has a template
+    assert seen and all(INSTRUCTION in p and p.endswith("```python\n") for p in seen)
+
+
+def test_rlvr_chat_style_on_a_model_without_a_template_fails_in_one_line(
+    tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    args = ["rlvr", "--preset", "smoke", "--model", str(tiny[0]), "--mbpp-file", str(tiny[1]), "--set", "prompt_style=chat"]
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no chat template" in err[0] and not out.exists()
+
+
+@pytest.mark.slow
+def test_accelerate_two_process_cpu_rlvr(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    """accelerate launch -m sparring rlvr: 2 CPU processes (gloo), one run directory written by rank 0."""
+    from parallel_fixtures import accelerate_launch
+
+    out = tmp_path / "run"
+    done = accelerate_launch(["rlvr", "--preset", "smoke", "--model", str(tiny[0]), "--mbpp-file", str(tiny[1]), "--out", str(out)])
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and (out / "summary.json").is_file() and (out / "model" / "config.json").is_file()

@@ -56,6 +56,10 @@ def add_parsers(sub: Any) -> None:
     )
     _common(rlvr, "paper (GPU), demo (2-core CPU), smoke (tiny)")
     rlvr.add_argument("--disc-weight", type=float, default=None, help="weight of the discriminator reward (default 0: pure RLVR)")
+    rlvr.add_argument(
+        "--prompt-style", choices=["chat", "completion"], default=None,
+        help="how tasks are asked: EvalPlus's chat convention or plain continuation (default: chat when the model has a chat template)",
+    )  # fmt: skip
 
 
 def _config(algo: str, args: argparse.Namespace, extra: dict[str, Any]) -> Any:
@@ -68,6 +72,8 @@ def run_ra3(args: argparse.Namespace) -> int:
 
     cfg = _config("ra3", args, {"estep.think_cost": args.think_cost})
     summary = train_ra3(cfg, args.out, resume=args.resume, report_to=args.report_to)
+    if not summary:  # a data-parallel rank other than 0
+        return 0
     print(
         f"{args.out}: ELBO {summary['elbo_per_token']:.4f} vs NTP {summary['ntp_logp_per_token']:.4f} nats/code token, think rate "
         f"{summary['think_rate']:.3f}, {summary['tokens_trained']} tokens trained ({summary['wall_time_s']:.0f} s)"
@@ -81,6 +87,8 @@ def run_ntp(args: argparse.Namespace) -> int:
     if args.tokens is not None and args.tokens < 1:
         raise UserError(f"--tokens must be >= 1, got {args.tokens}")
     summary = ntp(_config("ntp", args, {}), args.out, tokens=args.tokens, match=args.match, resume=args.resume, report_to=args.report_to)
+    if not summary:
+        return 0
     print(f"{args.out}: {summary['tokens_trained']} tokens trained ({summary['wall_time_s']:.0f} s)")
     return 0
 
@@ -88,8 +96,10 @@ def run_ntp(args: argparse.Namespace) -> int:
 def run_rlvr(args: argparse.Namespace) -> int:
     from sparring.code.rlvr import train_rlvr
 
-    cfg = _config("rlvr", args, {"disc_weight": args.disc_weight})
+    cfg = _config("rlvr", args, {"disc_weight": args.disc_weight, "prompt_style": args.prompt_style})
     summary = train_rlvr(cfg, args.out, resume=args.resume, report_to=args.report_to)
+    if not summary:
+        return 0
     print(
         f"{args.out}: training pass rate {summary['pass_rate_first']:.3f} (first steps) -> {summary['pass_rate_last']:.3f} (last steps) "
         f"({summary['wall_time_s']:.0f} s)"

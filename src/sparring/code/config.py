@@ -65,6 +65,10 @@ class RLVRConfig:
     prompts_per_step: int = setting(8, "tasks per optimiser step")
     num_generations: int = setting(8, "completions per task (GRPO's group)")
     max_new_tokens: int = setting(256, "longest completion")
+    prompt_style: str = setting(
+        "auto",
+        "chat (EvalPlus's instruct convention), completion (continue the docstring), or auto: chat when the tokenizer has a chat template",
+    )
     temperature: float = setting(1.0, "sampling temperature of completions")
     lr: float = setting(1e-6, "the policy's learning rate")
     beta: float = setting(0.0, "KL coefficient to the reference model (0: no reference model is kept)")
@@ -139,6 +143,7 @@ def validate(cfg: Any) -> None:
         need(cfg.num_generations >= 2, "num_generations", ">= 2 (GRPO compares a group)")
         need(cfg.lr > 0 and cfg.temperature > 0 and cfg.timeout_s > 0, "lr/temperature/timeout_s", "> 0")
         need(cfg.beta >= 0 and cfg.disc_weight >= 0, "beta/disc_weight", ">= 0")
+        need(cfg.prompt_style in ("auto", "chat", "completion"), "prompt_style", "auto, chat or completion")
         return
     for key in ("steps", "positions_per_step", "horizon", "comment_tokens"):
         need(getattr(cfg.estep, key) >= 1, f"estep.{key}", ">= 1")

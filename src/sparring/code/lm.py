@@ -23,13 +23,24 @@ def sample_completions(
     style: str = "completion",
 ) -> list[list[str]]:
     """``n`` judged completions per benchmark prompt, generated in batches: each continuation cut at
-    the first stop sequence, or (chat) each answer's code, generation stopping at its closing fence."""
+    the first stop sequence, or (chat) each answer's code.
+
+    Speed on a CPU, where generation is most of an evaluation: generation stops per sequence at its
+    first stop sequence (the closing fence for chat; the benchmark's stops for a continuation, where
+    the cut is the same one ``truncate_at_stop`` makes afterwards), and prompts are batched by token
+    length, so that short prompts do not pay for a long one's padding and a batch tends to finish
+    together. The order of the result is the order of ``prompts``."""
     from sparring.hf.generation import generate
 
     repeated = [model_prompt(style, tokenizer, p) for p in prompts for _ in range(n)]
-    texts = generate(
-        model, tokenizer, repeated, max_new_tokens, temperature, top_p, batch_size, seed, "sampling code", raw=True,
-        stop_strings=CHAT_STOP if style == "chat" else None,
+    lengths = [len(ids) for ids in tokenizer(repeated, add_special_tokens=False)["input_ids"]]
+    order = sorted(range(len(repeated)), key=lambda i: (lengths[i], i))
+    texts_sorted = generate(
+        model, tokenizer, [repeated[i] for i in order], max_new_tokens, temperature, top_p, batch_size, seed, "sampling code", raw=True,
+        stop_strings=list(CHAT_STOP) if style == "chat" else list(stop),
     )  # fmt: skip
+    texts = [""] * len(repeated)
+    for position, index in enumerate(order):
+        texts[index] = texts_sorted[position]
     cut = [judged_completion(style, t, tuple(stop)) for t in texts]
     return [cut[i * n : (i + 1) * n] for i in range(len(prompts))]

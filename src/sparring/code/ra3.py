@@ -18,6 +18,12 @@ choice the paper leaves open (all in the README):
   never in the loss.
 - **NTP baseline** (``sparring ntp``): the same SFT on the same documents without comments, for the
   same number of trained tokens as an RA3 run (``--match RUN``), so it gets more passes over the code.
+
+Data parallel under ``accelerate launch`` (``sparring.parallel``): every rank takes its share of each
+E-step's positions, of the positions to annotate and of each SFT batch; the losses are normalised by
+the global counts and the gradients summed, so every replica takes the same step as one process
+would on the whole batch (up to sampling: each rank draws its own comments). Annotations are
+gathered so that every rank trains on the same annotated programs; rank 0 writes the run.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.hf.generation import encode_with_char_mask, span_logprobs, token_logprobs
 from sparring.hf.models import save_model
+from sparring.parallel import ONE_PROCESS, DataParallel
 from sparring.rl.losses import group_advantages
 from sparring.runs import RunDir, RunWriter, atomic_write_json, atomic_write_text, check_run, start_run
 
@@ -143,32 +150,38 @@ def estep_update(
     positions: Sequence[Position],
     cfg: RA3Config,
     seed: int,
+    dp: DataParallel = ONE_PROCESS,
 ) -> dict[str, float]:
-    """One group-relative policy-gradient update of the proposal; returns what it measured."""
-    continuations = propose(policy, tokenizer, docs, positions, cfg.estep.group, cfg, seed)
-    rewards = think_rewards(frozen, tokenizer, docs, positions, continuations, cfg)
+    """One group-relative policy-gradient update of the proposal on ``positions`` (every rank gets the
+    same list and works on its share); returns what it measured, over all ranks."""
+    mine = dp.share(positions)
+    continuations = propose(policy, tokenizer, docs, mine, cfg.estep.group, cfg, seed + 1_000_003 * dp.rank)
+    rewards = think_rewards(frozen, tokenizer, docs, mine, continuations, cfg)
     advantages = group_advantages(rewards).flatten().to(next(policy.parameters()).device)
     policy.train()
-    logp, mask = proposal_logprobs(policy, tokenizer, docs, positions, continuations, cfg.data.max_length)
+    logp, mask = proposal_logprobs(policy, tokenizer, docs, mine, continuations, cfg.data.max_length)
     with torch.no_grad():
-        ref_logp, _ = proposal_logprobs(frozen, tokenizer, docs, positions, continuations, cfg.data.max_length)
+        ref_logp, _ = proposal_logprobs(frozen, tokenizer, docs, mine, continuations, cfg.data.max_length)
     tokens = mask.sum(dim=1).clamp(min=1)
     pg = -(advantages * logp.sum(dim=1) / tokens).mean()
     log_ratio = (ref_logp - logp) * mask  # k3 estimator of KL(q || q0) per token: exp(r) - r - 1
     kl = ((log_ratio.exp() - log_ratio - 1) * mask).sum(dim=1).div(tokens).mean()
-    loss = pg + cfg.estep.kl_coef * kl
+    weight = len(mine) / len(positions)  # this rank's part of the mean over all positions (1.0 in one process)
+    loss = (pg + cfg.estep.kl_coef * kl) * weight
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    dp.sum_gradients(policy.parameters())
     torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
     optimizer.step()
     best = rewards.max(dim=1).values
+    reward_mean = dp.sum(float(rewards.mean()) * weight)
     return {
-        "reward_mean": float(rewards.mean()),
-        "gain_mean": float(rewards.mean() + cfg.estep.think_cost),
-        "think_rate": float((best > 0).float().mean()),
-        "comment_tokens": float(tokens.mean()),
-        "kl": float(kl.detach()),
-        "loss": float(loss.detach()),
+        "reward_mean": reward_mean,
+        "gain_mean": reward_mean + cfg.estep.think_cost,
+        "think_rate": dp.sum(float((best > 0).float().mean()) * weight),
+        "comment_tokens": dp.sum(float(tokens.mean()) * weight),
+        "kl": dp.sum(float(kl.detach()) * weight),
+        "loss": dp.sum(float(loss.detach())),
     }
 
 
@@ -177,57 +190,76 @@ def estep_update(
 
 @torch.no_grad()
 def annotate(
-    policy: Any, frozen: Any, tokenizer: Any, docs: Sequence[Document], cfg: RA3Config, seed: int
+    policy: Any, frozen: Any, tokenizer: Any, docs: Sequence[Document], cfg: RA3Config, seed: int, dp: DataParallel = ONE_PROCESS
 ) -> tuple[list[dict[int, str]], list[float], list[tuple[Position, str]]]:
     """Comments chosen for every latent position of every document, the gains of those chosen, and
-    each chosen (position, continuation after ``#``)."""
-    positions = [(d, t) for d, doc in enumerate(docs) for t in latent_positions(doc)]
-    comments: list[dict[int, str]] = [{} for _ in docs]
-    gains: list[float] = []
-    chosen: list[tuple[Position, str]] = []
+    each chosen (position, continuation after ``#``). Each rank annotates its share of the
+    positions; every rank returns the whole, gathered."""
+    positions = dp.share([(d, t) for d, doc in enumerate(docs) for t in latent_positions(doc)])
+    picks: list[tuple[Position, str, float]] = []  # (position, continuation, gain) of each thought chosen here
     chunk = max(1, cfg.batch_size)
-    with Progress(transient=True) as bar:
+    with Progress(transient=True, disable=not dp.is_main) as bar:
         task = bar.add_task("annotating", total=len(positions))
         for start in range(0, len(positions), chunk):
             part = positions[start : start + chunk]
-            continuations = propose(policy, tokenizer, docs, part, cfg.mstep.annotate_group, cfg, seed + start)
+            continuations = propose(policy, tokenizer, docs, part, cfg.mstep.annotate_group, cfg, seed + start + 1_000_003 * dp.rank)
             rewards = think_rewards(frozen, tokenizer, docs, part, continuations, cfg)
-            for (d, t), group, row in zip(part, continuations, rewards.tolist(), strict=True):
+            for position, group, row in zip(part, continuations, rewards.tolist(), strict=True):
                 choice = choose_latent(row)
                 if choice is not None:
-                    comments[d][t] = comment_line(docs[d], t, group[choice])
-                    gains.append(row[choice] + cfg.estep.think_cost)
-                    chosen.append(((d, t), first_line(group[choice])))
+                    picks.append((position, group[choice], row[choice] + cfg.estep.think_cost))
             bar.advance(task, len(part))
+    comments: list[dict[int, str]] = [{} for _ in docs]
+    gains: list[float] = []
+    chosen: list[tuple[Position, str]] = []
+    for (d, t), continuation, gain in sorted((tuple(p[0]), p[1], p[2]) for part in dp.gather(picks) for p in part):
+        comments[d][t] = comment_line(docs[d], t, continuation)
+        gains.append(gain)
+        chosen.append(((d, t), first_line(continuation)))
     return comments, gains, chosen
 
 
 @torch.no_grad()
-def chosen_logprob(policy: Any, tokenizer: Any, docs: Sequence[Document], chosen: Sequence[tuple[Position, str]], cfg: RA3Config) -> float:
-    """log q(z | x): the proposal's summed log-probability of each chosen comment's text after ``#``."""
+def chosen_logprob(
+    policy: Any,
+    tokenizer: Any,
+    docs: Sequence[Document],
+    chosen: Sequence[tuple[Position, str]],
+    cfg: RA3Config,
+    dp: DataParallel = ONE_PROCESS,
+) -> float:
+    """log q(z | x): the proposal's summed log-probability of each chosen comment's text after ``#``
+    (each rank scores its share; the sum is over all)."""
     total = 0.0
+    chosen = dp.share(chosen)
     for i in range(0, len(chosen), cfg.batch_size):
         part = chosen[i : i + cfg.batch_size]
         logp, _ = proposal_logprobs(policy, tokenizer, docs, [p for p, _ in part], [[c] for _, c in part], cfg.data.max_length)
         total += float(logp.sum())
-    return total
+    return dp.sum(total)
 
 
 @torch.no_grad()
 def code_logprob(
-    model: Any, tokenizer: Any, docs: Sequence[Document], comments: Sequence[dict[int, str]], cfg: RA3Config, with_comments: bool = False
+    model: Any,
+    tokenizer: Any,
+    docs: Sequence[Document],
+    comments: Sequence[dict[int, str]],
+    cfg: RA3Config,
+    with_comments: bool = False,
+    dp: DataParallel = ONE_PROCESS,
 ) -> tuple[float, int]:
     """Summed log p of the expert code tokens (not the header; the comments' tokens too when
-    ``with_comments``: log p(x, z)) with the given comments, and their count."""
-    texts = [assemble(doc, c) for doc, c in zip(docs, comments, strict=True)]
-    masks = [code_char_mask(doc, c, include_comments=with_comments) for doc, c in zip(docs, comments, strict=True)]
+    ``with_comments``: log p(x, z)) with the given comments, and their count (over all ranks' shares)."""
+    texts = dp.share([assemble(doc, c) for doc, c in zip(docs, comments, strict=True)])
+    masks = dp.share([code_char_mask(doc, c, include_comments=with_comments) for doc, c in zip(docs, comments, strict=True)])
     total, count = 0.0, 0
     for i in range(0, len(texts), cfg.batch_size):
         batch = encode_with_char_mask(tokenizer, texts[i : i + cfg.batch_size], masks[i : i + cfg.batch_size], cfg.data.max_length)
         logp, mask = token_logprobs(model, batch)
         total += float(logp.sum())
         count += int(mask.sum())
-    return total, count
+    return dp.sum(total), int(dp.sum(count))
 
 
 # --- SFT, shared by the M-step and the NTP baseline ----------------------------------------------
@@ -251,26 +283,35 @@ def sft(
     seed: int,
     token_budget: int | None = None,
     log: Callable[[dict[str, Any]], None] = lambda row: None,
+    dp: DataParallel = ONE_PROCESS,
 ) -> int:
     """Next-token loss on the masked-in tokens, ``mstep.epochs`` passes or until ``token_budget``
-    tokens have been trained on; returns the tokens trained on."""
+    tokens have been trained on; returns the tokens trained on. Under data parallelism every rank
+    draws the same batch and trains on its share, the loss divided by the batch's tokens on all ranks."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.mstep.lr, weight_decay=0.0)
     size = cfg.mstep.batch_size
     trained, step, epochs_done = 0, 0, 0
     model.train()
-    with Progress(transient=True) as bar:
+    with Progress(transient=True, disable=not dp.is_main) as bar:
         task = bar.add_task("SFT", total=token_budget or cfg.mstep.epochs * -(-len(texts) // size))
         for picked, ends_epoch in shuffled_batches(len(texts), size, random.Random(seed)):
-            batch = encode_with_char_mask(tokenizer, [texts[i] for i in picked], [char_masks[i] for i in picked], cfg.data.max_length)
-            logp, mask = token_logprobs(model, batch)
-            loss = -logp.sum() / mask.sum().clamp(min=1)
+            mine = dp.share(picked)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            local_loss = 0.0
+            if mine:  # the epoch's last batch can be smaller than the number of ranks
+                batch = encode_with_char_mask(tokenizer, [texts[i] for i in mine], [char_masks[i] for i in mine], cfg.data.max_length)
+                logp, mask = token_logprobs(model, batch)
+                tokens = int(dp.sum(int(mask.sum())))
+                loss = -logp.sum() / max(tokens, 1)
+                loss.backward()
+                local_loss = float(loss.detach())
+            else:
+                tokens = int(dp.sum(0))
+            dp.sum_gradients(model.parameters(), fill=True)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-            tokens = int(mask.sum())
             trained, step, epochs_done = trained + tokens, step + 1, epochs_done + ends_epoch
-            log({"sft_step": step, "sft_loss": float(loss.detach()), "tokens_trained": trained})
+            log({"sft_step": step, "sft_loss": dp.sum(local_loss), "tokens_trained": trained})
             bar.advance(task, tokens if token_budget else 1)
             if (trained >= token_budget) if token_budget else (epochs_done >= cfg.mstep.epochs):
                 break
@@ -286,26 +327,30 @@ def train_ra3(
 ) -> dict[str, Any]:
     from sparring.hf.models import load_model_and_tokenizer
 
-    check_run(out, to_dict(cfg), resume, report_to=report_to)
+    dp = start_parallel(cfg)
+    log = log if dp.is_main else _silent
+    if dp.is_main:
+        check_run(out, to_dict(cfg), resume, report_to=report_to)
     task_ids, docs = expert_documents(cfg)
     checkpoints = Path(out) / "checkpoints"
     done = _completed_iterations(checkpoints) if resume else 0
     start_from = str(checkpoints / f"iter-{done}") if done else cfg.model
-    model, tokenizer, model_path = load_model_and_tokenizer(start_from, resolve_device(cfg.device))
+    model, tokenizer, model_path = load_model_and_tokenizer(start_from, dp.device_for(resolve_device(cfg.device)))
     facts = {"model_path": model_path, "train_task_ids": task_ids}
-    with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to) as writer:
+    with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to, is_main=dp.is_main) as writer:
         if writer.dir.is_complete():
             log(f"{writer.path} is already complete; nothing to resume.")
             return writer.dir.read_summary() or {}
         state = json.loads((checkpoints / f"iter-{done}" / "state.json").read_text()) if done else {"tokens_trained": 0, "log": None}
         writer.rewind(state["log"])
         for iteration in range(done + 1, cfg.iterations + 1):
-            state = em_iteration(writer, model, tokenizer, task_ids, docs, cfg, iteration, state, log)
-            folder = checkpoints / f"iter-{iteration}"
-            checkpoints.mkdir(exist_ok=True)
-            save_model(model, tokenizer, folder)
+            state = em_iteration(writer, model, tokenizer, task_ids, docs, cfg, iteration, state, log, dp)
             state["log"] = writer.rows()
-            atomic_write_json(folder / "state.json", {"iteration": iteration, **state})  # written last: the iteration is complete
+            if dp.is_main:
+                folder = checkpoints / f"iter-{iteration}"
+                checkpoints.mkdir(exist_ok=True)
+                save_model(model, tokenizer, folder)
+                atomic_write_json(folder / "state.json", {"iteration": iteration, **state})  # written last: the iteration is complete
         summary = {"algo": "ra3", "tokens_trained": state["tokens_trained"], "iterations": cfg.iterations}
         return _finish(writer, model, tokenizer, summary)
 
@@ -320,6 +365,7 @@ def em_iteration(
     iteration: int,
     state: dict[str, Any],
     log: Callable[[str], None],
+    dp: DataParallel = ONE_PROCESS,
 ) -> dict[str, Any]:
     """One EM iteration: the E-step trains a proposal, which annotates the programs; the M-step is SFT on them."""
     seed = cfg.seed * 1000 + iteration
@@ -335,29 +381,30 @@ def em_iteration(
     rng = random.Random(seed)
     for step in range(1, cfg.estep.steps + 1):  # E-step
         positions = rng.sample(all_positions, min(cfg.estep.positions_per_step, len(all_positions)))
-        row = estep_update(policy, model, tokenizer, optimizer, docs, positions, cfg, seed * 100 + step)
+        row = estep_update(policy, model, tokenizer, optimizer, docs, positions, cfg, seed * 100 + step, dp)
         row = {"phase": "estep", "iteration": iteration, "step": step, **row}
         writer.log(row, guard=("loss",), where=f"iteration {iteration} E-step {step}")
         log(f"iter {iteration} E-step {step}/{cfg.estep.steps}: reward {row['reward_mean']:+.3f}, think rate {row['think_rate']:.2f}")
     policy.eval()
-    comments, gains, chosen = annotate(policy, model, tokenizer, docs, cfg, seed)
-    log_q = chosen_logprob(policy, tokenizer, docs, chosen, cfg)
+    comments, gains, chosen = annotate(policy, model, tokenizer, docs, cfg, seed, dp)
+    log_q = chosen_logprob(policy, tokenizer, docs, chosen, cfg, dp)
     del policy, optimizer
     thinks = sum(len(c) for c in comments)
-    with_z, n_code = code_logprob(model, tokenizer, docs, comments, cfg)
-    joint, _ = code_logprob(model, tokenizer, docs, comments, cfg, with_comments=True)
-    without_z, _ = code_logprob(model, tokenizer, docs, [{} for _ in docs], cfg)
+    with_z, n_code = code_logprob(model, tokenizer, docs, comments, cfg, dp=dp)
+    joint, _ = code_logprob(model, tokenizer, docs, comments, cfg, with_comments=True, dp=dp)
+    without_z, _ = code_logprob(model, tokenizer, docs, [{} for _ in docs], cfg, dp=dp)
     comment_chars = [len(c.strip()) for doc_comments in comments for c in doc_comments.values()]
     texts = [assemble(doc, c) for doc, c in zip(docs, comments, strict=True)]
     masks = [code_char_mask(doc, c, include_comments=not cfg.mstep.mask_comments) for doc, c in zip(docs, comments, strict=True)]
-    (writer.path / "annotated").mkdir(exist_ok=True)
-    atomic_write_text(
-        writer.path / "annotated" / f"iter-{iteration}.jsonl",
-        "".join(json.dumps({"task_id": t, "text": text}) + "\n" for t, text in zip(task_ids, texts, strict=True)),
-    )
+    if dp.is_main:
+        (writer.path / "annotated").mkdir(exist_ok=True)
+        atomic_write_text(
+            writer.path / "annotated" / f"iter-{iteration}.jsonl",
+            "".join(json.dumps({"task_id": t, "text": text}) + "\n" for t, text in zip(task_ids, texts, strict=True)),
+        )
     for p in model.parameters():  # M-step
         p.requires_grad_(True)
-    trained = sft(model, tokenizer, texts, masks, cfg, seed)
+    trained = sft(model, tokenizer, texts, masks, cfg, seed, dp=dp)
     tokens_trained = state["tokens_trained"] + trained
     em_row = {
         "phase": "em",
@@ -395,11 +442,14 @@ def train_ntp(
     run that had not finished trains again from the start, in the same directory."""
     from sparring.hf.models import load_model_and_tokenizer
 
-    check_run(out, to_dict(cfg), resume, report_to=report_to)
+    dp = start_parallel(cfg)
+    log = log if dp.is_main else _silent
+    if dp.is_main:
+        check_run(out, to_dict(cfg), resume, report_to=report_to)
     task_ids, docs = expert_documents(cfg)
-    model, tokenizer, model_path = load_model_and_tokenizer(cfg.model, resolve_device(cfg.device))
+    model, tokenizer, model_path = load_model_and_tokenizer(cfg.model, dp.device_for(resolve_device(cfg.device)))
     facts = {"model_path": model_path, "token_budget": token_budget, "train_task_ids": task_ids}
-    with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to) as writer:
+    with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to, is_main=dp.is_main) as writer:
         if writer.dir.is_complete():
             log(f"{writer.path} is already complete; nothing to resume.")
             return writer.dir.read_summary() or {}
@@ -412,7 +462,7 @@ def train_ntp(
         torch.manual_seed(cfg.seed)
         if token_budget is None:
             cfg = dataclasses.replace(cfg, mstep=dataclasses.replace(cfg.mstep, epochs=cfg.iterations * cfg.mstep.epochs))
-        trained = sft(model, tokenizer, texts, masks, cfg, cfg.seed, token_budget, log=lambda row: writer.log({"phase": "sft", **row}))
+        trained = sft(model, tokenizer, texts, masks, cfg, cfg.seed, token_budget, lambda row: writer.log({"phase": "sft", **row}), dp)
         log(f"NTP: {trained} tokens trained" + (f" (budget {token_budget})" if token_budget else ""))
         return _finish(writer, model, tokenizer, {"algo": "ntp", "tokens_trained": trained, "token_budget": token_budget})
 
@@ -426,9 +476,24 @@ def ra3_token_budget(run_dir: str) -> int:
     return int(summary["tokens_trained"])
 
 
+def start_parallel(cfg: RA3Config) -> DataParallel:
+    """Join the data-parallel group, after checking that every rank has work in every step."""
+    dp = DataParallel.start(resolve_device(cfg.device))
+    for key, value in (("estep.positions_per_step", cfg.estep.positions_per_step), ("mstep.batch_size", cfg.mstep.batch_size)):
+        if value < dp.world:
+            raise UserError(f"{key} = {value}: needs at least one per process ({dp.world} processes)")
+    return dp
+
+
+def _silent(_: str) -> None:
+    """The log of a rank other than 0: rank 0 speaks for the run."""
+
+
 def _finish(writer: RunWriter, model: Any, tokenizer: Any, summary: dict[str, Any]) -> dict[str, Any]:
     from sparring.code.plots import plot_ra3_curves
 
+    if not writer.is_main:
+        return {}  # rank 0 writes the run and reports it
     save_model(model, tokenizer, writer.path / "model")
     rows = writer.dir.read_metrics()
     plot_ra3_curves(rows, writer.dir.curves_path)

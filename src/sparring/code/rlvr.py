@@ -8,6 +8,11 @@ graded rather than all-or-nothing, so a group of weak samples still has signal).
 human demonstrations, the "hybrid" objective; D and its optimiser are saved beside every
 checkpoint and restored on resume. The pass-rate curve is what compares starts (base,
 NTP, RA3): ``metrics.jsonl`` has it per step.
+
+Prompts follow ``prompt_style`` (``sparring.code.prompting``): the MBPP docstring continued as code,
+or EvalPlus's chat convention with the code extracted from the answer, exactly as ``eval-code``
+asks and judges the same model. Under ``accelerate launch`` TRL shards the prompts and averages the
+gradients; rank 0 writes the run, and ``samples.jsonl`` holds rank 0's share of the completions.
 """
 
 from __future__ import annotations
@@ -23,13 +28,14 @@ import torch
 from sparring.code.benchmarks import MBPP_STOP, Benchmark, load_benchmark
 from sparring.code.config import RLVRConfig
 from sparring.code.judge import Verdict, judge_many
-from sparring.code.prompting import truncate_at_stop
+from sparring.code.prompting import default_style, judged_completion, model_prompt
 from sparring.code.sandbox import Limits, isolation
 from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.hf.grpo import RunLogCallback, completion_text, grpo_config, last_checkpoint, restore, train_from, trainer_class
 from sparring.hf.models import load_model_and_tokenizer, save_model
+from sparring.parallel import launch_env
 from sparring.runs import check_run, start_run
 
 SAMPLES_FILE = "samples.jsonl"
@@ -52,8 +58,15 @@ class PassRateReward:
 
     __name__ = "pass_rate"  # TRL logs rewards/pass_rate/mean
 
-    def __init__(self, benchmark: Benchmark, limits: Limits, workers: int, record: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self.benchmark, self.limits, self.workers, self.record = benchmark, limits, workers, record
+    def __init__(
+        self,
+        benchmark: Benchmark,
+        limits: Limits,
+        workers: int,
+        record: Callable[[dict[str, Any]], None] | None = None,
+        style: str = "completion",
+    ) -> None:
+        self.benchmark, self.limits, self.workers, self.record, self.style = benchmark, limits, workers, record, style
         self.memo: dict[str, Verdict] = {}
         self.lookups = self.hits = 0
 
@@ -73,7 +86,7 @@ class PassRateReward:
         return [self.memo[k] for k in keys], cached
 
     def __call__(self, prompts: list[Any], completions: list[Any], task_id: list[str], **kwargs: Any) -> list[float]:
-        texts = [truncate_at_stop(completion_text(c), MBPP_STOP) for c in completions]
+        texts = [judged_completion(self.style, completion_text(c), MBPP_STOP) for c in completions]
         verdicts, cached = self.verdicts(list(task_id), texts)
         if self.record is not None:
             state = kwargs.get("trainer_state")
@@ -88,7 +101,10 @@ class PassRateReward:
 def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to: str = "none") -> dict[str, Any]:
     from datasets import Dataset
 
-    check_run(out, to_dict(cfg), resume, report_to=report_to)
+    rank, _, world_size = launch_env()
+    is_main = rank == 0
+    if is_main:
+        check_run(out, to_dict(cfg), resume, report_to=report_to)
     bench = load_benchmark("mbpp", cfg.data.mbpp_file)
     ids = bench.ids_in_split("train")
     ids = ids[: cfg.data.train_limit] if cfg.data.train_limit else ids
@@ -96,14 +112,19 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
         raise UserError(f"{cfg.data.mbpp_file}: no training tasks (MBPP ids 511-1000)")
     device = resolve_device(cfg.device)
     model, tokenizer, model_path = load_model_and_tokenizer(cfg.model, device)
-    with start_run(out, to_dict(cfg), resume, facts={"model_path": model_path, "train_task_ids": ids}, report_to=report_to) as writer:
+    style = default_style(tokenizer) if cfg.prompt_style == "auto" else cfg.prompt_style
+    if style == "chat" and not getattr(tokenizer, "chat_template", None):
+        raise UserError(f"prompt_style chat: {cfg.model} has no chat template (use prompt_style=completion)")
+    facts = {"model_path": model_path, "train_task_ids": ids}
+    with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to, is_main=is_main) as writer:
         if writer.dir.is_complete():
             print(f"{writer.path} is already complete; nothing to resume.")
             return writer.dir.read_summary() or {}
-        print(f"sandbox: {isolation().describe()}")
+        if is_main:
+            print(f"sandbox: {isolation().describe()}; {style} prompts")
         writer.declare_log(SAMPLES_FILE)
         record = lambda row: writer.append(SAMPLES_FILE, row)  # noqa: E731 - one line, one job
-        pass_rate = PassRateReward(bench, Limits(timeout_s=cfg.timeout_s), cfg.workers, record)
+        pass_rate = PassRateReward(bench, Limits(timeout_s=cfg.timeout_s), cfg.workers, record, style)
         rewards: list[Any] = [pass_rate]
         critic_state: dict[str, Any] = {}
         if cfg.disc_weight > 0:
@@ -117,7 +138,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
         torch.manual_seed(cfg.seed)
         dataset = Dataset.from_dict(
             {
-                "prompt": [bench.tasks[t].prompt for t in ids],
+                "prompt": [model_prompt(style, tokenizer, bench.tasks[t].prompt) for t in ids],
                 "task_id": ids,
                 "instruction": [bench.tasks[t].prompt for t in ids],
                 "response": [bench.tasks[t].reference for t in ids],
@@ -136,6 +157,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             save_every=cfg.checkpoint_every,
             seed=cfg.seed,
             use_cpu=device == "cpu",
+            world_size=world_size,
         )
         critics = tuple(r for r in rewards if hasattr(r, "update"))
         callback = RunLogCallback(writer, critic_state, phase="rl", renames={"rewards/pass_rate/mean": "pass_rate"}, critics=critics)
@@ -146,6 +168,8 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
         resume_from = last_checkpoint(writer.path / "checkpoints") if writer.resumed else None
         restore(resume_from, writer, critic_state)
         train_from(trainer, resume_from, cfg.steps)
+        if not is_main:
+            return {}
         save_model(trainer.model, tokenizer, writer.path / "model")
         if critic_state:
             torch.save(critic_state["disc"].state_dict(), writer.path / "discriminator.pt")
@@ -160,6 +184,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             "steps": cfg.steps,
             "pass_rate_first": sum(rates[:window]) / window if rates else float("nan"),
             "pass_rate_last": sum(rates[-window:]) / window if rates else float("nan"),
+            "prompt_style": style,
             "verdict_memo_hit_rate": pass_rate.hit_rate,  # of this process (a resumed run starts with an empty memo)
         }
         return writer.finish(summary)

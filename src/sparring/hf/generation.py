@@ -35,6 +35,27 @@ def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+class StopInGenerated:
+    """Stops a sequence once its generated text (never the prompt) contains a stop string.
+
+    The cut a caller makes afterwards (``truncate_at_stop``, ``first_line``, the closing fence) looks
+    at the generated text only; transformers' own ``stop_strings`` also match a string that begins in
+    the prompt (a prompt ending in a newline and a first token ``def`` would stop on ``"\\ndef "``),
+    which would end a sequence the later cut keeps whole. Only the last tokens are decoded at each
+    step: a sequence that has stopped stays stopped, so the newest tokens are all that can complete
+    a stop string."""
+
+    WINDOW = 24  # tokens: longer than any stop string here
+
+    def __init__(self, tokenizer: Any, prompt_width: int, stops: Sequence[str]) -> None:
+        self.tokenizer, self.prompt_width, self.stops = tokenizer, prompt_width, tuple(stops)
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        new = input_ids[:, self.prompt_width :]
+        tails = self.tokenizer.batch_decode(new[:, -self.WINDOW :], skip_special_tokens=True)
+        return torch.tensor([any(s in tail for s in self.stops) for tail in tails], dtype=torch.bool, device=input_ids.device)
+
+
 @torch.no_grad()
 def generate(
     model: Any,
@@ -51,6 +72,8 @@ def generate(
 ) -> list[str]:
     """One sampled response per prompt, decoded without special tokens; stripped unless ``raw``
     (code keeps its indentation). Temperature 0 means greedy decoding."""
+    from transformers import StoppingCriteriaList
+
     device = next(model.parameters()).device
     tokenizer.padding_side = "left"
     out: list[str] = []
@@ -62,10 +85,11 @@ def generate(
         for index, chunk in enumerate(_batches(prompt_texts, batch_size)):
             torch.manual_seed(seed * 100_003 + index)
             enc = tokenizer(list(chunk), return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            stopping = StoppingCriteriaList([StopInGenerated(tokenizer, enc["input_ids"].shape[1], stop_strings)]) if stop_strings else None
             ids = model.generate(
                 **enc,
                 **sampling,
-                **({"stop_strings": list(stop_strings), "tokenizer": tokenizer} if stop_strings else {}),
+                stopping_criteria=stopping,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
             )

@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import os
 import random
 import resource
 from pathlib import Path
@@ -33,6 +32,7 @@ from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.hf.models import save_model
 from sparring.llm.config import AlignConfig
+from sparring.parallel import launch_env
 from sparring.runs import RunDir, RunWriter, atomic_torch_save, atomic_write_json, atomic_write_text, check_run, start_run
 
 DATA_EXTRA = "pip install 'sparring[llm]'"
@@ -42,11 +42,6 @@ def _require_llm_stack() -> None:
     for module in ("transformers", "trl", "peft", "datasets", "sklearn", "scipy"):
         if importlib.util.find_spec(module) is None:
             raise UserError(f"'sparring align' needs the LLM extra: {DATA_EXTRA} (missing module '{module}')")
-
-
-def _dist() -> tuple[bool, int]:
-    """(is the main process, world size) under accelerate/torchrun, from the launcher's environment."""
-    return int(os.environ.get("RANK", "0")) == 0, int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def load_user_reward(spec: str) -> Any:
@@ -100,7 +95,8 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
     from sparring.llm.discriminators import build_discriminator
     from sparring.llm.tasks import imitation_pairs, load_pairs
 
-    is_main, world_size = _dist()
+    rank, _, world_size = launch_env()
+    is_main = rank == 0
     # ---- everything the user can get wrong, before the run directory exists ----------------------
     if is_main:
         check_run(out, to_dict(cfg), resume, report_to=report_to)

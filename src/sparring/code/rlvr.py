@@ -34,7 +34,7 @@ from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.hf.grpo import RunLogCallback, completion_text, grpo_config, last_checkpoint, restore, train_from, trainer_class
-from sparring.hf.models import load_model_and_tokenizer, save_model
+from sparring.hf.models import load_causal_lm, load_tokenizer, resolve_model, save_model
 from sparring.parallel import launch_env
 from sparring.runs import check_run, start_run
 
@@ -111,10 +111,12 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
     if not ids:
         raise UserError(f"{cfg.data.mbpp_file}: no training tasks (MBPP ids 511-1000)")
     device = resolve_device(cfg.device)
-    model, tokenizer, model_path = load_model_and_tokenizer(cfg.model, device)
+    model_path = resolve_model(cfg.model)
+    tokenizer = load_tokenizer(model_path, need_chat_template=False)
     style = default_style(tokenizer) if cfg.prompt_style == "auto" else cfg.prompt_style
     if style == "chat" and not getattr(tokenizer, "chat_template", None):
         raise UserError(f"prompt_style chat: {cfg.model} has no chat template (use prompt_style=completion)")
+    model = load_causal_lm(model_path, device)
     facts = {"model_path": model_path, "train_task_ids": ids}
     with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to, is_main=is_main) as writer:
         if writer.dir.is_complete():

@@ -17,7 +17,7 @@ from sparring.parallel import ONE_PROCESS, DataParallel
 
 def test_one_process_is_the_identity() -> None:
     items = list(range(7))
-    assert ONE_PROCESS.share(items) == items and ONE_PROCESS.unshare(items) == items
+    assert ONE_PROCESS.share(items) == items
     assert ONE_PROCESS.sum(2.5) == 2.5 and ONE_PROCESS.gather([1]) == [[1]]
     assert [DataParallel(rank, 0, 3).share(items) for rank in range(3)] == [[0, 3, 6], [1, 4], [2, 5]]
 
@@ -49,13 +49,13 @@ def _collectives(dp: DataParallel, _: str) -> dict:
     if dp.rank == 0:  # only rank 0 has data this step: rank 1's gradients are filled with zeros
         layer(torch.ones(1, 2)).sum().backward()
     dp.sum_gradients(layer.parameters(), fill=True)
-    return {"mine": mine, "whole": dp.unshare(mine), "sum": dp.sum(dp.rank + 1.0), "grad": layer.bias.grad.tolist()}
+    return {"mine": mine, "everyone": dp.gather(mine), "sum": dp.sum(dp.rank + 1.0), "grad": layer.bias.grad.tolist()}
 
 
 def test_collectives_in_two_processes(tmp_path: Path) -> None:
     ranks = _run("_collectives", "", tmp_path)
     assert [r["mine"] for r in ranks] == [[0, 2, 4], [1, 3]]
-    assert all(r["whole"] == [0, 1, 2, 3, 4] and r["sum"] == 3.0 and r["grad"] == [1.0] for r in ranks)
+    assert all(r["everyone"] == [[0, 2, 4], [1, 3]] and r["sum"] == 3.0 and r["grad"] == [1.0] for r in ranks)
 
 
 def _sft_step(dp: DataParallel, model_dir: str) -> list[float]:

@@ -23,10 +23,6 @@ def launch_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def is_main_process() -> bool:
-    return launch_env()[0] == 0
-
-
 def _initialized() -> bool:
     import torch
 
@@ -88,9 +84,6 @@ class DataParallel:
         torch.distributed.all_reduce(total)
         return float(total.item())
 
-    def mean(self, value: float) -> float:
-        return self.sum(value) / self.world
-
     def sum_gradients(self, parameters: Iterable[Any], fill: bool = False) -> None:
         """Sum gradients over ranks: for a loss each rank normalised by the global count.
 
@@ -115,14 +108,6 @@ class DataParallel:
         everyone: list[Any] = [None] * self.world
         torch.distributed.all_gather_object(everyone, items)
         return everyone
-
-    def unshare(self, mine: list[T]) -> list[T]:
-        """Undo ``share``: the full list in its original order from every rank's share."""
-        parts = self.gather(mine)
-        out: list[T] = []
-        for i in range(max(len(p) for p in parts)):
-            out.extend(p[i] for p in parts if i < len(p))
-        return out
 
 
 ONE_PROCESS = DataParallel()  # the default of every function that can run on a share: the whole, in one process

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from llm_fixtures import tiny_llm_fixture  # noqa: F401 - the tiny Llama and its tokenizer
 from sparring.code.prompting import INSTRUCTION, RESPONSE_PREFIX, chat_code_prompt, default_style, extract_code, judged_completion
 
 
@@ -16,8 +17,8 @@ class Template:
 
 
 def test_chat_prompt_is_evalplus_instruction_and_a_prefilled_python_fence() -> None:
-    prompt = chat_code_prompt(Template(), "def add(a, b):\n    \"\"\"Add.\"\"\"\n")
-    assert prompt.startswith(f"<|user|>\n{INSTRUCTION}\n```\ndef add(a, b):\n    \"\"\"Add.\"\"\"\n```\n")
+    prompt = chat_code_prompt(Template(), 'def add(a, b):\n    """Add."""\n')
+    assert prompt.startswith(f'<|user|>\n{INSTRUCTION}\n```\ndef add(a, b):\n    """Add."""\n```\n')
     assert prompt.endswith(f"<|assistant|>\n{RESPONSE_PREFIX}\n```python\n")
     assert default_style(Template()) == "chat"
     assert default_style(object()) == "completion"
@@ -56,14 +57,51 @@ class CharTokenizer:
 
 
 def test_generation_stops_on_a_stop_string_in_the_generated_text_only() -> None:
+    from sparring.hf.generation import stop_hits
+
+    # the prompt "    return\n" ends in a newline: "\ndef " must not match across the prompt's end
+    generated = [[ord(c) for c in "def f"], [ord(c) for c in "x\ndef "]]
+    assert stop_hits(CharTokenizer(), generated, ["\ndef "]) == [False, True]
+    assert stop_hits(CharTokenizer(), generated, []) == [False, False]
+
+
+def test_nucleus_sampling_keeps_the_smallest_set_reaching_top_p() -> None:
     import torch
 
-    from sparring.hf.generation import StopInGenerated
+    from sparring.hf.generation import sample_next
 
-    prompt = "    return\n"  # ends in a newline: "\ndef " must not match across the prompt's end
-    rows = [prompt + "def f", prompt + "x\ndef "]
-    ids = torch.tensor([[ord(c) for c in r.ljust(len(rows[1]))] for r in rows])
-    assert StopInGenerated(CharTokenizer(), len(prompt), ["\ndef "])(ids, None).tolist() == [False, True]
+    # probabilities 0.5, 0.3, 0.15, 0.05: top_p 0.7 keeps the first two (0.5 < 0.7 <= 0.8), never the rest
+    logits = torch.tensor([[0.5, 0.3, 0.15, 0.05]]).log().repeat(4000, 1)
+    torch.manual_seed(0)
+    drawn = sample_next(logits, 1.0, 0.7)
+    assert set(drawn.tolist()) == {0, 1}
+    assert abs((drawn == 0).float().mean().item() - 0.5 / 0.8) < 0.03
+    assert sample_next(logits[:2], 0.0, 0.7).tolist() == [0, 0]  # temperature 0: argmax
+
+
+def test_decoding_drops_finished_rows_and_matches_transformers_greedy(tiny_llm) -> None:  # noqa: ANN001
+    """Left-padded prompts of different lengths, rows leaving at different steps: every row's text is
+    what transformers' own greedy generate writes for it, cut at the same stop string."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from sparring.hf.generation import generate
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llm)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llm).eval()
+    prompts = ["def add(a, b):", "the quick brown fox jumps", "x", "import os\nimport sys\n"]
+    tokenizer.padding_side = "left"
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.no_grad():
+        reference = model.generate(**enc, do_sample=False, max_new_tokens=24, pad_token_id=tokenizer.pad_token_id)
+    full = tokenizer.batch_decode(reference[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    stop = next(c for c in full[0][1:] if c.strip())  # a character the first row writes: it stops early
+    ours = generate(model, tokenizer, prompts, 24, 0.0, 1.0, 4, 0, raw=True, stop_strings=[stop])
+    for theirs, mine in zip(full, ours, strict=True):
+        cut = theirs.find(stop)
+        assert mine.startswith(theirs[:cut] if cut >= 0 else theirs)
+        assert stop in mine if cut >= 0 else mine == theirs
+    assert len(ours[0]) < len(full[0])  # the first row did leave early
 
 
 def test_code_sampling_batches_by_length_and_answers_in_prompt_order(monkeypatch) -> None:  # noqa: ANN001

@@ -35,25 +35,107 @@ def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-class StopInGenerated:
-    """Stops a sequence once its generated text (never the prompt) contains a stop string.
+STOP_WINDOW = 24  # tokens decoded to look for a stop string: longer than any stop string here
+
+
+def stop_hits(tokenizer: Any, generated: Sequence[Sequence[int]], stops: Sequence[str]) -> list[bool]:
+    """Whether each sequence's generated tokens (never the prompt) now contain a stop string.
 
     The cut a caller makes afterwards (``truncate_at_stop``, ``first_line``, the closing fence) looks
     at the generated text only; transformers' own ``stop_strings`` also match a string that begins in
     the prompt (a prompt ending in a newline and a first token ``def`` would stop on ``"\\ndef "``),
-    which would end a sequence the later cut keeps whole. Only the last tokens are decoded at each
-    step: a sequence that has stopped stays stopped, so the newest tokens are all that can complete
-    a stop string."""
+    which would end a sequence the later cut keeps whole. Only the last tokens are decoded: a
+    sequence is checked after every token, so the newest ones are all that can complete a stop."""
+    if not stops:
+        return [False] * len(generated)
+    tails = tokenizer.batch_decode([list(g[-STOP_WINDOW:]) for g in generated], skip_special_tokens=True)
+    return [any(s in tail for s in stops) for tail in tails]
 
-    WINDOW = 24  # tokens: longer than any stop string here
 
-    def __init__(self, tokenizer: Any, prompt_width: int, stops: Sequence[str]) -> None:
-        self.tokenizer, self.prompt_width, self.stops = tokenizer, prompt_width, tuple(stops)
+def sample_next(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
+    """One token per row: argmax at temperature 0, else nucleus sampling at ``temperature``.
 
-    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        new = input_ids[:, self.prompt_width :]
-        tails = self.tokenizer.batch_decode(new[:, -self.WINDOW :], skip_special_tokens=True)
-        return torch.tensor([any(s in tail for s in self.stops) for tail in tails], dtype=torch.bool, device=input_ids.device)
+    The nucleus is the smallest set of most likely tokens whose probability reaches ``top_p`` (the
+    most likely token always belongs to it), as transformers' TopPLogitsWarper keeps it."""
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        before = sorted_probs.cumsum(dim=-1) - sorted_probs  # mass of the more likely tokens
+        sorted_probs = sorted_probs.masked_fill(before >= top_p, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    return torch.multinomial(probs, 1).squeeze(-1)
+
+
+def end_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """The tokens that end an answer: the model's generation config's EOS ids, else the tokenizer's."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+
+
+def cache_keyword(model: Any) -> str:
+    """The name under which the model takes and returns its KV cache: transformers 5 renames
+    ``past_key_values`` to ``cache`` (the old name is deprecated, then removed), so ask the model."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT model forwards **kwargs
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+@torch.no_grad()
+def decode_batch(
+    model: Any,
+    tokenizer: Any,
+    enc: dict[str, torch.Tensor],
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    stop_strings: Sequence[str] = (),
+) -> list[list[int]]:
+    """New token ids of each left-padded prompt, a row leaving the batch as soon as it is finished.
+
+    Why not ``model.generate``: it keeps a finished sequence in the batch (padding it) until the
+    last one ends, so one long answer makes all of them pay the full length; on a CPU, where a
+    step's cost grows with its rows, a benchmark's completions (mostly short, a few running to the
+    cap) cost several times their tokens. Here a row that produced an end token or a stop string
+    is dropped from the batch and from the KV cache (``batch_select_indices``), and the step after
+    runs on the rows still writing. Positions come from the attention mask, so left padding does
+    not shift them; only the last position goes through the output layer."""
+    ids, attention = enc["input_ids"], enc["attention_mask"]
+    positions = (attention.long().cumsum(-1) - 1).clamp(min=0)
+    keyword = cache_keyword(model)
+    out = model(input_ids=ids, attention_mask=attention, position_ids=positions, use_cache=True, logits_to_keep=1)
+    cache, logits = getattr(out, keyword), out.logits[:, -1]
+    next_position = positions[:, -1:] + 1
+    alive = list(range(ids.shape[0]))
+    generated: list[list[int]] = [[] for _ in alive]
+    ends = end_token_ids(model, tokenizer)
+    for step in range(max_new_tokens):
+        tokens = sample_next(logits, temperature, top_p)
+        for row, token in zip(alive, tokens.tolist(), strict=True):
+            generated[row].append(token)
+        if step == max_new_tokens - 1:
+            break
+        hit = stop_hits(tokenizer, [generated[row] for row in alive], stop_strings)
+        keep = [i for i, row in enumerate(alive) if not hit[i] and generated[row][-1] not in ends]
+        if not keep:
+            break
+        if len(keep) < len(alive):
+            index = torch.tensor(keep, device=ids.device)
+            cache.batch_select_indices(index)
+            attention, tokens, next_position = attention[index], tokens[index], next_position[index]
+            alive = [alive[i] for i in keep]
+        attention = torch.cat([attention, attention.new_ones(len(alive), 1)], dim=1)
+        out = model(
+            input_ids=tokens[:, None], attention_mask=attention, position_ids=next_position,
+            use_cache=True, logits_to_keep=1, **{keyword: cache},
+        )  # fmt: skip
+        cache, logits = getattr(out, keyword), out.logits[:, -1]
+        next_position = next_position + 1
+    return generated
 
 
 @torch.no_grad()
@@ -71,29 +153,19 @@ def generate(
     stop_strings: Sequence[str] | None = None,
 ) -> list[str]:
     """One sampled response per prompt, decoded without special tokens; stripped unless ``raw``
-    (code keeps its indentation). Temperature 0 means greedy decoding."""
-    from transformers import StoppingCriteriaList
-
+    (code keeps its indentation). Temperature 0 means greedy decoding. A response ends at an end
+    token, at a stop string in its generated text, or at ``max_new_tokens``."""
     device = next(model.parameters()).device
     tokenizer.padding_side = "left"
     out: list[str] = []
     was_training = model.training
     model.eval()
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0} if temperature > 0 else {"do_sample": False}
     with Progress(transient=True) as bar:
         task = bar.add_task(description, total=len(prompt_texts))
         for index, chunk in enumerate(_batches(prompt_texts, batch_size)):
             torch.manual_seed(seed * 100_003 + index)
             enc = tokenizer(list(chunk), return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            stopping = StoppingCriteriaList([StopInGenerated(tokenizer, enc["input_ids"].shape[1], stop_strings)]) if stop_strings else None
-            ids = model.generate(
-                **enc,
-                **sampling,
-                stopping_criteria=stopping,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-            new = ids[:, enc["input_ids"].shape[1] :]
+            new = decode_batch(model, tokenizer, enc, max_new_tokens, temperature, top_p, stop_strings or ())
             out.extend(t if raw else t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True))
             bar.advance(task, len(chunk))
     model.train(was_training)
@@ -217,4 +289,3 @@ def sequence_kls(
         kl = (logp.exp() * (logp - logq)).sum(-1)
         out.extend(float(v) for v in (kl * mask).sum(dim=1))
     return out
-

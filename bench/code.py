@@ -216,15 +216,22 @@ def main() -> int:
         ntp = timed("ntp_s", lambda: train_if_needed("ntp", base, args.preset, args.model))
         models["ra3_summary"] = json.loads((ra3 / "summary.json").read_text())
         models["ntp_summary"] = json.loads((ntp / "summary.json").read_text())
-        rows = [(f"base {style}", args.model, style) for style in args.base_styles.split(",") if style]
-        rows += [(f"ntp {args.style}", str(ntp), args.style), (f"ra3 {args.style}", str(ra3), args.style)]
-        for label, model, style in rows:
+        # The order is what the targets need first, so that a benchmark cut short has its comparisons:
+        # NTP and RA3 on every set, then RLVR from each, then the base model in each style.
+        rows = [(f"ntp {args.style}", str(ntp), args.style), (f"ra3 {args.style}", str(ra3), args.style)]
+        rows += [(f"base {style}", args.model, style) for style in args.base_styles.split(",") if style]
+
+        def evaluate_row(label: str, model: str, style: str) -> None:
             run_name = label.replace(" ", "-")
             models["evaluations"][label] = timed(
                 f"eval_{run_name}_s", lambda m=model, r=run_name, st=style: evaluate_model(m, base, r, st, args)
             )
             save()
+
+        for row in rows[:2]:
+            evaluate_row(*row)
         models["ra3_vs_ntp"] = paired_task_verdicts(models["evaluations"][f"ra3 {args.style}"], models["evaluations"][f"ntp {args.style}"])
+        save()
         for start_label, start in (("ntp", ntp), ("ra3", ra3)):
             for seed in range(args.rlvr_seeds):
                 run_name = f"rlvr-{start_label}-{args.style}-s{seed}"
@@ -237,6 +244,8 @@ def main() -> int:
                 models["rlvr_settings"] = rlvr_settings(run)
                 save()
         plot_rlvr(models["rlvr"], RESULTS / f"{name}-rlvr.png")
+        for row in rows[2:]:
+            evaluate_row(*row)
     results["bench_wall_s"] = round(time.perf_counter() - started, 1)
     print(save().read_text())
     return 0
@@ -298,7 +307,7 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
     if not models or not models.get("evaluations"):
         return header, rows, notes
     s = models["settings"]
-    for label, ev in models["evaluations"].items():
+    for label, ev in sorted(models["evaluations"].items(), key=lambda item: ("base" not in item[0], item[0])):
         generated = [ev[b] for b in ("humaneval", "mbpp", "mbpp+") if b in ev and "generation_seconds" in ev[b]]
         seconds = sum(g["generation_seconds"] for g in generated)
         samples = sum(g["samples"] for g in generated)

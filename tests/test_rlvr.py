@@ -73,11 +73,13 @@ def test_pass_rate_reward_records_what_it_judged_and_a_resume_cuts_the_log(tiny:
             completions=["def sum_even(xs):\n    return 0\n"],
             task_id=["Mbpp/601"],
             trainer_state=SimpleNamespace(global_step=step),
+            completion_ids=[[5] * 9],
         )
     with open(log, "a") as handle:
         handle.write('{"step": 3, "task_')  # a crash mid-append
     rows = [json.loads(line) for line in log.read_text().splitlines()[:2]]
     assert [r["step"] for r in rows] == [1, 2] and rows[0]["pass_share"] == pytest.approx(2 / 3)
+    assert rows[0]["tokens"] == 9  # what the model generated, before the cut: tells a capped completion from one that ended
     assert rows[0]["completion"].startswith("def sum_even") and rows[0]["status"].startswith("failed: test 1: AssertionError")
     writer.rewind(positions[1])  # back to the checkpoint taken after step 1
     assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1]

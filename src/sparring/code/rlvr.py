@@ -52,8 +52,10 @@ class PassRateReward:
     Verdicts are memoised by (task, completion) within a run: a group of 4-8 samples from a small
     model often repeats a completion, and the sandbox is the slowest part of a step. ``hit_rate``
     says how often the memo answered. With ``record`` every judged completion is handed to it (step,
-    task, text, share, status, whether the memo answered): the run appends them to ``samples.jsonl``,
-    so a pass-rate curve can be traced back to what the model wrote.
+    task, text, share, status, whether the memo answered, and how many tokens the model generated
+    before the cut, when TRL passes ``completion_ids``): the run appends them to ``samples.jsonl``,
+    so a pass-rate curve can be traced back to what the model wrote, and a completion the length
+    cap cut off (``tokens`` equal to ``max_new_tokens``) can be told from one that ended.
     """
 
     __name__ = "pass_rate"  # TRL logs rewards/pass_rate/mean
@@ -91,10 +93,10 @@ class PassRateReward:
         if self.record is not None:
             state = kwargs.get("trainer_state")
             step = state.global_step + 1 if state is not None else None  # the optimizer step these completions feed
-            for t, text, verdict, hit in zip(task_id, texts, verdicts, cached, strict=True):
-                self.record(
-                    {"step": step, "task_id": t, "completion": text, "pass_share": verdict.share, "status": verdict.status, "memo": hit}
-                )
+            lengths = [len(ids) for ids in kwargs["completion_ids"]] if kwargs.get("completion_ids") is not None else [None] * len(texts)
+            for t, text, verdict, hit, tokens in zip(task_id, texts, verdicts, cached, lengths, strict=True):
+                row = {"step": step, "task_id": t, "completion": text, "pass_share": verdict.share, "status": verdict.status, "memo": hit}
+                self.record(row | ({"tokens": tokens} if tokens is not None else {}))
         return [v.share for v in verdicts]
 
 

@@ -149,6 +149,17 @@ def rlvr_settings(run: Path) -> dict:
     return {k: cfg[k] for k in ("steps", "prompts_per_step", "num_generations", "temperature", "lr")}
 
 
+def read_rlvr(base: Path, models: dict) -> None:
+    """What each start's RLVR runs wrote (sparring.code.rlvr_read, seeds pooled), from their run directories."""
+    from sparring.code.rlvr_read import read_runs
+
+    style = models["settings"]["style"]
+    for start, seeds in (models.get("rlvr") or {}).items():
+        runs = [base / f"rlvr-{start}-{style}-s{seed}" for seed in seeds]
+        if all((r / "samples.jsonl").is_file() for r in runs):
+            models.setdefault("rlvr_read", {})[start] = read_runs(runs)
+
+
 def steps_to_reach(rates: list[float], target: float, window: int = 3) -> int | None:
     """First step whose mean over the last full ``window`` steps reaches ``target``.
 
@@ -192,6 +203,8 @@ def main() -> int:
         return write_results(name, results, header, rows, notes)
 
     if args.only == "report":
+        if results.get("models"):
+            read_rlvr(base, results["models"])
         print(save().read_text())
         return 0
     results["machine"] = machine()
@@ -242,6 +255,7 @@ def main() -> int:
                 curve = [json.loads(x)["pass_rate"] for x in (run / "metrics.jsonl").read_text().splitlines()]
                 models["rlvr"].setdefault(start_label, {})[str(seed)] = curve
                 models["rlvr_settings"] = rlvr_settings(run)
+                read_rlvr(base, models)
                 save()
         plot_rlvr(models["rlvr"], RESULTS / f"{name}-rlvr.png")
         for row in rows[2:]:
@@ -282,6 +296,23 @@ def cell(summary: dict | None, k: int) -> str:
         return "-"
     ci = summary.get(f"pass@{k}_ci")
     return format_interval(summary[f"pass@{k}"], *ci) if ci else f"{summary[f'pass@{k}']:.3f}"
+
+
+def describe_read(read: dict) -> str:
+    """One line of sparring.code.rlvr_read's summary."""
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.0f}%"
+
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.2f}"
+
+    kinds = ", ".join(f"{k} {pct(v)}" for k, v in read["outcomes"].items() if v)
+    return (
+        f"mean pass share {num(read['mean_pass_share'])}; {num(read['mean_tokens'])} tokens on average, {pct(read['at_cap'])} "
+        f"at the length cap; {pct(read['with_comment'])} with a # comment; {kinds}; pass share at the cap "
+        f"{num(read['pass_share_at_cap'])}, before it {num(read['pass_share_ended'])}"
+    )
 
 
 def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[str]]:
@@ -361,6 +392,10 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
                 f"- from {start}: final pass rate (mean of the last 3 steps) per seed {[round(x, 3) for x in last]}; "
                 f"step reaching NTP's mean final rate {target:.3f}: {reach}"
             )
+    for start, read in (models.get("rlvr_read") or {}).items():
+        notes.append(f"- what RLVR from {start} wrote ({read['completions']} judged completions, seeds pooled): {describe_read(read)}")
+        for part in ("first", "last"):
+            notes.append(f"  - {part} 3 steps: {describe_read(read[part])}")
     notes.append(f"Wall times (s): {models['timings_s']}")
     return header, rows, notes
 

@@ -98,7 +98,7 @@ def evaluate_model(model: str, base: Path, name: str, style: str, args: argparse
             else:
                 request = EvalRequest(
                     **common, model=model, n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
-                    batch_size=args.batch_size, limit=args.tasks or None, seed=0, prompt_style=style,
+                    batch_size=args.batch_size, limit=args.tasks or None, seed=0, prompt_style=style, device=args.device,
                 )  # fmt: skip
             evaluate(request, log=lambda m: print(m, file=sys.stderr))
         out[bench] = json.loads((run / "summary.json").read_text())
@@ -185,6 +185,11 @@ def main() -> int:
     parser.add_argument("--style", default="completion", choices=["completion", "chat"], help="how NTP, RA3 and RLVR ask")
     parser.add_argument("--rlvr-seeds", type=int, default=3, help="RLVR runs per start")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--device", default="auto", help="where models train and sample: auto (CUDA when there is one), cpu, cuda")
+    parser.add_argument(
+        "--train-limit", type=int, default=None, help="MBPP training programs for RA3, NTP and RLVR (0 = all 163; default: the preset's)"
+    )
+    parser.add_argument("--tag", default="", help="a suffix of the run folder and the results' name (code-<preset>-<tag>)")
     parser.add_argument(
         "--only", choices=["sandbox", "models", "report"], default=None, help="report: re-render the table from the saved JSON"
     )
@@ -192,9 +197,10 @@ def main() -> int:
     if not MBPP.is_file():
         print(f"bench/code.py needs {MBPP}", file=sys.stderr)
         return 2
-    base = Path(__file__).resolve().parent / "runs" / f"code-{args.preset}"
+    name = f"code-{args.preset}" + (f"-{args.tag}" if args.tag else "")
+    base = Path(__file__).resolve().parent / "runs" / name
     base.mkdir(parents=True, exist_ok=True)
-    name = f"code-{args.preset}"
+    overrides = [f"device={args.device}"] + ([f"data.train_limit={args.train_limit}"] if args.train_limit is not None else [])
     previous = RESULTS / f"{name}.json"
     results = json.loads(previous.read_text()) if previous.is_file() else {}
 
@@ -214,6 +220,8 @@ def main() -> int:
         save()
     if args.only in (None, "models"):
         settings = {k: getattr(args, k) for k in ("tasks", "n", "temperature", "max_new_tokens", "batch_size", "style", "rlvr_seeds")}
+        if args.train_limit is not None:
+            settings["train_limit"] = args.train_limit
         if (results.get("models") or {}).get("settings") != settings:
             results["models"] = {"verdict": VERDICT, "settings": settings, "evaluations": {}, "timings_s": {}, "rlvr": {}}
         models = results["models"]
@@ -225,8 +233,8 @@ def main() -> int:
             timings.setdefault(key, round(time.perf_counter() - t, 1))  # the first, full run of that step (reuse takes ~0 s)
             return value
 
-        ra3 = timed("ra3_s", lambda: train_if_needed("ra3", base, args.preset, args.model))
-        ntp = timed("ntp_s", lambda: train_if_needed("ntp", base, args.preset, args.model))
+        ra3 = timed("ra3_s", lambda: train_if_needed("ra3", base, args.preset, args.model, overrides))
+        ntp = timed("ntp_s", lambda: train_if_needed("ntp", base, args.preset, args.model, overrides))
         models["ra3_summary"] = json.loads((ra3 / "summary.json").read_text())
         models["ntp_summary"] = json.loads((ntp / "summary.json").read_text())
         # The order is what the targets need first, so that a benchmark cut short has its comparisons:
@@ -248,7 +256,7 @@ def main() -> int:
         for start_label, start in (("ntp", ntp), ("ra3", ra3)):
             for seed in range(args.rlvr_seeds):
                 run_name = f"rlvr-{start_label}-{args.style}-s{seed}"
-                extra = [f"seed={seed}", f"prompt_style={args.style}"]
+                extra = [*overrides, f"seed={seed}", f"prompt_style={args.style}"]
                 run = timed(
                     f"{run_name}_s", lambda s_=start, e=extra, r=run_name: train_if_needed("rlvr", base, args.preset, str(s_), e, r)
                 )

@@ -185,3 +185,14 @@ def test_results_keep_only_a_tail_of_the_output(tmp_path: Path) -> None:
     assert main(["eval-code", "--samples", str(samples), "--out", str(out)]) == 0
     row = json.loads((out / "results.jsonl").read_text())
     assert not row["passed"] and len(row["stdout_tail"]) <= 500 and row["tests_total"] == 1
+
+
+def test_a_cuda_device_without_one_fails_in_one_line_before_the_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = tmp_path / "never"
+    assert main(["eval-code", "--model", str(tmp_path / "none"), "--device", "cuda", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no CUDA device" in err and "Traceback" not in err and not out.exists()

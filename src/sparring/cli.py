@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     code.add_argument("--limit", type=int, default=None, help="with --model: only the first N evaluation tasks")
     code.add_argument("--split", choices=["test", "train", "prompt"], default="test", help="mbpp with --model: which ids (test = 11-510)")
     code.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    code.add_argument("--device", default="auto", help="with --model: auto (CUDA when there is one), cpu, cuda or cuda:N")
     code.add_argument(
         "--prompt-style", choices=["chat", "completion"], default=None,
         help="with --model: chat (EvalPlus's instruction, answer pre-filled with a python fence, code extracted) or completion "
@@ -265,6 +266,7 @@ def _eval_code(args: argparse.Namespace) -> int:
         split=args.split,
         seed=args.seed,
         prompt_style=args.prompt_style,
+        device=args.device,
     )
     summary = evaluate(request, log=print)
     scores = ", ".join(

@@ -22,6 +22,7 @@ from sparring.code.judge import Verdict, judge_many
 from sparring.code.passk import mean_pass_at_k, per_task_pass_at_k
 from sparring.code.sandbox import Limits, isolation
 from sparring.data.text import jsonl_objects
+from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.metrics.intervals import bootstrap_mean_interval
 from sparring.runs import atomic_write_text, disposable_run
@@ -117,6 +118,7 @@ class EvalRequest:
     split: str = "test"  # mbpp: test / train / prompt
     seed: int = 0
     prompt_style: str | None = None  # chat | completion; None: chat when the tokenizer has a chat template
+    device: str = "auto"  # where the model samples: auto (CUDA when there is one), cpu, cuda, cuda:N
 
 
 def evaluate(request: EvalRequest, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
@@ -134,6 +136,7 @@ def evaluate(request: EvalRequest, log: Callable[[str], None] = lambda _: None) 
         raise UserError("give --samples FILE.jsonl or --model M")
     else:
         check_ks(request.ks, request.n)
+        resolve_device(request.device)  # "cuda" without one fails here, before the run directory exists
     level = isolation()
     with disposable_run(request.out, {"algo": "eval-code", **dataclasses.asdict(request)}) as writer:
         run = writer.path
@@ -157,7 +160,7 @@ def generate_samples(
     from sparring.code.prompting import default_style
     from sparring.hf.models import load_model_and_tokenizer
 
-    model, tokenizer, path = load_model_and_tokenizer(request.model)
+    model, tokenizer, path = load_model_and_tokenizer(request.model, resolve_device(request.device))
     style = request.prompt_style or default_style(tokenizer)
     if style == "chat" and not getattr(tokenizer, "chat_template", None):
         raise UserError(f"--prompt-style chat: {request.model} has no chat template (use --prompt-style completion)")

@@ -203,6 +203,8 @@ def main() -> int:
     overrides = [f"device={args.device}"] + ([f"data.train_limit={args.train_limit}"] if args.train_limit is not None else [])
     previous = RESULTS / f"{name}.json"
     results = json.loads(previous.read_text()) if previous.is_file() else {}
+    if "style" not in (results.get("models") or {}).get("settings", {}):
+        results.pop("models", None)  # from the harness before issue 16 (exit-status verdicts, subsets): not comparable
 
     def save() -> Path:
         header, rows, notes = table(results, args.preset)

@@ -78,13 +78,13 @@ def sandbox_part(workers: int) -> dict:
     return out
 
 
-def evaluate_model(model: str, base: Path, name: str, style: str, args: argparse.Namespace) -> dict:
-    """pass@k with intervals on every set, one eval-code run directory per set (reused when finished)."""
+def evaluate_model(model: str, base: Path, name: str, style: str, args: argparse.Namespace, sets: tuple[str, ...] = SETS) -> dict:
+    """pass@k with intervals on ``sets``, one eval-code run directory per set (reused when finished)."""
     from sparring.code.evaluate import EvalRequest, evaluate
 
     ks = [k for k in (1, 5) if k <= args.n]
     out = {}
-    for bench in SETS:
+    for bench in sets:
         data_file = str(MBPP) if bench == "mbpp" else str(PLUS[bench]) if bench in PLUS else None
         if data_file and not Path(data_file).is_file():
             print(f"skip {bench}: {data_file} is absent", file=sys.stderr)
@@ -240,21 +240,24 @@ def main() -> int:
         models["ra3_summary"] = json.loads((ra3 / "summary.json").read_text())
         models["ntp_summary"] = json.loads((ntp / "summary.json").read_text())
         # The order is what the targets need first, so that a benchmark cut short has its comparisons:
-        # NTP and RA3 on every set, then RLVR from each, then the base model in each style.
+        # NTP and RA3 on every set, the base model's two styles on HumanEval, RLVR from each start,
+        # then the base model on the MBPP sets.
         rows = [(f"ntp {args.style}", str(ntp), args.style), (f"ra3 {args.style}", str(ra3), args.style)]
         rows += [(f"base {style}", args.model, style) for style in args.base_styles.split(",") if style]
 
-        def evaluate_row(label: str, model: str, style: str) -> None:
+        def evaluate_row(label: str, model: str, style: str, sets: tuple[str, ...] = SETS) -> None:
             run_name = label.replace(" ", "-")
-            models["evaluations"][label] = timed(
-                f"eval_{run_name}_s", lambda m=model, r=run_name, st=style: evaluate_model(m, base, r, st, args)
-            )
+            key = f"eval_{run_name}_s" if sets == SETS else f"eval_{run_name}_{'_'.join(sets)}_s"
+            done = timed(key, lambda: evaluate_model(model, base, run_name, style, args, sets))
+            models["evaluations"][label] = {**models["evaluations"].get(label, {}), **done}
             save()
 
         for row in rows[:2]:
             evaluate_row(*row)
         models["ra3_vs_ntp"] = paired_task_verdicts(models["evaluations"][f"ra3 {args.style}"], models["evaluations"][f"ntp {args.style}"])
         save()
+        for row in rows[2:]:
+            evaluate_row(*row, sets=("humaneval", "humaneval+"))
         for start_label, start in (("ntp", ntp), ("ra3", ra3)):
             for seed in range(args.rlvr_seeds):
                 run_name = f"rlvr-{start_label}-{args.style}-s{seed}"
@@ -269,7 +272,7 @@ def main() -> int:
                 save()
         plot_rlvr(models["rlvr"], RESULTS / f"{name}-rlvr.png")
         for row in rows[2:]:
-            evaluate_row(*row)
+            evaluate_row(*row, sets=("mbpp", "mbpp+"))
     results["bench_wall_s"] = round(time.perf_counter() - started, 1)
     print(save().read_text())
     return 0

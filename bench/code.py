@@ -370,7 +370,8 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
             f"Mid-training on MBPP training ids: RA3 {ra3['tokens_trained']} tokens ({ra3['iterations']} EM iterations; final ELBO "
             f"{ra3['elbo_per_token']:.4f} (full {ra3.get('elbo_full_per_token', float('nan')):.4f}) vs NTP bound "
             f"{ra3['ntp_logp_per_token']:.4f} nats/code token, think rate {ra3['think_rate']:.3f}); "
-            f"NTP {ntp['tokens_trained']} tokens (matched)."
+            f"NTP {ntp['tokens_trained']} tokens (matched). Training wall time: RA3 {ra3.get('wall_time_s', '-')} s, "
+            f"NTP {ntp.get('wall_time_s', '-')} s."
         )
     for bench, v in (models.get("ra3_vs_ntp") or {}).items():
         notes.append(

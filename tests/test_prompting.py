@@ -44,6 +44,14 @@ def test_judged_completion_per_style() -> None:
     assert judged_completion("chat", "def f():\n    return 1\n```", ("\ndef ",)) == "\ndef f():\n    return 1"
     assert judged_completion("chat", "```\nno code here", ("\ndef ",)) == ""
     assert judged_completion("completion", "    return 1\ndef other():\n", ("\ndef ",)) == "    return 1"
+    # the stripped prompt leaves its newline to the model: a completion opening with "\ndef " rewrites the function
+    assert judged_completion("completion", "\ndef f():\n    return 1\ndef g", ("\ndef ",)) == "\ndef f():\n    return 1"
+
+
+def test_a_continuation_prompt_ends_without_its_trailing_newline() -> None:
+    from sparring.code.prompting import model_prompt
+
+    assert model_prompt("completion", None, 'def f():\n    """Doc."""\n') == 'def f():\n    """Doc."""'
 
 
 class CharTokenizer:
@@ -63,6 +71,11 @@ def test_generation_stops_on_a_stop_string_in_the_generated_text_only() -> None:
     generated = [[ord(c) for c in "def f"], [ord(c) for c in "x\ndef "]]
     assert stop_hits(CharTokenizer(), generated, ["\ndef "]) == [False, True]
     assert stop_hits(CharTokenizer(), generated, []) == [False, False]
+    opening = [[ord(c) for c in "\ndef f():\n    x"], [ord(c) for c in "\n    return 1\ndef g"]]
+    assert stop_hits(CharTokenizer(), opening, ["\ndef "]) == [False, True]  # not at the completion's first newline
+    assert stop_hits(CharTokenizer(), [[ord("\n")]], ["\n"]) == [True]  # a bare newline stop still ends at once (RA3's comments)
+    # 54 characters: the decoded window (the last 24) opens with "\ndef ", in the middle of the completion, so it counts
+    assert stop_hits(CharTokenizer(), [[ord(c) for c in "x" * 30 + "\ndef " + "y" * 19]], ["\ndef "]) == [True]
 
 
 def test_nucleus_sampling_keeps_the_smallest_set_reaching_top_p() -> None:

@@ -38,18 +38,29 @@ def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 STOP_WINDOW = 24  # tokens decoded to look for a stop string: longer than any stop string here
 
 
-def stop_hits(tokenizer: Any, generated: Sequence[Sequence[int]], stops: Sequence[str]) -> list[bool]:
-    """Whether each sequence's generated tokens (never the prompt) now contain a stop string.
+def first_stop(text: str, stops: Sequence[str], at_start: bool = True) -> int:
+    """Index of the first stop sequence in ``text`` (``len(text)`` when there is none).
 
-    The cut a caller makes afterwards (``truncate_at_stop``, ``first_line``, the closing fence) looks
-    at the generated text only; transformers' own ``stop_strings`` also match a string that begins in
-    the prompt (a prompt ending in a newline and a first token ``def`` would stop on ``"\\ndef "``),
-    which would end a sequence the later cut keeps whole. Only the last tokens are decoded: a
-    sequence is checked after every token, so the newest ones are all that can complete a stop."""
+    With ``at_start`` (``text`` begins where the completion begins), a stop that opens with a
+    newline and goes on (``"\\ndef "``, not ``"\\n"`` alone) does not match at index 0: a
+    continuation prompt ends without its trailing newline (``sparring.code.prompting.model_prompt``),
+    so a completion's first character is that newline, and one that opens with ``"\\ndef f"`` is
+    rewriting the function, not starting the next one."""
+    found = [i for s in stops for i in [text.find(s, 1 if at_start and len(s) > 1 and s[0] == "\n" else 0)] if i >= 0]
+    return min(found, default=len(text))
+
+
+def stop_hits(tokenizer: Any, generated: Sequence[Sequence[int]], stops: Sequence[str]) -> list[bool]:
+    """Whether each sequence's generated tokens (never the prompt) now contain a stop string, by the
+    rule of ``first_stop``, so that generation ends where the caller's cut falls.
+
+    transformers' own ``stop_strings`` also match a string that begins in the prompt, which would
+    end a sequence the later cut keeps whole. Only the last tokens are decoded: a sequence is
+    checked after every token, so the newest ones are all that can complete a stop."""
     if not stops:
         return [False] * len(generated)
     tails = tokenizer.batch_decode([list(g[-STOP_WINDOW:]) for g in generated], skip_special_tokens=True)
-    return [any(s in tail for s in stops) for tail in tails]
+    return [first_stop(tail, stops, at_start=len(g) <= STOP_WINDOW) < len(tail) for g, tail in zip(generated, tails, strict=True)]
 
 
 def sample_next(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:

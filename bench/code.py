@@ -240,24 +240,23 @@ def main() -> int:
         models["ra3_summary"] = json.loads((ra3 / "summary.json").read_text())
         models["ntp_summary"] = json.loads((ntp / "summary.json").read_text())
         # The order is what the targets need first, so that a benchmark cut short has its comparisons:
-        # NTP and RA3 on every set, the base model's two styles on HumanEval, RLVR from each start,
-        # then the base model on the MBPP sets.
+        # every model on HumanEval (+), RLVR from each start, then every model on the MBPP sets.
         rows = [(f"ntp {args.style}", str(ntp), args.style), (f"ra3 {args.style}", str(ra3), args.style)]
         rows += [(f"base {style}", args.model, style) for style in args.base_styles.split(",") if style]
 
-        def evaluate_row(label: str, model: str, style: str, sets: tuple[str, ...] = SETS) -> None:
-            run_name = label.replace(" ", "-")
-            key = f"eval_{run_name}_s" if sets == SETS else f"eval_{run_name}_{'_'.join(sets)}_s"
-            done = timed(key, lambda: evaluate_model(model, base, run_name, style, args, sets))
-            models["evaluations"][label] = {**models["evaluations"].get(label, {}), **done}
-            save()
+        def evaluate_rows(sets: tuple[str, ...]) -> None:
+            for label, model, style in rows:
+                run_name = label.replace(" ", "-")
+                done = timed(
+                    f"eval_{run_name}_{'_'.join(sets)}_s", lambda m=model, r=run_name, st=style: evaluate_model(m, base, r, st, args, sets)
+                )
+                models["evaluations"][label] = {**models["evaluations"].get(label, {}), **done}
+                evaluations = models["evaluations"]
+                if f"ra3 {args.style}" in evaluations and f"ntp {args.style}" in evaluations:
+                    models["ra3_vs_ntp"] = paired_task_verdicts(evaluations[f"ra3 {args.style}"], evaluations[f"ntp {args.style}"])
+                save()
 
-        for row in rows[:2]:
-            evaluate_row(*row)
-        models["ra3_vs_ntp"] = paired_task_verdicts(models["evaluations"][f"ra3 {args.style}"], models["evaluations"][f"ntp {args.style}"])
-        save()
-        for row in rows[2:]:
-            evaluate_row(*row, sets=("humaneval", "humaneval+"))
+        evaluate_rows(("humaneval", "humaneval+"))
         for start_label, start in (("ntp", ntp), ("ra3", ra3)):
             for seed in range(args.rlvr_seeds):
                 run_name = f"rlvr-{start_label}-{args.style}-s{seed}"
@@ -271,8 +270,7 @@ def main() -> int:
                 read_rlvr(base, models)
                 save()
         plot_rlvr(models["rlvr"], RESULTS / f"{name}-rlvr.png")
-        for row in rows[2:]:
-            evaluate_row(*row, sets=("mbpp", "mbpp+"))
+        evaluate_rows(("mbpp", "mbpp+"))
     results["bench_wall_s"] = round(time.perf_counter() - started, 1)
     print(save().read_text())
     return 0

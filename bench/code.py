@@ -15,7 +15,10 @@ tasks; RA3 vs NTP is a paired bootstrap over the same tasks ("ahead / tie / behi
 
 Every model run is a normal run directory under bench/runs/code-<preset>/ (ra3, ntp, rlvr-*, eval-*);
 a step whose run already finished is reused, and the JSON and table are rewritten after every
-evaluation, so an interrupted benchmark continues where it stopped.
+evaluation, so an interrupted benchmark continues where it stopped. When the run directories are
+gone (a fresh checkout keeps only bench/results), RA3 and NTP are retrained (seeded, so a CPU rerun
+is the same model); the evaluations and RLVR curves in the JSON are kept only if the retrained
+model's training summary equals the one they were measured with, and are redone otherwise.
 """
 
 from __future__ import annotations
@@ -105,6 +108,25 @@ def evaluate_model(model: str, base: Path, name: str, style: str, args: argparse
     return out
 
 
+def training_fingerprint(summary: dict) -> dict:
+    """What identifies a trained model in its summary: the measured quantities, not wall time or versions."""
+    return {k: v for k, v in summary.items() if k not in ("wall_time_s", "versions")}
+
+
+def forget_changed_models(models: dict, fresh: dict[str, dict], style: str) -> list[str]:
+    """Drop what was measured on a model whose retrained summary differs from the stored one; return their names."""
+    changed = []
+    for kind, summary in fresh.items():
+        stored = models.get(f"{kind}_summary")
+        if stored is not None and training_fingerprint(stored) != training_fingerprint(summary):
+            changed.append(kind)
+            models["evaluations"].pop(f"{kind} {style}", None)
+            models["rlvr"].pop(kind, None)
+            models.get("rlvr_read", {}).pop(kind, None)
+            models.pop("ra3_vs_ntp", None)
+    return changed
+
+
 def paired_task_verdicts(a: dict, b: dict, k: int = 1) -> dict[str, dict]:
     """a vs b per set: the per-task pass@k differences on the tasks both ran, bootstrapped."""
     from sparring.code.passk import per_task_pass_at_k
@@ -146,7 +168,10 @@ def train_if_needed(kind: str, base: Path, preset: str, model: str, extra: list[
 def rlvr_settings(run: Path) -> dict:
     """The knobs a reader needs to judge how noisy one RLVR step's pass rate is."""
     cfg = json.loads((run / "config.json").read_text())
-    return {k: cfg[k] for k in ("steps", "prompts_per_step", "num_generations", "temperature", "lr")}
+    summary = json.loads((run / "summary.json").read_text())
+    return {k: cfg[k] for k in ("steps", "prompts_per_step", "num_generations", "temperature", "lr")} | {
+        "completions_end_at": summary.get("completions_end_at")  # absent: RLVR trained on what followed the program
+    }
 
 
 def read_rlvr(base: Path, models: dict) -> None:
@@ -237,8 +262,13 @@ def main() -> int:
 
         ra3 = timed("ra3_s", lambda: train_if_needed("ra3", base, args.preset, args.model, overrides))
         ntp = timed("ntp_s", lambda: train_if_needed("ntp", base, args.preset, args.model, overrides))
-        models["ra3_summary"] = json.loads((ra3 / "summary.json").read_text())
-        models["ntp_summary"] = json.loads((ntp / "summary.json").read_text())
+        fresh = {kind: json.loads((run / "summary.json").read_text()) for kind, run in (("ra3", ra3), ("ntp", ntp))}
+        if not (models.get("rlvr_settings") or {}).get("completions_end_at"):
+            models["rlvr"] = {}  # RLVR from before its completions ended at a stop string: redone
+            models.pop("rlvr_read", None)
+        for kind in forget_changed_models(models, fresh, args.style):
+            print(f"{kind} trained differently from the stored results: its evaluations and RLVR runs are redone", file=sys.stderr)
+        models["ra3_summary"], models["ntp_summary"] = fresh["ra3"], fresh["ntp"]
         # The order is what the targets need first, so that a benchmark cut short has its comparisons:
         # every model on HumanEval (+), RLVR from each start, then every model on the MBPP sets.
         rows = [(f"ntp {args.style}", str(ntp), args.style), (f"ra3 {args.style}", str(ra3), args.style)]
@@ -247,6 +277,9 @@ def main() -> int:
         def evaluate_rows(sets: tuple[str, ...]) -> None:
             for label, model, style in rows:
                 run_name = label.replace(" ", "-")
+                stored = models["evaluations"].get(label, {})
+                if all(b in stored for b in sets) and not all((base / f"eval-{run_name}-{b}").is_dir() for b in sets):
+                    continue  # measured by an earlier process whose run directories are gone; the model is the same
                 done = timed(
                     f"eval_{run_name}_{'_'.join(sets)}_s", lambda m=model, r=run_name, st=style: evaluate_model(m, base, r, st, args, sets)
                 )
@@ -260,6 +293,8 @@ def main() -> int:
         for start_label, start in (("ntp", ntp), ("ra3", ra3)):
             for seed in range(args.rlvr_seeds):
                 run_name = f"rlvr-{start_label}-{args.style}-s{seed}"
+                if str(seed) in models["rlvr"].get(start_label, {}) and not (base / run_name).is_dir():
+                    continue  # as for evaluations: stored, from the same start model
                 extra = [*overrides, f"seed={seed}", f"prompt_style={args.style}"]
                 run = timed(
                     f"{run_name}_s", lambda s_=start, e=extra, r=run_name: train_if_needed("rlvr", base, args.preset, str(s_), e, r)

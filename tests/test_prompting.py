@@ -78,6 +78,36 @@ def test_generation_stops_on_a_stop_string_in_the_generated_text_only() -> None:
     assert stop_hits(CharTokenizer(), [[ord(c) for c in "x" * 30 + "\ndef " + "y" * 19]], ["\ndef "]) == [True]
 
 
+def test_a_completion_is_kept_up_to_the_token_that_completes_its_first_stop() -> None:
+    from sparring.hf.generation import tokens_to_stop
+
+    ids = [ord(c) for c in "\n    return a + b\nassert add(1, 2) == 3\n"]
+    assert tokens_to_stop(CharTokenizer(), ids, ["\nassert "]) == len("\n    return a + b\nassert ")
+    assert tokens_to_stop(CharTokenizer(), ids, ["\nclass "]) == len(ids)  # no stop: all of it
+    assert tokens_to_stop(CharTokenizer(), ids, []) == len(ids)
+    # the completion's own first newline is not a stop (the prompt left it to the model)
+    assert tokens_to_stop(CharTokenizer(), [ord(c) for c in "\nassert x\nassert y"], ["\nassert "]) == len("\nassert x\nassert ")
+
+
+def test_grpo_trains_only_on_the_tokens_before_the_stop(monkeypatch) -> None:  # noqa: ANN001
+    trl = __import__("pytest").importorskip("trl")
+    from sparring.hf.grpo import trainer_class
+
+    texts = ["\n    return 1\nassert f() == 1", "\n    return 2"]
+
+    def sampled(self, prompt_ids, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - what TRL's sampler returned
+        return [[ord(c) for c in t] for t in texts], [[0.1] * len(t) for t in texts]
+
+    monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", sampled)
+    trainer = object.__new__(trainer_class())
+    trainer.processing_class, trainer.stop_strings = CharTokenizer(), ("\nassert ",)
+    ids, logprobs = trainer._generate_single_turn([[1], [1]], None, {}, 2)
+    assert ["".join(map(chr, row)) for row in ids] == ["\n    return 1\nassert ", "\n    return 2"]
+    assert [len(lp) for lp in logprobs] == [len("\n    return 1\nassert "), len(texts[1])]
+    trainer.stop_strings = ()
+    assert len(trainer._generate_single_turn([[1], [1]], None, {}, 2)[0][0]) == len(texts[0])  # no stops: TRL's as they are
+
+
 def test_nucleus_sampling_keeps_the_smallest_set_reaching_top_p() -> None:
     import torch
 

@@ -13,7 +13,7 @@ pytest.importorskip("trl")
 
 from code_fixtures import build_tiny_code_llm, write_tiny_mbpp  # noqa: E402
 from sparring.cli import main  # noqa: E402
-from sparring.code.benchmarks import load_benchmark  # noqa: E402
+from sparring.code.benchmarks import MBPP_STOP, load_benchmark  # noqa: E402
 from sparring.code.rlvr import PassRateReward  # noqa: E402
 from sparring.code.sandbox import Limits  # noqa: E402
 from sparring.runs import start_run  # noqa: E402
@@ -145,6 +145,8 @@ def test_rlvr_smoke_writes_a_pass_rate_curve(tiny: tuple[Path, Path], tmp_path: 
     for row in rows:  # the logged curve is the mean over the completions judged for that step
         shares = [s["pass_share"] for s in samples if s["step"] == row["step"]]
         assert shares and sum(shares) / len(shares) == pytest.approx(row["pass_rate"], abs=1e-6)
+    assert summary["completions_end_at"] == list(MBPP_STOP)  # trained on the program the sandbox judged, not what followed
+    assert all(s["tokens"] <= config["max_new_tokens"] for s in samples)
 
 
 def test_chat_style_reward_judges_the_code_extracted_from_the_answer(tiny: tuple[Path, Path]) -> None:

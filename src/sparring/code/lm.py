@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sparring.code.prompting import CHAT_STOP, judged_completion, model_prompt
+from sparring.code.prompting import generation_stops, judged_completion, model_prompt
 
 
 def sample_completions(
@@ -37,7 +37,7 @@ def sample_completions(
     order = sorted(range(len(repeated)), key=lambda i: (lengths[i], i))
     texts_sorted = generate(
         model, tokenizer, [repeated[i] for i in order], max_new_tokens, temperature, top_p, batch_size, seed, "sampling code", raw=True,
-        stop_strings=list(CHAT_STOP) if style == "chat" else list(stop),
+        stop_strings=list(generation_stops(style, stop)),
     )  # fmt: skip
     texts = [""] * len(repeated)
     for position, index in enumerate(order):

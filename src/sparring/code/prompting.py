@@ -57,6 +57,12 @@ def extract_code(answer: str) -> str:
     return match.group(1).strip("\n") if match else ""
 
 
+def generation_stops(style: str, stop: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Where sampling for ``style`` may end: the closing fence of the pre-filled code block (chat), or
+    the benchmark's stop sequences (continuation), which are also where ``judged_completion`` cuts."""
+    return CHAT_STOP if style == "chat" else tuple(stop)
+
+
 def truncate_at_stop(text: str, stop: tuple[str, ...] | list[str]) -> str:
     """The completion up to the first stop sequence (the model tends to go on with tests or a new
     task), by the rule generation stops on (``first_stop``: not at the completion's first newline)."""

@@ -28,7 +28,7 @@ import torch
 from sparring.code.benchmarks import MBPP_STOP, Benchmark, load_benchmark
 from sparring.code.config import RLVRConfig
 from sparring.code.judge import Verdict, judge_many
-from sparring.code.prompting import default_style, judged_completion, model_prompt
+from sparring.code.prompting import default_style, generation_stops, judged_completion, model_prompt
 from sparring.code.sandbox import Limits, isolation
 from sparring.config import to_dict
 from sparring.devices import resolve_device
@@ -169,6 +169,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             model=model, reward_funcs=rewards, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[callback]
         )
         trainer.critics = critics
+        trainer.stop_strings = generation_stops(style, MBPP_STOP)  # train on the program the sandbox judges, not what follows
         resume_from = last_checkpoint(writer.path / "checkpoints") if writer.resumed else None
         restore(resume_from, writer, critic_state)
         train_from(trainer, resume_from, cfg.steps)
@@ -189,6 +190,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             "pass_rate_first": sum(rates[:window]) / window if rates else float("nan"),
             "pass_rate_last": sum(rates[-window:]) / window if rates else float("nan"),
             "prompt_style": style,
+            "completions_end_at": list(trainer.stop_strings),  # the stops the trained completions were cut at
             "verdict_memo_hit_rate": pass_rate.hit_rate,  # of this process (a resumed run starts with an empty memo)
         }
         return writer.finish(summary)

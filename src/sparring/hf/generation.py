@@ -63,6 +63,17 @@ def stop_hits(tokenizer: Any, generated: Sequence[Sequence[int]], stops: Sequenc
     return [first_stop(tail, stops, at_start=len(g) <= STOP_WINDOW) < len(tail) for g, tail in zip(generated, tails, strict=True)]
 
 
+def tokens_to_stop(tokenizer: Any, ids: Sequence[int], stops: Sequence[str]) -> int:
+    """How many of ``ids`` (a completion, never its prompt) ``decode_batch`` would have generated
+    before stopping: up to the token that completes the first stop string, by ``stop_hits``'s rule;
+    all of them when no stop occurs. For a sampler that cannot stop on strings (TRL's GRPO
+    generation), so that what is trained on ends where the judged program ends."""
+    for k in range(1, len(ids) + 1):
+        if stop_hits(tokenizer, [ids[:k]], stops)[0]:
+            return k
+    return len(ids)
+
+
 def sample_next(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
     """One token per row: argmax at temperature 0, else nucleus sampling at ``temperature``.
 

@@ -200,16 +200,35 @@ def train_from(trainer: Any, resume_from: Path | None, steps: int) -> None:
 
 
 def trainer_class() -> type:
-    """TRL's GRPOTrainer with the two things sparring adds to its step, both visible here:
-    the critics' own step of the game, and an optional interleaved SFT term."""
+    """TRL's GRPOTrainer with the three things sparring adds to its step, all visible here:
+    the critics' own step of the game, an optional interleaved SFT term, and completions that end
+    at a stop string (``stop_strings``).
+
+    TRL's transformers sampler stops only at the end token; a code model rarely emits it and goes
+    on after its function with tests or the next task, which the reward never sees (the judged
+    program is cut at the first stop string). Without the cut those tokens share the completion's
+    advantage and the policy gradient trains them too; with it, a completion is the tokens up to
+    the one that completes the first stop, as ``eval-code``'s sampler would have generated, and the
+    rest are not trained on (the completion counts as unfinished: no end token is added)."""
     from trl import GRPOTrainer
 
-    from sparring.hf.generation import token_logprobs
+    from sparring.hf.generation import token_logprobs, tokens_to_stop
 
     class SparringGRPOTrainer(GRPOTrainer):
         critics: tuple[Any, ...] = ()  # objects with update(): they learn from what they just scored
         sft_batches: Any = None  # an endless iterator of encoded (prompt, real response) batches
         sft_coef: float = 0.0
+        stop_strings: tuple[str, ...] = ()  # completions end at the first of these (see above)
+
+        def _generate_single_turn(self, prompt_ids, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - TRL's signature
+            completion_ids, logprobs = super()._generate_single_turn(prompt_ids, *args, **kwargs)
+            if not self.stop_strings:
+                return completion_ids, logprobs
+            keep = [tokens_to_stop(self.processing_class, ids, self.stop_strings) for ids in completion_ids]
+            completion_ids = [ids[:k] for ids, k in zip(completion_ids, keep, strict=True)]
+            if logprobs is not None:  # vLLM's sampling log-probabilities, one per completion token
+                logprobs = [lp[:k] for lp, k in zip(logprobs, keep, strict=True)]
+            return completion_ids, logprobs
 
         def training_step(self, model, inputs, num_items_in_batch=None):  # noqa: ANN001 - Trainer signature
             loss = super().training_step(model, inputs, num_items_in_batch)  # the generator's step on the critics' rewards

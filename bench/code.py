@@ -265,7 +265,8 @@ def main() -> int:
         fresh = {kind: json.loads((run / "summary.json").read_text()) for kind, run in (("ra3", ra3), ("ntp", ntp))}
         if not (models.get("rlvr_settings") or {}).get("completions_end_at"):
             models["rlvr"] = {}  # RLVR from before its completions ended at a stop string: redone
-            models.pop("rlvr_read", None)
+            for key in ("rlvr_read", "rlvr_memo_hit_rate"):
+                models.pop(key, None)
         for kind in forget_changed_models(models, fresh, args.style):
             print(f"{kind} trained differently from the stored results: its evaluations and RLVR runs are redone", file=sys.stderr)
         models["ra3_summary"], models["ntp_summary"] = fresh["ra3"], fresh["ntp"]
@@ -301,6 +302,8 @@ def main() -> int:
                 )
                 curve = [json.loads(x)["pass_rate"] for x in (run / "metrics.jsonl").read_text().splitlines()]
                 models["rlvr"].setdefault(start_label, {})[str(seed)] = curve
+                memo = json.loads((run / "summary.json").read_text()).get("verdict_memo_hit_rate")
+                models.setdefault("rlvr_memo_hit_rate", {}).setdefault(start_label, {})[str(seed)] = memo
                 models["rlvr_settings"] = rlvr_settings(run)
                 read_rlvr(base, models)
                 save()
@@ -435,9 +438,12 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
         for start in ("ntp", "ra3"):
             reach = [steps_to_reach(c, target) for c in curves[start].values()]
             last = [sum(c[-3:]) / len(c[-3:]) for c in curves[start].values()]
+            first = [sum(c[:3]) / len(c[:3]) for c in curves[start].values()]
+            memo = (models.get("rlvr_memo_hit_rate") or {}).get(start, {})
             notes.append(
-                f"- from {start}: final pass rate (mean of the last 3 steps) per seed {[round(x, 3) for x in last]}; "
-                f"step reaching NTP's mean final rate {target:.3f}: {reach}"
+                f"- from {start}: pass rate of the first / last 3 steps per seed {[round(x, 3) for x in first]} / "
+                f"{[round(x, 3) for x in last]}; step reaching NTP's mean final rate {target:.3f}: {reach}; "
+                f"verdict memo hit rate per seed {[None if v is None else round(v, 2) for v in memo.values()]}"
             )
     for start, read in (models.get("rlvr_read") or {}).items():
         notes.append(f"- what RLVR from {start} wrote ({read['completions']} judged completions, seeds pooled): {describe_read(read)}")

@@ -113,17 +113,39 @@ def training_fingerprint(summary: dict) -> dict:
     return {k: v for k, v in summary.items() if k not in ("wall_time_s", "versions")}
 
 
+def same_training(stored: dict, fresh: dict, rel: float = 1e-4) -> bool:
+    """Whether two summaries describe the same training: equal counts and settings, bounds equal to ``rel``.
+
+    A seeded CPU rerun on another host reproduces the data, tokens and think rate exactly and the
+    ELBO to about 6 digits (float reductions differ with the CPU's vector width), so its samples are
+    the same draws up to the rare token whose probability moved across a random number."""
+    a, b = training_fingerprint(stored), training_fingerprint(fresh)
+    if a.keys() != b.keys():
+        return False
+    close = lambda x, y: abs(x - y) <= rel * max(abs(x), abs(y))  # noqa: E731 - one line, one job
+    return all(close(a[k], b[k]) if isinstance(a[k], float) and isinstance(b[k], float) else a[k] == b[k] for k in a)
+
+
 def forget_changed_models(models: dict, fresh: dict[str, dict], style: str) -> list[str]:
-    """Drop what was measured on a model whose retrained summary differs from the stored one; return their names."""
+    """Drop what was measured on a model whose retrained summary differs from the stored one; return their names.
+
+    A model retrained to the same summary (``same_training``) keeps its stored measurements, and
+    ``models["retrained"]`` records both summaries so the table says which numbers came from which run."""
     changed = []
     for kind, summary in fresh.items():
         stored = models.get(f"{kind}_summary")
-        if stored is not None and training_fingerprint(stored) != training_fingerprint(summary):
-            changed.append(kind)
-            models["evaluations"].pop(f"{kind} {style}", None)
-            models["rlvr"].pop(kind, None)
-            models.get("rlvr_read", {}).pop(kind, None)
-            models.pop("ra3_vs_ntp", None)
+        if stored is None or training_fingerprint(stored) == training_fingerprint(summary):
+            continue
+        if same_training(stored, summary):
+            before = sorted(models["evaluations"].get(f"{kind} {style}", {}))
+            models.setdefault("retrained", {}).setdefault(kind, {"measured_with": training_fingerprint(stored), "sets_before": before})
+            models["retrained"][kind]["now"] = training_fingerprint(summary)
+            continue
+        changed.append(kind)
+        models["evaluations"].pop(f"{kind} {style}", None)
+        models["rlvr"].pop(kind, None)
+        models.get("rlvr_read", {}).pop(kind, None)
+        models.pop("ra3_vs_ntp", None)
     return changed
 
 
@@ -408,6 +430,16 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
             f"{ra3['ntp_logp_per_token']:.4f} nats/code token, think rate {ra3['think_rate']:.3f}); "
             f"NTP {ntp['tokens_trained']} tokens (matched). Training wall time: RA3 {ra3.get('wall_time_s', '-')} s, "
             f"NTP {ntp.get('wall_time_s', '-')} s."
+        )
+    for kind, pair in (models.get("retrained") or {}).items():
+        floats = [k for k, v in pair["now"].items() if isinstance(v, float)]
+        notes.append(
+            f"{kind.upper()} was retrained (same seed and data; its run directory was gone): its {', '.join(pair['sets_before']) or 'no'} "
+            "evaluations and the RLVR runs from it before that used "
+            + ", ".join(f"{k} {pair['measured_with'][k]:.6f}" for k in floats)
+            + "; the retrained run has "
+            + ", ".join(f"{k} {pair['now'][k]:.6f}" for k in floats)
+            + " (equal counts); what was measured after it used the retrained model."
         )
     for bench, v in (models.get("ra3_vs_ntp") or {}).items():
         notes.append(

@@ -169,15 +169,22 @@ def paired_task_verdicts(a: dict, b: dict, k: int = 1) -> dict[str, dict]:
 def train_if_needed(kind: str, base: Path, preset: str, model: str, extra: list[str] | None = None, name: str | None = None) -> Path:
     from sparring.code.ra3 import ra3_token_budget, train_ntp, train_ra3
     from sparring.code.rlvr import train_rlvr
+    from sparring.config import to_dict
     from sparring.kinds import build_config
+    from sparring.runs import resume_differences
 
     run = base / (name or kind)
+    cfg = build_config(kind, preset, None, [f"model={model}", f"data.mbpp_file={MBPP}", *(extra or [])])
+    if (run / "config.json").is_file():  # a run made with other settings (an earlier version of the protocol) is redone
+        refused, applied = resume_differences(json.loads((run / "config.json").read_text()), json.loads(json.dumps(to_dict(cfg))))
+        if refused or applied:
+            print(f"{run.name}: made with other settings ({', '.join(refused + applied)}): redone", file=sys.stderr)
+            shutil.rmtree(run)
     if (run / "summary.json").is_file():
         return run
     resume = kind in ("ra3", "rlvr") and (run / "config.json").is_file()
     if not resume:
         shutil.rmtree(run, ignore_errors=True)
-    cfg = build_config(kind, preset, None, [f"model={model}", f"data.mbpp_file={MBPP}", *(extra or [])])
     if kind == "ra3":
         train_ra3(cfg, run, resume=resume)
     elif kind == "ntp":
@@ -192,7 +199,8 @@ def rlvr_settings(run: Path) -> dict:
     cfg = json.loads((run / "config.json").read_text())
     summary = json.loads((run / "summary.json").read_text())
     return {k: cfg[k] for k in ("steps", "prompts_per_step", "num_generations", "temperature", "lr")} | {
-        "completions_end_at": summary.get("completions_end_at")  # absent: RLVR trained on what followed the program
+        "completions_end_at": summary.get("completions_end_at"),  # absent: RLVR trained on what followed the program
+        "start_programs_skipped": summary.get("start_programs_skipped"),  # absent: RLVR prompts included the start's programs
     }
 
 
@@ -285,8 +293,8 @@ def main() -> int:
         ra3 = timed("ra3_s", lambda: train_if_needed("ra3", base, args.preset, args.model, overrides))
         ntp = timed("ntp_s", lambda: train_if_needed("ntp", base, args.preset, args.model, overrides))
         fresh = {kind: json.loads((run / "summary.json").read_text()) for kind, run in (("ra3", ra3), ("ntp", ntp))}
-        if not (models.get("rlvr_settings") or {}).get("completions_end_at"):
-            models["rlvr"] = {}  # RLVR from before its completions ended at a stop string: redone
+        if (models.get("rlvr_settings") or {}).get("start_programs_skipped") is None:
+            models["rlvr"] = {}  # RLVR from before its completions ended at a stop string and left out its start's programs: redone
             for key in ("rlvr_read", "rlvr_memo_hit_rate"):
                 models.pop(key, None)
         for kind in forget_changed_models(models, fresh, args.style):

@@ -202,3 +202,39 @@ def test_accelerate_two_process_cpu_rlvr(tiny: tuple[Path, Path], tmp_path: Path
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2] and (out / "summary.json").is_file() and (out / "model" / "config.json").is_file()
+
+
+def _fake_run(path: Path, algo: str, start: str, task_ids: list[str]) -> Path:
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps({"algo": algo, "model": start, "train_task_ids": task_ids}))
+    return path
+
+
+def test_rlvr_leaves_out_the_programs_its_start_was_trained_on(tmp_path: Path) -> None:
+    from sparring.code.rlvr import programs_seen_by
+
+    hf_model = tmp_path / "hf"
+    hf_model.mkdir()
+    (hf_model / "config.json").write_text(json.dumps({"model_type": "llama"}))  # a model, not a run: the chain ends
+    ra3 = _fake_run(tmp_path / "ra3", "ra3", str(hf_model), ["Mbpp/601"])
+    rlvr = _fake_run(tmp_path / "rlvr", "rlvr", str(ra3), ["Mbpp/602", "Mbpp/603"])
+    assert programs_seen_by(str(ra3)) == {"Mbpp/601"}
+    assert programs_seen_by(str(rlvr)) == {"Mbpp/601", "Mbpp/602", "Mbpp/603"}  # and what its own start saw
+    assert programs_seen_by(str(hf_model)) == set() and programs_seen_by("smollm2") == set()
+
+
+def test_rlvr_prompts_skip_the_start_runs_programs_and_fail_cleanly_when_none_are_left(
+    tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["rlvr", "--preset", "smoke", "--mbpp-file", str(tiny[1])]
+    start = _fake_run(tmp_path / "ntp", "ntp", str(tiny[0]), ["Mbpp/601"])
+    (start / "model").symlink_to(tiny[0], target_is_directory=True)  # a finished run's saved model
+    assert main([*args, "--model", str(start), "--out", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train_task_ids"] == ["Mbpp/602", "Mbpp/603"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["start_programs_skipped"] == 1
+    everything = _fake_run(tmp_path / "ntp-all", "ntp", str(tiny[0]), ["Mbpp/601", "Mbpp/602", "Mbpp/603"])  # all training ids
+    (everything / "model").symlink_to(tiny[0], target_is_directory=True)
+    capsys.readouterr()
+    assert main([*args, "--model", str(everything), "--out", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not seen by" in err[0] and "skip_start_programs=false" in err[0] and not (tmp_path / "none").exists()

@@ -74,6 +74,9 @@ class RLVRConfig:
     beta: float = setting(0.0, "KL coefficient to the reference model (0: no reference model is kept)")
     timeout_s: float = setting(3.0, "per completion in the sandbox")
     workers: int = setting(2, "sandboxes judging in parallel (safe to change on resume)")
+    skip_start_programs: bool = setting(
+        True, "leave out the MBPP programs a start run (ra3/ntp/rlvr directory, and the runs it started from) trained on"
+    )
     disc_weight: float = setting(0.0, "> 0: add the adversarial discriminator's reward (RLVR + demonstrations)")
     disc_lr: float = setting(5e-5, "the discriminator's learning rate (with disc_weight > 0)")
     checkpoint_every: int = setting(50, "steps between checkpoints (safe to change on resume)")

@@ -41,6 +41,23 @@ from sparring.runs import check_run, start_run
 SAMPLES_FILE = "samples.jsonl"
 
 
+def programs_seen_by(model: str) -> set[str]:
+    """The task ids a start model was trained on: a run directory's ``train_task_ids``, and those of
+    the run it started from, back to a plain model (which has seen none that we know of).
+
+    RLVR after mid-training on the same programs rewards recall: in the demo, NTP passed 55% of the
+    asserts of the 24 programs it had been trained on and 3% of the 16 it had not."""
+    seen: set[str] = set()
+    run, hops = Path(model), 0
+    while (run / "config.json").is_file() and hops < 16:
+        config = json.loads((run / "config.json").read_text())
+        if "algo" not in config:  # a Hugging Face model directory, not a run
+            break
+        seen.update(config.get("train_task_ids", []))
+        run, hops = Path(str(config.get("model", ""))), hops + 1
+    return seen
+
+
 def verdict_key(task_id: str, completion: str) -> str:
     """The memo's key: the task and the exact completion text (two tasks never share a verdict)."""
     return hashlib.sha256(json.dumps([task_id, completion]).encode()).hexdigest()
@@ -108,10 +125,12 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
     if is_main:
         check_run(out, to_dict(cfg), resume, report_to=report_to)
     bench = load_benchmark("mbpp", cfg.data.mbpp_file)
-    ids = bench.ids_in_split("train")
+    seen = programs_seen_by(cfg.model) if cfg.skip_start_programs else set()
+    ids = [t for t in bench.ids_in_split("train") if t not in seen]
     ids = ids[: cfg.data.train_limit] if cfg.data.train_limit else ids
     if not ids:
-        raise UserError(f"{cfg.data.mbpp_file}: no training tasks (MBPP ids 511-1000)")
+        left = f" not seen by {cfg.model} (skip_start_programs=false keeps them)" if seen else ""
+        raise UserError(f"{cfg.data.mbpp_file}: no training tasks{left} (MBPP ids 511-1000)")
     device = resolve_device(cfg.device)
     model_path = resolve_model(cfg.model)
     tokenizer = load_tokenizer(model_path, need_chat_template=False)
@@ -191,6 +210,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             "pass_rate_last": sum(rates[-window:]) / window if rates else float("nan"),
             "prompt_style": style,
             "completions_end_at": list(trainer.stop_strings),  # the stops the trained completions were cut at
+            "start_programs_skipped": len(seen),  # the start's own training programs, left out of the prompts
             "verdict_memo_hit_rate": pass_rate.hit_rate,  # of this process (a resumed run starts with an empty memo)
         }
         return writer.finish(summary)

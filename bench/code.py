@@ -126,6 +126,12 @@ def same_training(stored: dict, fresh: dict, rel: float = 1e-4) -> bool:
     return all(close(a[k], b[k]) if isinstance(a[k], float) and isinstance(b[k], float) else a[k] == b[k] for k in a)
 
 
+def ordering_verdict(steps: list[str]) -> str:
+    """The paper's chain (base < NTP < RA3) from its two paired steps: it holds when each is "ahead",
+    fails when either is "behind", and is a tie otherwise (a difference inside the noise)."""
+    return "holds" if all(v == "ahead" for v in steps) else "fails" if "behind" in steps else "tie"
+
+
 def forget_changed_models(models: dict, fresh: dict[str, dict], style: str) -> list[str]:
     """Drop what was measured on a model whose retrained summary differs from the stored one; return their names.
 
@@ -455,6 +461,22 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
             f"{v['difference']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]"
         )
     ev = models["evaluations"]
+    style_base = f"base {s['style']}"
+    if style_base in ev:
+        steps = {
+            "ntp vs base": paired_task_verdicts(ev.get(f"ntp {s['style']}", {}), ev[style_base]),
+            "ra3 vs ntp": models.get("ra3_vs_ntp") or {},
+            "ra3 vs base": paired_task_verdicts(ev.get(f"ra3 {s['style']}", {}), ev[style_base]),
+        }
+        for bench in SETS:
+            if all(bench in steps[k] for k in steps):
+                parts = "; ".join(
+                    f"{k} {steps[k][bench]['verdict']} {steps[k][bench]['difference']:+.3f} "
+                    f"[{steps[k][bench]['low']:+.3f}, {steps[k][bench]['high']:+.3f}]"
+                    for k in steps
+                )
+                chain = ordering_verdict([steps["ntp vs base"][bench]["verdict"], steps["ra3 vs ntp"][bench]["verdict"]])
+                notes.append(f"- the paper's ordering base < NTP < RA3 on {bench} ({s['style']} prompts): {chain} ({parts})")
     base_label = next((k for k in ev if k.startswith("base completion")), None)
     chat_label = next((k for k in ev if k.startswith("base chat")), None)
     if base_label and chat_label and "humaneval" in ev[base_label] and "humaneval" in ev[chat_label]:

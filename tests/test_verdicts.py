@@ -180,6 +180,24 @@ def test_mbpp_names_that_shadow_builtins_are_the_completions_only_when_the_refer
     assert judge(bench, "Mbpp/20", forged, FAST).share == 0.0
 
 
+def test_a_plus_completion_may_take_as_long_as_four_canonical_runs(tmp_path: Path) -> None:
+    import gzip
+
+    from sparring.code.judge import plus_time_limit
+
+    assert plus_time_limit(20.0, 2.0) == 20.0 and plus_time_limit(20.0, 30.0) == 120.0 and plus_time_limit(3.0, 1.0, 2.0) == 3.0
+    slow = "    import time\n    time.sleep(0.4)\n    return x + 1\n"  # 0.8 s over two inputs: beyond the 0.5 s timeout below
+    task = {"task_id": "T/0", "prompt": "def inc(x):\n", "entry_point": "inc", "canonical_solution": slow,
+            "base_input": [[1]], "plus_input": [[2]], "atol": 0, "test": "", "contract": ""}  # fmt: skip
+    path = tmp_path / "slow.jsonl.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(json.dumps(task) + "\n")
+    bench = load_benchmark("humaneval+", str(path))
+    assert judge(bench, "T/0", slow, Limits(timeout_s=0.5)).status == "passed"  # the reference's own time sets the limit
+    hang = "    while True:\n        pass\n"
+    assert judge(bench, "T/0", hang, Limits(timeout_s=0.5)).status == "timed out"  # still bounded: 4x the reference's time
+
+
 def test_plus_outputs_match_by_hand() -> None:
     assert plus_outputs_match([1, 2], [1, 2], 0) and not plus_outputs_match((1, 2), [1, 2], 0)
     assert plus_outputs_match(0.5 + 1e-8, 0.5, 1e-6) and not plus_outputs_match(0.5 + 1e-3, 0.5, 1e-6)

@@ -28,7 +28,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -227,18 +227,34 @@ BEYOND_WIRE = object()  # an expected output too large for the wire (MbppPlus's 
 TOO_LARGE = "EncodeError: more than"  # what the sandbox's encoder says of such a value (the reference's, never a completion's word)
 
 
+# The canonical solution is trusted to end: its limit only guards against a broken file (MbppPlus's
+# Mbpp/599 sums ranges of 1e8 numbers: about 20 s of CPU, more on a busy machine).
+REFERENCE_TIMEOUT_S = 600.0
+# As EvalPlus (gt_time_limit_factor): a completion may take this many times the canonical solution's time.
+PLUS_TIME_FACTOR = 4.0
+
+
+def plus_time_limit(timeout_s: float, reference_seconds: float, factor: float = PLUS_TIME_FACTOR) -> float:
+    """A completion's wall-clock limit on a plus task: the benchmark's timeout, or ``factor`` times what
+    the canonical solution took on the same inputs when that is longer, so that a correct solution as
+    slow as the reference is not failed for its inputs' size."""
+    return max(timeout_s, factor * reference_seconds)
+
+
 def plus_expected(benchmark: Benchmark, task: CodeTask, limits: Limits) -> list[Any]:
     """The canonical solution's outputs on every input, computed once per task in a sandbox of their own.
 
     The canonical solution is benchmark code, but it is run like any other: its outputs come back
-    as plain data, the same encoding as the completion's, so the two compare like for like."""
+    as plain data, the same encoding as the completion's, so the two compare like for like. How long
+    it took is kept too (``benchmark.expected["seconds:" + task_id]``): ``plus_time_limit``."""
     with _EXPECTED_LOCK:
         lock = benchmark.expected.setdefault(f"lock:{task.task_id}", threading.Lock())
     with lock:
         if task.task_id in benchmark.expected:
             return benchmark.expected[task.task_id]
         entry = task.checks["entry_point"]
-        with Session(benchmark.sandbox_source(task.task_id, task.reference), limits) as session:
+        reference_limits = replace(limits, timeout_s=max(limits.timeout_s, REFERENCE_TIMEOUT_S))
+        with Session(benchmark.sandbox_source(task.task_id, task.reference), reference_limits) as session:
             outputs, error = [], None
             try:
                 function = session.remote(entry)
@@ -260,6 +276,7 @@ def plus_expected(benchmark: Benchmark, task: CodeTask, limits: Limits) -> list[
             raise UserError(f"{task.task_id}: the canonical solution does not run ({status}); is the {benchmark.name} file intact?")
         if benchmark.name == "mbpp+" and entry in MBPP_PLUS_NOT_NONE:
             outputs = [out if out is BEYOND_WIRE else out is not None for out in outputs]  # EvalPlus keeps only "returned something"
+        benchmark.expected[f"seconds:{task.task_id}"] = session.outcome.seconds
         benchmark.expected[task.task_id] = outputs
         return outputs
 
@@ -302,6 +319,8 @@ def judge(benchmark: Benchmark, task_id: str, completion: str, limits: Limits) -
     """Load the completion in a sandbox, run the task's tests against it from here, and decide."""
     task = benchmark.tasks[task_id]
     expected = plus_expected(benchmark, task, limits) if benchmark.name in PLUS else None
+    if expected is not None:
+        limits = replace(limits, timeout_s=plus_time_limit(limits.timeout_s, benchmark.expected[f"seconds:{task_id}"]))
     tally = _Tally(tests_total(benchmark, task, expected))
     with Session(benchmark.sandbox_source(task_id, completion), limits) as session:
         if session.failure is None and session.load_error is None:

@@ -312,19 +312,22 @@ def main() -> int:
         rows += [(f"base {style}", args.model, style) for style in args.base_styles.split(",") if style]
 
         def evaluate_rows(sets: tuple[str, ...]) -> None:
+            """Each row on each set, saved after every set (an MBPP+ pass of one model is half an hour on a CPU)."""
             for label, model, style in rows:
                 run_name = label.replace(" ", "-")
-                stored = models["evaluations"].get(label, {})
-                if all(b in stored for b in sets) and not all((base / f"eval-{run_name}-{b}").is_dir() for b in sets):
-                    continue  # measured by an earlier process whose run directories are gone; the model is the same
-                done = timed(
-                    f"eval_{run_name}_{'_'.join(sets)}_s", lambda m=model, r=run_name, st=style: evaluate_model(m, base, r, st, args, sets)
-                )
-                models["evaluations"][label] = {**models["evaluations"].get(label, {}), **done}
-                evaluations = models["evaluations"]
-                if f"ra3 {args.style}" in evaluations and f"ntp {args.style}" in evaluations:
-                    models["ra3_vs_ntp"] = paired_task_verdicts(evaluations[f"ra3 {args.style}"], evaluations[f"ntp {args.style}"])
-                save()
+                for bench in sets:
+                    if bench in models["evaluations"].get(label, {}) and not (base / f"eval-{run_name}-{bench}").is_dir():
+                        continue  # measured by an earlier process whose run directories are gone; the model is the same
+                    samples_from = base / f"eval-{run_name}-humaneval" / "results.jsonl"
+                    needs = ("humaneval", bench) if bench == "humaneval+" and not samples_from.is_file() else (bench,)
+                    done = timed(
+                        f"eval_{run_name}_{bench}_s", lambda m=model, r=run_name, st=style, n=needs: evaluate_model(m, base, r, st, args, n)
+                    )
+                    models["evaluations"][label] = {**models["evaluations"].get(label, {}), **done}
+                    evaluations = models["evaluations"]
+                    if f"ra3 {args.style}" in evaluations and f"ntp {args.style}" in evaluations:
+                        models["ra3_vs_ntp"] = paired_task_verdicts(evaluations[f"ra3 {args.style}"], evaluations[f"ntp {args.style}"])
+                    save()
 
         evaluate_rows(("humaneval", "humaneval+"))
         for start_label, start in (("ntp", ntp), ("ra3", ra3)):

@@ -172,6 +172,42 @@ def paired_task_verdicts(a: dict, b: dict, k: int = 1) -> dict[str, dict]:
     return out
 
 
+def without_tasks(evaluation: dict, exclude: set[str]) -> dict:
+    """A model's evaluation with the tasks it was trained on left out of every set, pass@k and intervals redone.
+
+    MBPP+ holds MBPP's training ids too (EvalPlus kept 147 of them), so NTP and RA3, mid-trained on
+    MBPP training programs, would otherwise be scored partly on recall of their training set.
+    """
+    from sparring.code.passk import mean_pass_at_k, per_task_pass_at_k
+    from sparring.metrics.intervals import bootstrap_mean_interval
+
+    out = {}
+    for bench, summary in evaluation.items():
+        per_task = summary.get("per_task_correct") or {}
+        seen = sorted(set(per_task) & exclude)
+        if not seen:
+            out[bench] = summary
+            continue
+        kept = {t: nc for t, nc in per_task.items() if t not in exclude}
+        counts = [tuple(nc) for nc in kept.values()]
+        ks = [int(key.split("@")[1]) for key in summary if key.startswith("pass@") and not key.endswith("_ci")]
+        out[bench] = {
+            **summary,
+            "tasks": len(kept),
+            "per_task_correct": kept,
+            **{f"pass@{k}": mean_pass_at_k(counts, k) for k in ks},
+            **{f"pass@{k}_ci": list(bootstrap_mean_interval(per_task_pass_at_k(counts, k))) for k in ks},
+            "trained_on_left_out": {"tasks": len(seen), "pass@1": mean_pass_at_k([tuple(per_task[t]) for t in seen], 1)},
+        }
+    return out
+
+
+def held_out_evaluations(models: dict) -> dict:
+    """Every row's evaluation on the tasks its model did not train on (the base model trained on none of them)."""
+    seen = set(models.get("train_task_ids") or [])
+    return {label: v if label.startswith("base") else without_tasks(v, seen) for label, v in models["evaluations"].items()}
+
+
 def train_if_needed(kind: str, base: Path, preset: str, model: str, extra: list[str] | None = None, name: str | None = None) -> Path:
     from sparring.code.ra3 import ra3_token_budget, train_ntp, train_ra3
     from sparring.code.rlvr import train_rlvr
@@ -306,6 +342,8 @@ def main() -> int:
         for kind in forget_changed_models(models, fresh, args.style):
             print(f"{kind} trained differently from the stored results: its evaluations and RLVR runs are redone", file=sys.stderr)
         models["ra3_summary"], models["ntp_summary"] = fresh["ra3"], fresh["ntp"]
+        trained_on = (json.loads((run / "config.json").read_text())["train_task_ids"] for run in (ra3, ntp))
+        models["train_task_ids"] = sorted({task for ids in trained_on for task in ids})
         # The order is what the targets need first, so that a benchmark cut short has its comparisons:
         # every model on HumanEval (+), RLVR from each start, then every model on the MBPP sets.
         rows = [(f"ntp {args.style}", str(ntp), args.style), (f"ra3 {args.style}", str(ra3), args.style)]
@@ -324,7 +362,7 @@ def main() -> int:
                         f"eval_{run_name}_{bench}_s", lambda m=model, r=run_name, st=style, n=needs: evaluate_model(m, base, r, st, args, n)
                     )
                     models["evaluations"][label] = {**models["evaluations"].get(label, {}), **done}
-                    evaluations = models["evaluations"]
+                    evaluations = held_out_evaluations(models)
                     if f"ra3 {args.style}" in evaluations and f"ntp {args.style}" in evaluations:
                         models["ra3_vs_ntp"] = paired_task_verdicts(evaluations[f"ra3 {args.style}"], evaluations[f"ntp {args.style}"])
                     save()
@@ -426,7 +464,8 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
     if not models or not models.get("evaluations"):
         return header, rows, notes
     s = models["settings"]
-    for label, ev in sorted(models["evaluations"].items(), key=lambda item: ("base" not in item[0], item[0])):
+    held_out = held_out_evaluations(models)
+    for label, ev in sorted(held_out.items(), key=lambda item: ("base" not in item[0], item[0])):
         generated = [ev[b] for b in ("humaneval", "mbpp", "mbpp+") if b in ev and "generation_seconds" in ev[b]]
         seconds = sum(g["generation_seconds"] for g in generated)
         samples = sum(g["samples"] for g in generated)
@@ -458,17 +497,31 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
             + ", ".join(f"{k} {pair['now'][k]:.6f}" for k in floats)
             + " (equal counts); what was measured after it used the retrained model."
         )
-    for bench, v in (models.get("ra3_vs_ntp") or {}).items():
+    left_out = {
+        f"{label} {bench}": summary["trained_on_left_out"]
+        for label, ev in held_out.items()
+        for bench, summary in ev.items()
+        if "trained_on_left_out" in summary
+    }
+    if left_out:
+        notes.append(
+            "NTP's and RA3's rows and every comparison with them leave out the tasks they were mid-trained on (the base model is "
+            "compared on the same tasks): "
+            + "; ".join(f"{key}: {v['tasks']} tasks left out, pass@1 on them {v['pass@1']:.3f}" for key, v in left_out.items())
+            + "."
+        )
+    ra3_vs_ntp = paired_task_verdicts(held_out.get(f"ra3 {s['style']}", {}), held_out.get(f"ntp {s['style']}", {}))
+    for bench, v in ra3_vs_ntp.items():
         notes.append(
             f"- RA3 vs NTP on {bench} (pass@1, paired over {v['tasks']} tasks): {v['verdict']}, "
             f"{v['difference']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]"
         )
-    ev = models["evaluations"]
+    ev = held_out
     style_base = f"base {s['style']}"
     if style_base in ev:
         steps = {
             "ntp vs base": paired_task_verdicts(ev.get(f"ntp {s['style']}", {}), ev[style_base]),
-            "ra3 vs ntp": models.get("ra3_vs_ntp") or {},
+            "ra3 vs ntp": ra3_vs_ntp,
             "ra3 vs base": paired_task_verdicts(ev.get(f"ra3 {s['style']}", {}), ev[style_base]),
         }
         for bench in SETS:

@@ -1,0 +1,39 @@
+"""bench/code.py's held-out scoring: a mid-trained model is not scored on the tasks it trained on."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))  # bench/code.py imports its sibling _common
+_spec = importlib.util.spec_from_file_location("code_bench", BENCH / "code.py")  # not "code": that is a stdlib module
+code_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(code_bench)
+
+
+def summary(per_task: dict[str, list[int]]) -> dict:
+    return {"tasks": len(per_task), "pass@1": -1.0, "pass@1_ci": [-1.0, -1.0], "per_task_correct": per_task}
+
+
+def test_without_tasks_redoes_pass_at_k_on_the_tasks_left():
+    ev = {"mbpp+": summary({"Mbpp/1": [5, 5], "Mbpp/2": [5, 0], "Mbpp/3": [5, 1]}), "humaneval": summary({"HumanEval/0": [5, 2]})}
+    out = code_bench.without_tasks(ev, {"Mbpp/1"})
+    assert out["mbpp+"]["tasks"] == 2
+    assert out["mbpp+"]["pass@1"] == pytest.approx((0.0 + 0.2) / 2)  # hand-computed: c/n per task, averaged
+    assert set(out["mbpp+"]["per_task_correct"]) == {"Mbpp/2", "Mbpp/3"}
+    assert out["mbpp+"]["trained_on_left_out"] == {"tasks": 1, "pass@1": 1.0}
+    low, high = out["mbpp+"]["pass@1_ci"]
+    assert 0.0 <= low <= 0.1 <= high <= 0.2
+    assert out["humaneval"] is ev["humaneval"]  # no trained task there: untouched
+
+
+def test_held_out_evaluations_leave_the_base_model_whole():
+    ev = {"mbpp+": summary({"Mbpp/1": [5, 5], "Mbpp/2": [5, 0]})}
+    models = {"train_task_ids": ["Mbpp/1"], "evaluations": {"base completion": ev, "ntp completion": ev}}
+    held = code_bench.held_out_evaluations(models)
+    assert held["base completion"]["mbpp+"]["tasks"] == 2
+    assert held["ntp completion"]["mbpp+"]["tasks"] == 1
+    verdicts = code_bench.paired_task_verdicts(held["ntp completion"], held["base completion"])
+    assert verdicts["mbpp+"]["tasks"] == 1  # the pair is on the tasks both kept

@@ -151,7 +151,6 @@ def forget_changed_models(models: dict, fresh: dict[str, dict], style: str) -> l
         models["evaluations"].pop(f"{kind} {style}", None)
         models["rlvr"].pop(kind, None)
         models.get("rlvr_read", {}).pop(kind, None)
-        models.pop("ra3_vs_ntp", None)
     return changed
 
 
@@ -362,9 +361,6 @@ def main() -> int:
                         f"eval_{run_name}_{bench}_s", lambda m=model, r=run_name, st=style, n=needs: evaluate_model(m, base, r, st, args, n)
                     )
                     models["evaluations"][label] = {**models["evaluations"].get(label, {}), **done}
-                    evaluations = held_out_evaluations(models)
-                    if f"ra3 {args.style}" in evaluations and f"ntp {args.style}" in evaluations:
-                        models["ra3_vs_ntp"] = paired_task_verdicts(evaluations[f"ra3 {args.style}"], evaluations[f"ntp {args.style}"])
                     save()
 
         evaluate_rows(("humaneval", "humaneval+"))

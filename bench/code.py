@@ -177,8 +177,7 @@ def without_tasks(evaluation: dict, exclude: set[str]) -> dict:
     MBPP+ holds MBPP's training ids too (EvalPlus kept 147 of them), so NTP and RA3, mid-trained on
     MBPP training programs, would otherwise be scored partly on recall of their training set.
     """
-    from sparring.code.passk import mean_pass_at_k, per_task_pass_at_k
-    from sparring.metrics.intervals import bootstrap_mean_interval
+    from sparring.code.passk import mean_pass_at_k, pass_at_k_scores
 
     out = {}
     for bench, summary in evaluation.items():
@@ -194,8 +193,7 @@ def without_tasks(evaluation: dict, exclude: set[str]) -> dict:
             **summary,
             "tasks": len(kept),
             "per_task_correct": kept,
-            **{f"pass@{k}": mean_pass_at_k(counts, k) for k in ks},
-            **{f"pass@{k}_ci": list(bootstrap_mean_interval(per_task_pass_at_k(counts, k))) for k in ks},
+            **pass_at_k_scores(counts, ks),
             "trained_on_left_out": {"tasks": len(seen), "pass@1": mean_pass_at_k([tuple(per_task[t]) for t in seen], 1)},
         }
     return out

@@ -19,12 +19,11 @@ from typing import Any
 
 from sparring.code.benchmarks import Benchmark, load_benchmark, mbpp_task_id
 from sparring.code.judge import Verdict, judge_many
-from sparring.code.passk import mean_pass_at_k, per_task_pass_at_k
+from sparring.code.passk import pass_at_k_scores
 from sparring.code.sandbox import Limits, isolation
 from sparring.data.text import jsonl_objects
 from sparring.devices import resolve_device
 from sparring.errors import UserError
-from sparring.metrics.intervals import bootstrap_mean_interval
 from sparring.runs import atomic_write_text, disposable_run
 
 # Seconds per completion. The plus sets run hundreds of inputs; MBPP's Mbpp/123 reference (amicable numbers
@@ -76,8 +75,7 @@ def score(
         "benchmark": benchmark.name,
         "tasks": len(per_task),
         "samples": len(samples),
-        **{f"pass@{k}": mean_pass_at_k(counts, k) for k in ks},
-        **{f"pass@{k}_ci": list(bootstrap_mean_interval(per_task_pass_at_k(counts, k))) for k in ks},  # over tasks
+        **pass_at_k_scores(counts, ks),
         "per_task_correct": {t: [per_task[t], correct[t]] for t in per_task},  # (n, c): what a paired comparison needs
         "seconds": round(seconds, 2),
         "candidates_per_second": round(len(samples) / seconds, 2),

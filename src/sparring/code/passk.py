@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sparring.metrics.intervals import bootstrap_mean_interval
+
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     if not 0 <= c <= n:
@@ -33,3 +35,11 @@ def mean_pass_at_k(counts: Sequence[tuple[int, int]], k: int) -> float:
 def per_task_pass_at_k(counts: Sequence[tuple[int, int]], k: int) -> list[float]:
     """pass@k of each task: the units a bootstrap over tasks resamples."""
     return [pass_at_k(n, c, k) for n, c in counts]
+
+
+def pass_at_k_scores(counts: Sequence[tuple[int, int]], ks: Sequence[int]) -> dict:
+    """pass@k for each k with its 95% bootstrap interval over tasks: the fields a summary reports."""
+    return {
+        **{f"pass@{k}": mean_pass_at_k(counts, k) for k in ks},
+        **{f"pass@{k}_ci": list(bootstrap_mean_interval(per_task_pass_at_k(counts, k))) for k in ks},
+    }

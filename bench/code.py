@@ -171,6 +171,11 @@ def paired_task_verdicts(a: dict, b: dict, k: int = 1) -> dict[str, dict]:
     return out
 
 
+def verdict_text(v: dict) -> str:
+    """One paired comparison as the report writes it: 'ahead, +0.019 [+0.006, +0.033]'."""
+    return f"{v['verdict']}, {v['difference']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]"
+
+
 def without_tasks(evaluation: dict, exclude: set[str]) -> dict:
     """A model's evaluation with the tasks it was trained on left out of every set, pass@k and intervals redone.
 
@@ -509,10 +514,7 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
         )
     ra3_vs_ntp = paired_task_verdicts(held_out.get(f"ra3 {s['style']}", {}), held_out.get(f"ntp {s['style']}", {}))
     for bench, v in ra3_vs_ntp.items():
-        notes.append(
-            f"- RA3 vs NTP on {bench} (pass@1, paired over {v['tasks']} tasks): {v['verdict']}, "
-            f"{v['difference']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]"
-        )
+        notes.append(f"- RA3 vs NTP on {bench} (pass@1, paired over {v['tasks']} tasks): {verdict_text(v)}")
     ev = held_out
     style_base = f"base {s['style']}"
     if style_base in ev:
@@ -540,6 +542,14 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
             f"{solved[chat_label]} vs {solved[base_label]} tasks with at least one passing sample "
             f"({'met' if solved[chat_label] > solved[base_label] else 'NOT met'}; paired pass@1 {verdict.get('verdict', '-')})"
         )
+    if chat_label:
+        # The base model asked its best way is the stronger plain baseline; say where chat helps and how NTP and RA3 fare against it.
+        pairs = {"base chat vs base completion": (chat_label, base_label)}
+        pairs |= {f"{kind} vs base chat": (f"{kind} {s['style']}", chat_label) for kind in ("ntp", "ra3")}
+        for name, (a, b) in pairs.items():
+            if a in ev and b in ev:
+                for bench, v in paired_task_verdicts(ev[a], ev[b]).items():
+                    notes.append(f"- {name} on {bench} (pass@1, paired over {v['tasks']} tasks): {verdict_text(v)}")
     curves = models.get("rlvr") or {}
     if curves.get("ntp") and curves.get("ra3"):
         rs = models.get("rlvr_settings") or {}

@@ -37,3 +37,19 @@ def test_held_out_evaluations_leave_the_base_model_whole():
     assert held["ntp completion"]["mbpp+"]["tasks"] == 1
     verdicts = code_bench.paired_task_verdicts(held["ntp completion"], held["base completion"])
     assert verdicts["mbpp+"]["tasks"] == 1  # the pair is on the tasks both kept
+
+
+def test_report_compares_with_the_base_model_asked_in_chat():
+    """The base model's best prompting is the stronger baseline: the report pairs NTP and RA3 with it too."""
+    tasks = [f"Mbpp/{i}" for i in range(11, 41)]
+    solved = {"mbpp": summary({t: [5, 5] for t in tasks})}
+    unsolved = {"mbpp": summary({t: [5, 0] for t in tasks})}
+    settings = {"tasks": 0, "n": 5, "temperature": 0.8, "max_new_tokens": 256, "batch_size": 32, "style": "completion"}
+    evaluations = {"base completion": unsolved, "base chat": solved, "ntp completion": unsolved, "ra3 completion": solved}
+    results = {"machine": {}, "models": {"settings": settings, "evaluations": evaluations, "timings_s": {}}}
+    _, rows, notes = code_bench.table(results, "demo")
+    assert [row[0] for row in rows] == ["base chat", "base completion", "ntp completion", "ra3 completion"]
+    lines = [n for n in notes if " vs base chat" in n or "base chat vs" in n]
+    assert "- base chat vs base completion on mbpp (pass@1, paired over 30 tasks): ahead, +1.000 [+1.000, +1.000]" in lines
+    assert "- ntp vs base chat on mbpp (pass@1, paired over 30 tasks): behind, -1.000 [-1.000, -1.000]" in lines
+    assert "- ra3 vs base chat on mbpp (pass@1, paired over 30 tasks): tie, +0.000 [+0.000, +0.000]" in lines

@@ -525,11 +525,7 @@ def table(results: dict, preset: str) -> tuple[list[str], list[list[str]], list[
         }
         for bench in SETS:
             if all(bench in steps[k] for k in steps):
-                parts = "; ".join(
-                    f"{k} {steps[k][bench]['verdict']} {steps[k][bench]['difference']:+.3f} "
-                    f"[{steps[k][bench]['low']:+.3f}, {steps[k][bench]['high']:+.3f}]"
-                    for k in steps
-                )
+                parts = "; ".join(f"{k} {verdict_text(steps[k][bench])}" for k in steps)
                 chain = ordering_verdict([steps["ntp vs base"][bench]["verdict"], steps["ra3 vs ntp"][bench]["verdict"]])
                 notes.append(f"- the paper's ordering base < NTP < RA3 on {bench} ({s['style']} prompts): {chain} ({parts})")
     base_label = next((k for k in ev if k.startswith("base completion")), None)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import builtins
 import math
+import reprlib
 import threading
 import traceback
 import warnings
@@ -39,6 +40,7 @@ from sparring.code.sandbox import Limits, RemoteError, SandboxFailure, Session
 from sparring.errors import UserError
 
 OUTPUT_TAIL_CHARS = 500  # of each stream, in a verdict (and so in results.jsonl)
+STATUS_CHARS = 500  # of a verdict's status: its texts come from the sandbox, and each is already cut shorter
 
 
 @dataclass
@@ -86,8 +88,33 @@ def _describe(exc: BaseException, filename: str, source: str) -> str:
         lines = source.splitlines()
         if 0 < frames[-1].lineno <= len(lines):
             where = f" at `{lines[frames[-1].lineno - 1].strip()[:160]}`"
-    message = str(exc).strip().replace("\n", " ")[:200]
+    message = exception_text(exc).strip().replace("\n", " ")[:200]
     return f"{type(exc).__name__}{': ' + message if message else ''}{where}"
+
+
+def exception_text(exc: BaseException) -> str:
+    """``str(exc)``, which can itself raise (an exception holding an int past CPython's 4300-digit
+    limit, a value nested past the recursion limit): then the type's name alone."""
+    try:
+        return str(exc)
+    except Exception:
+        return ""
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlong = 40
+
+
+def short_repr(value: Any) -> str:
+    """A repr for a failure message that costs little whatever the value (``reprlib``: a few elements
+    of a long list), and never raises (an int past the digit limit is named by its size)."""
+    try:
+        return _SHORT.repr(value)[:120]
+    except Exception:
+        if isinstance(value, int):
+            return f"<int of {value.bit_length()} bits>"
+        return f"<{type(value).__name__}>"
 
 
 # --- the three benchmarks' tests, run in the parent ---------------------------------------------
@@ -100,16 +127,24 @@ def _prompt_namespace(task: CodeTask) -> dict[str, Any]:
     return ns
 
 
-def _humaneval_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
-    """The task's own ``check(candidate)``. The prompt runs here too (it is benchmark text): its
-    helpers (``poly``, ``encode_cyclic``) are the benchmark's, not whatever the completion redefined;
-    the entry point's name is the completion's function, as in the test's own module."""
-    entry, test = task.checks["entry_point"], task.checks["test"]
+def humaneval_namespace(task: CodeTask, session: Session) -> dict[str, Any]:
+    """The namespace HumanEval's ``check`` runs in, here: the task's prompt (its imports and helpers,
+    ``poly``, ``encode_cyclic``, as the benchmark wrote them, not whatever the completion redefined),
+    the test's own imports, and the entry point's name bound to the completion's function, as in
+    the test's own module."""
+    entry = task.checks["entry_point"]
     ns = _prompt_namespace(task)
     ns[entry] = session.remote(entry)
-    exec(_compiled(test, "<test>"), ns)
+    exec(_compiled(task.checks["test"], "<test>"), ns)
+    return ns
+
+
+def _humaneval_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
+    """The task's own ``check(candidate)``, run here against calls into the sandbox."""
+    test = task.checks["test"]
+    ns = humaneval_namespace(task, session)
     try:
-        ns["check"](ns[entry])
+        ns["check"](ns[task.checks["entry_point"]])
         tally.passed = 1
     except Exception as exc:
         tally.fail(_describe(exc, "<test>", test))
@@ -133,15 +168,36 @@ def _completion_names(tests: tuple[str, ...], reference: str, bound: frozenset[s
     return tuple(sorted((used - bound - set(dir(builtins))) | (used & defined - bound)))
 
 
+def mbpp_namespace(task: CodeTask, session: Session) -> dict[str, Any]:
+    """The namespace MBPP's asserts run in, here: the test imports and the modules the reference
+    solution imports (MBPP/596's test calls ``sys.getsizeof``: its ``sys`` is this interpreter's,
+    never a ``sys`` the completion defines), then the completion's own names (``_completion_names``)
+    as calls into the sandbox."""
+    ns: dict[str, Any] = {"__name__": "__judge__"}
+    exec(_compiled("\n".join(task.checks["imports"]), "<test imports>"), ns)
+    try:
+        exec(_compiled(_reference_imports(task.reference), "<reference imports>"), ns)
+    except ImportError:  # a module this interpreter lacks: the name stays unbound, the reference fails too
+        pass
+    for name in _completion_names(tuple(task.checks["tests"]), task.reference, frozenset(ns)):
+        ns[name] = session.remote(name)
+    return ns
+
+
+@lru_cache(maxsize=4096)
+def _reference_imports(reference: str) -> str:
+    """The top-level import statements of the reference solution (benchmark text), one per line."""
+    try:
+        top = ast.parse(reference).body
+    except SyntaxError:
+        return ""
+    return "\n".join(ast.unparse(node) for node in top if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
 def _mbpp_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
     """Each assert on its own (a graded share for RL); the completion's names resolve in the sandbox."""
-    ns: dict[str, Any] = {"__name__": "__judge__"}
-    imports = "\n".join(task.checks["imports"])
-    exec(_compiled(imports, "<test imports>"), ns)
-    tests = tuple(task.checks["tests"])
-    for name in _completion_names(tests, task.reference, frozenset(ns)):
-        ns[name] = session.remote(name)
-    for number, test in enumerate(tests, start=1):
+    ns = mbpp_namespace(task, session)
+    for number, test in enumerate(task.checks["tests"], start=1):
         filename = f"<test {number}>"
         try:
             exec(_compiled(test, filename), ns)
@@ -292,16 +348,20 @@ def _plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeTask, sessi
         try:
             got = function(*args)
         except Exception as exc:
-            tally.fail(f"input {number}: {type(exc).__name__}: {str(exc)[:200]}")
+            tally.fail(f"input {number}: {type(exc).__name__}: {exception_text(exc)[:200]}")
             return
-        if poly is not None:
-            ok = isinstance(got, (int, float)) and not isinstance(got, bool) and abs(poly(args[0], got)) <= (atol or 1e-6)
-        elif benchmark.name == "mbpp+":
-            ok = mbpp_plus_match(entry, got, want, args, atol)
-        else:
-            ok = plus_outputs_match(got, want, atol)
+        try:  # the benchmark's helpers and comparisons meet the completion's values here: any error is this input's failure
+            if poly is not None:
+                ok = isinstance(got, (int, float)) and not isinstance(got, bool) and abs(poly(args[0], got)) <= (atol or 1e-6)
+            elif benchmark.name == "mbpp+":
+                ok = mbpp_plus_match(entry, got, want, args, atol)
+            else:
+                ok = plus_outputs_match(got, want, atol)
+        except Exception as exc:
+            tally.fail(f"input {number}: comparing {short_repr(got)} raised {type(exc).__name__}")
+            return
         if not ok:
-            tally.fail(f"input {number}: got {got!r:.80}, expected {want!r:.80}")
+            tally.fail(f"input {number}: got {short_repr(got)}, expected {short_repr(want)}")
             return
         tally.passed += 1
 
@@ -342,7 +402,7 @@ def judge(benchmark: Benchmark, task_id: str, completion: str, limits: Limits) -
     else:
         status = f"failed: {tally.first_error or 'a test failed'}"
     tails = outcome.stdout[-OUTPUT_TAIL_CHARS:], outcome.stderr[-OUTPUT_TAIL_CHARS:]
-    return Verdict(status, tally.passed, tally.total, outcome.seconds, *tails)
+    return Verdict(status[:STATUS_CHARS], tally.passed, tally.total, outcome.seconds, *tails)
 
 
 def judge_many(

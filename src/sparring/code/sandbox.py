@@ -56,6 +56,7 @@ UID_BASE = 1_600_000_000  # sandbox uids: no account uses them; one per concurre
 MAX_SLOTS = 512
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a reply larger than this fails the session, and is never read whole
 TAIL_BYTES = 2048  # of stdout/stderr the parent keeps
+TEXT_CHARS = 300  # of an exception's message or any other text the sandbox sends
 STARTUP_S = 0.5  # interpreter start-up is not the program's time
 NAMESPACES = ("--net", "--mount", "--pid", "--ipc", "--uts")
 # Top-level directories a sandbox sees (read-only); everything else at / is hidden under an empty mount.
@@ -401,7 +402,8 @@ class Session:
         self.failure: SandboxFailure | None = None
         self.load_error: str | None = None
         self._next_id = 0
-        self._buffer = b""
+        self._buffer = bytearray()
+        self._scanned = 0
         self._process: subprocess.Popen | None = None
         self._closed = False
         self._requests = self._replies = -1
@@ -456,10 +458,10 @@ class Session:
         os.set_blocking(self._replies, False)
         self._deadline = time.monotonic() + limits.timeout_s + STARTUP_S
         first = self._receive()
-        if "load_error" in first:
-            name, text = first["load_error"]
+        if set(first) == {"load_error"} and _text_pair(first["load_error"]):
+            name, text = clip(first["load_error"][0], 100), clip(first["load_error"][1])
             self.load_error = f"{name}: {text}" if text else name
-        elif first.get("ready") is not True:
+        elif first != {"ready": True}:
             raise self._fail("failed: the sandbox did not start (malformed first message)")
 
     # -- the channel --------------------------------------------------------------------------
@@ -500,8 +502,11 @@ class Session:
                 raise self._ended() from None
 
     def _receive(self) -> dict:
-        while b"\n" not in self._buffer:
-            if len(self._buffer) > MAX_MESSAGE_BYTES:
+        """The next reply, read in linear time (a growing buffer, searched only where it grew), and
+        decoded under the session's deadline: the parent's time spent on a reply is the completion's."""
+        while (end := self._buffer.find(b"\n", self._scanned)) < 0:
+            self._scanned = len(self._buffer)
+            if self._scanned > MAX_MESSAGE_BYTES:
                 raise self._fail(f"failed: a reply over {MAX_MESSAGE_BYTES // 2**20} MiB")
             readable, _, _ = select.select([self._replies], [], [], self._remaining())
             if not readable:
@@ -513,13 +518,20 @@ class Session:
             if not chunk:
                 raise self._ended()
             self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
+        with memoryview(self._buffer) as view:
+            line = bytes(view[:end])
+        del self._buffer[: end + 1]
+        self._scanned = 0
         try:
-            message = wire.loads(line)
+            message = wire.parse(line, self._remote, deadline=self._deadline)
+        except wire.DecodeTimeout:
+            raise self._fail("timed out") from None
         except wire.EncodeError as exc:
-            raise self._fail(f"failed: malformed reply ({exc})") from None
-        if not isinstance(message, dict):
+            raise self._fail(f"failed: malformed reply ({clip(str(exc))})") from None
+        del line
+        if type(message) is not dict:
             raise self._fail("failed: malformed reply (not an object)")
+        self._remaining()
         return message
 
     def _request(self, message: dict) -> Any:
@@ -531,22 +543,20 @@ class Session:
         self._next_id += 1
         self._send(message)
         reply = self._receive()
-        if reply.get("id") != message["id"]:
+        if type(reply.get("id")) is not int or reply["id"] != message["id"]:
             raise self._fail("failed: malformed reply (out of order)")
-        if "raise" in reply:
+        if set(reply) == {"id", "raise"} and _text_pair(reply["raise"]):
             raise _remote_exception(reply["raise"])
-        if "ok" not in reply:
+        if set(reply) != {"id", "ok"}:
             raise self._fail("failed: malformed reply (neither ok nor raise)")
-        try:
-            return wire.decode(reply["ok"], self._remote)
-        except wire.EncodeError as exc:
-            raise self._fail(f"failed: malformed reply ({exc})") from None
+        return reply["ok"]
 
-    def _remote(self, fields: Any) -> Remote:
-        if not (isinstance(fields, list) and len(fields) == 4 and isinstance(fields[2], int)):
-            raise wire.EncodeError("bad handle")
+    def _remote(self, fields: list) -> Remote:
+        """An opaque handle the sandbox sent: [type name, repr, key, truthiness], each checked."""
         type_name, text, key, truthy = fields
-        return Remote(self, ("h", key), str(type_name)[:100], str(text)[: wire.REPR_CHARS], bool(truthy))
+        if not (type(type_name) is str and type(text) is str and type(key) is int and type(truthy) is bool):
+            raise wire.EncodeError("bad handle")
+        return Remote(self, ("h", key), clip(type_name, 100), clip(text, wire.REPR_CHARS), truthy)
 
     def _send_opaque(self, value: Any) -> Any:
         if isinstance(value, Remote) and value._session is self:
@@ -615,9 +625,19 @@ class Session:
             self.outcome = self.close()
 
 
-def _remote_exception(fields: Any) -> Exception:
-    name, text = (fields + ["", ""])[:2] if isinstance(fields, list) else ("Exception", "")
-    name, text = str(name), str(text)
+def clip(text: str, limit: int = TEXT_CHARS) -> str:
+    """A text that came from the sandbox, cut to ``limit`` characters before anything keeps it."""
+    return text[:limit]
+
+
+def _text_pair(fields: Any) -> bool:
+    return type(fields) is list and len(fields) == 2 and all(type(f) is str for f in fields)
+
+
+def _remote_exception(fields: list[str]) -> Exception:
+    """The parent's exception for what the sandbox raised: a builtin exception type by its name (so a
+    test's ``except ValueError`` works), else ``RemoteError``; its message cut to ``TEXT_CHARS``."""
+    name, text = clip(fields[0], 100), clip(fields[1])
     cls = getattr(builtins, name, None)
     if isinstance(cls, type) and issubclass(cls, Exception):
         try:

@@ -170,19 +170,16 @@ class Server:
         return True
 
     def answer(self, request):
-        decode = self.wire.decode
         target = self._resolve(request["target"])
         if request["op"] == "getattr":
             value = getattr(target, request["name"])
         else:
-            args = [decode(a, self._resolve) for a in request["args"]]
-            kwargs = {k: decode(v, self._resolve) for k, v in request["kwargs"]}
-            value = target(*args, **kwargs)
+            value = target(*request["args"], **dict(request["kwargs"]))
         return self.wire.encode(value, self._opaque)
 
     def serve(self):
         for line in self.requests:
-            request = json.loads(line)
+            request = self.wire.parse(line, self._resolve)
             try:
                 reply = {"id": request["id"], "ok": self.answer(request)}
             except BaseException as exc:  # the call failed; the sandbox goes on answering

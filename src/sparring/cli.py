@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sparring.cli_options import add_run_arguments, settings_epilog
+from sparring.cli_options import add_run_arguments, add_unsafe_argument, allow_unsafe_if_asked, settings_epilog
 from sparring.errors import UserError
 from sparring.kinds import build_config, names
 
@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(continue the prompt); default chat when the model has a chat template",
     )  # fmt: skip
     code.add_argument("--workers", type=int, default=2, help="sandboxes in parallel (default 2)")
+    add_unsafe_argument(code)
     code.add_argument(
         "--timeout", type=float, default=None, help="seconds per completion (default 3: humaneval, 10: mbpp, 20: humaneval+, mbpp+)"
     )
@@ -243,6 +244,7 @@ def _align(args: argparse.Namespace) -> int:
 def _eval_code(args: argparse.Namespace) -> int:
     from sparring.code.evaluate import EvalRequest, evaluate
 
+    allow_unsafe_if_asked(args)
     try:
         ks = [int(k) for k in args.k.split(",")]
     except ValueError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sparring.cli_options import add_run_arguments, settings_epilog
+from sparring.cli_options import add_run_arguments, add_unsafe_argument, allow_unsafe_if_asked, settings_epilog
 from sparring.errors import UserError
 from sparring.kinds import build_config
 
@@ -60,6 +60,7 @@ def add_parsers(sub: Any) -> None:
         "--prompt-style", choices=["chat", "completion"], default=None,
         help="how tasks are asked: EvalPlus's chat convention or plain continuation (default: chat when the model has a chat template)",
     )  # fmt: skip
+    add_unsafe_argument(rlvr)
 
 
 def _config(algo: str, args: argparse.Namespace, extra: dict[str, Any]) -> Any:
@@ -96,6 +97,7 @@ def run_ntp(args: argparse.Namespace) -> int:
 def run_rlvr(args: argparse.Namespace) -> int:
     from sparring.code.rlvr import train_rlvr
 
+    allow_unsafe_if_asked(args)
     cfg = _config("rlvr", args, {"disc_weight": args.disc_weight, "prompt_style": args.prompt_style})
     summary = train_rlvr(cfg, args.out, resume=args.resume, report_to=args.report_to)
     if not summary:

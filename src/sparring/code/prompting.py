@@ -16,7 +16,9 @@ The default is ``chat`` for a model whose tokenizer has a chat template, ``compl
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from typing import Any
 
 STYLES = ("chat", "completion")
@@ -24,8 +26,8 @@ STYLES = ("chat", "completion")
 INSTRUCTION = "Please provide a self-contained Python script that solves the following problem in a markdown code block:"
 RESPONSE_PREFIX = "Below is a Python script with a self-contained function that solves the problem and passes corresponding tests:"
 FENCE = "```"
-CHAT_STOP = (FENCE,)
-_FENCED_BLOCK = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+CHAT_STOP = ("\n" + FENCE,)  # a closing fence begins a line: ```` s = "```" ```` inside the code does not end the answer
+_OPENING_FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\n")
 _LANGUAGE_TAG = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*[ \t]*\n")
 
 
@@ -46,15 +48,41 @@ def extract_code(answer: str) -> str:
     The text up to the closing fence (with no fence at all, the whole answer). When the answer
     starts with a fence: ```` ```python ```` opens a block of the model's own, whose content is the
     code; a bare ```` ``` ```` closed the pre-filled block at once, and the first fenced block after
-    it is the code. An answer with no code gives "" (the judge then fails it like any wrong program)."""
-    inside, fence, rest = answer.partition(FENCE)
-    if inside.strip() or not fence:
-        return inside.strip("\n")
+    it is the code. A fence inside a string literal of the code (``s = "```"``, a docstring that
+    shows markdown) does not close the block (``closing_fence``). An answer with no code gives ""
+    (the judge then fails it like any wrong program)."""
+    end = closing_fence(answer)
+    if end is None or answer[:end].strip():
+        return answer[:end].strip("\n")
+    rest = answer[end + len(FENCE) :]
     reopened = _LANGUAGE_TAG.match(rest)
-    if reopened:
-        return rest[reopened.end() :].partition(FENCE)[0].strip("\n")
-    match = _FENCED_BLOCK.search(rest)
-    return match.group(1).strip("\n") if match else ""
+    if not reopened:
+        opening = _OPENING_FENCE.search(rest)
+        if opening is None:
+            return ""
+        reopened = opening
+    code = rest[reopened.end() :]
+    return code[: closing_fence(code)].strip("\n")
+
+
+def closing_fence(code: str) -> int | None:
+    """Where the first fence that is not inside a string literal of the code before it begins
+    (None: no fence at all). Where every fence is inside a string, the first one."""
+    starts = [m.start() for m in re.finditer(re.escape(FENCE), code)]
+    return next((i for i in starts if not _inside_string(code[:i])), starts[0] if starts else None)
+
+
+def _inside_string(code: str) -> bool:
+    """Whether ``code`` ends inside an unterminated string literal (Python's own tokenizer)."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.ERRORTOKEN and token.string[:1] in ("'", '"'):
+                return True
+    except tokenize.TokenError as exc:
+        return "string" in str(exc.args[0])
+    except SyntaxError:  # an indentation error: not a string
+        return False
+    return False
 
 
 def generation_stops(style: str, stop: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -139,6 +139,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
         raise UserError(f"prompt_style chat: {cfg.model} has no chat template (use prompt_style=completion)")
     model = load_causal_lm(model_path, device)
     facts = {"model_path": model_path, "train_task_ids": ids}
+    isolation()  # refused here, before the run directory exists, where nothing would separate the sandbox from this user
     with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to, is_main=is_main) as writer:
         if writer.dir.is_complete():
             print(f"{writer.path} is already complete; nothing to resume.")
@@ -212,5 +213,6 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             "completions_end_at": list(trainer.stop_strings),  # the stops the trained completions were cut at
             "start_programs_skipped": len(seen),  # the start's own training programs, left out of the prompts
             "verdict_memo_hit_rate": pass_rate.hit_rate,  # of this process (a resumed run starts with an empty memo)
+            "isolation_detail": isolation().as_dict(),  # what held the rewarded completions (unsafe_no_isolation among it)
         }
         return writer.finish(summary)

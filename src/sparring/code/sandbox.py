@@ -118,20 +118,37 @@ class Isolation:
     namespaces: bool
     own_uid: bool  # one uid per concurrent sandbox
     cgroup: str | None  # "v2", "v1" or None
+    user_namespace: bool = False  # the namespaces come from an unprivileged user namespace (no root needed)
+    syscall_filter: bool = False  # seccomp: keyrings, ptrace, io_uring, new namespaces, mounts, vsock, locks, watches denied
+
+    @property
+    def separated(self) -> bool:
+        """Whether anything stands between a sandbox and the parent's own uid (namespaces or a uid of its own)."""
+        return self.namespaces or self.own_uid
 
     def describe(self) -> str:
-        parts = (
-            ["namespaces (net, mount, pid with its own /proc, ipc, uts), read-only root, private tmpfs"]
-            if self.namespaces
-            else ["no namespaces: host filesystem, network and process table visible"]
-        )
-        parts.append("a uid per sandbox" if self.own_uid else "the current user's uid")
+        if self.namespaces:
+            how = "an unprivileged user namespace" if self.user_namespace else "root"
+            parts = [f"namespaces via {how} (net, mount, pid with its own /proc, ipc, uts), read-only root, private tmpfs, no pty"]
+        else:
+            parts = ["no namespaces: host filesystem, network and process table visible"]
+        if self.own_uid:
+            parts.append("a uid per sandbox")
+        elif self.user_namespace:
+            parts.append("the user namespace's root, with no capabilities")
+        else:
+            parts.append("UNSAFE: the current user's uid (a completion can signal the parent and leave processes behind)")
         parts.append(f"cgroup {self.cgroup} memory+pids caps" if self.cgroup else "no cgroup (rlimits per process only)")
+        parts.append("syscall filter" if self.syscall_filter else "no syscall filter")
         parts.append("rlimits")
         return "; ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"namespaces": self.namespaces, "uid_per_sandbox": self.own_uid, "cgroup": self.cgroup, "description": self.describe()}
+        return {
+            "namespaces": self.namespaces, "user_namespace": self.user_namespace, "uid_per_sandbox": self.own_uid,
+            "cgroup": self.cgroup, "syscall_filter": self.syscall_filter, "unsafe_no_isolation": not self.separated,
+            "description": self.describe(),
+        }  # fmt: skip
 
 
 def _world_executable(path: str) -> bool:
@@ -159,28 +176,59 @@ def _can_change_uid() -> bool:
     return os.geteuid() == 0 and _world_executable(program_interpreter())
 
 
-@cache
+_UNSAFE_ALLOWED = [False]
+
+
+def allow_unsafe_isolation() -> None:
+    """The user asked for it (``--unsafe-no-isolation``): judge even where nothing separates a
+    sandbox from this user's uid. ``isolation().separated`` is then False, and summaries say so."""
+    _UNSAFE_ALLOWED[0] = True
+
+
 def isolation() -> Isolation:
-    """What this machine gives a sandbox, found by running a probe program under each level in turn.
+    """What this machine gives a sandbox (``best_isolation``), refused with a UserError where nothing
+    separates a sandbox from the parent's uid (no root, no user namespaces: a completion could kill
+    the parent, or leave a process that rewrites the run's files after its score is printed) unless
+    the user asked for it with ``--unsafe-no-isolation``."""
+    level = best_isolation()
+    if not level.separated and not _UNSAFE_ALLOWED[0]:
+        raise UserError(
+            "sandbox: nothing separates untrusted code from this user here (not root, and no unprivileged user namespaces); "
+            "refusing to judge completions. Pass --unsafe-no-isolation to judge them anyway, as this user."
+        )
+    return level
+
+
+@cache
+def best_isolation() -> Isolation:
+    """The strongest level a probe program runs under, tried in turn: namespaces (as root: with a uid
+    and cgroup per sandbox; otherwise through an unprivileged user namespace), then the rlimits
+    fallback; each with the syscall filter first.
 
     Raises UserError when not even the fallback can run a trivial program: no verdict is better than
     a pass@k of 0 that only says the sandbox is broken."""
     forced = os.environ.get("SPARRING_SANDBOX_ISOLATION", "").strip().lower()
-    if forced not in ("", "namespaces", "rlimits"):
-        raise UserError(f"SPARRING_SANDBOX_ISOLATION={forced}: choose namespaces or rlimits")
+    if forced not in ("", "namespaces", "rlimits", "none"):
+        raise UserError(f"SPARRING_SANDBOX_ISOLATION={forced}: choose namespaces, rlimits or none")
+    if forced == "none":  # the level a machine without root or user namespaces gets (to test that it is refused)
+        return Isolation(namespaces=False, own_uid=False, cgroup=None)
     own_uid = _can_change_uid()
+    root = os.geteuid() == 0
     version = _cgroups().version if own_uid else None
     errors: list[str] = []
-    namespace_options = [True, False] if forced != "rlimits" and shutil.which("unshare") and os.geteuid() == 0 else [False]
-    levels = [(ns, cg) for ns in namespace_options for cg in dict.fromkeys([version, None])]
-    for namespaces, cgroup in levels:
-        candidate = Isolation(namespaces, own_uid, cgroup)
-        status = _probe(candidate)
-        if status is None:
-            if forced == "namespaces" and not namespaces:
-                raise UserError(f"SPARRING_SANDBOX_ISOLATION=namespaces, but namespaces do not work here ({'; '.join(errors)})")
-            return candidate
-        errors.append(status)
+    structures = []
+    if forced != "rlimits" and shutil.which("unshare"):
+        structures += [(True, own_uid, cg, False) for cg in dict.fromkeys([version, None])] if root else [(True, False, None, True)]
+    structures += [(False, own_uid, cg, False) for cg in dict.fromkeys([version, None])]
+    for namespaces, uid, cgroup, user_namespace in structures:
+        for syscall_filter in (True, False):
+            candidate = Isolation(namespaces, uid, cgroup, user_namespace, syscall_filter)
+            status = _probe(candidate)
+            if status is None:
+                if forced == "namespaces" and not namespaces:
+                    raise UserError(f"SPARRING_SANDBOX_ISOLATION=namespaces, but namespaces do not work here ({'; '.join(errors)})")
+                return candidate
+            errors.append(status)
     raise UserError(f"sandbox: cannot run a trivial program ({'; '.join(errors)})")
 
 
@@ -421,7 +469,7 @@ class Session:
     # -- start-up -----------------------------------------------------------------------------
     def _start(self, source: str) -> None:
         level, limits, host = self.level, self.limits, self._host
-        (host / "program.py").write_text(source, encoding="utf-8")
+        _write_private(host / "program.py", source.encode("utf-8"))  # read by the runner before it drops to the sandbox's uid
         uid = self._slot.uid
         work = "/tmp/sandbox-work" if level.namespaces else str(host / "work")
         if not level.namespaces:
@@ -437,15 +485,17 @@ class Session:
         config = {
             "wire": str(WIRE), "source": str(host / "program.py"), "requests_fd": requests_r, "replies_fd": replies_w,
             "namespaces": level.namespaces, "cgroups": [str(p) for p in cgroups], "tmpfs_mb": limits.tmpfs_mb,
-            "work": work, "uid": uid, "memory_mb": limits.memory_mb, "cpu_s": int(limits.timeout_s) + 1, "file_mb": limits.file_mb,
-            "open_files": limits.open_files, "processes": limits.processes, "env": SAFE_ENV, "site": True,
+            "work": work, "uid": 0 if level.user_namespace else uid, "memory_mb": limits.memory_mb,
+            "cpu_s": int(limits.timeout_s) + 1, "file_mb": limits.file_mb, "open_files": limits.open_files,
+            "processes": limits.processes, "env": SAFE_ENV, "site": True, "syscall_filter": level.syscall_filter,
             "keep": sorted({*VISIBLE_ROOTS, *_interpreter_roots()}), "hide": sorted(_HIDDEN),
         }  # fmt: skip
         command = [program_interpreter(), "-I", "-S", str(RUNNER), json.dumps(config)]
         if level.namespaces:
-            command = ["unshare", *NAMESPACES, "--fork", "--kill-child", *command]
+            user = ["--user", "--map-root-user"] if level.user_namespace else []
+            command = ["unshare", *user, *NAMESPACES, "--fork", "--kill-child", *command]
         self._out_path, self._err_path = host / "stdout", host / "stderr"
-        with open(self._out_path, "wb") as out, open(self._err_path, "wb") as err:
+        with _open_private(self._out_path) as out, _open_private(self._err_path) as err:
             try:
                 self._process = subprocess.Popen(
                     command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=SAFE_ENV, start_new_session=True,
@@ -614,8 +664,10 @@ class Session:
                     pass
         self._requests = self._replies = -1
         self._slot.reap(scan_uid=not self.level.namespaces)
+        if not self.level.namespaces and self._slot.uid != os.geteuid():
+            remove_files_of(self._slot.uid)  # what the fallback's uid left in the host's shared directories
         _SLOTS.release(self._slot)
-        shutil.rmtree(self._host, ignore_errors=True)
+        remove_tree(self._host)
 
     def __enter__(self) -> Session:
         return self
@@ -645,6 +697,60 @@ def _remote_exception(fields: list[str]) -> Exception:
         except TypeError:
             pass
     return RemoteError(f"{name}: {text}" if text else name)
+
+
+def _open_private(path: Path) -> Any:
+    """A new file only its owner can read (another sandbox uid may traverse the host directory)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    with _open_private(path) as handle:
+        handle.write(data)
+
+
+# The host's directories that anyone may write to: where the rlimits fallback's uid can leave files.
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")
+
+
+def remove_files_of(uid: int) -> None:
+    """Remove what ``uid`` owns in the host's world-writable directories (and in their world-writable
+    subdirectories, such as /tmp/.X11-unix), leaving everything else there as it was."""
+    places = []
+    for root in SHARED_WRITABLE:
+        places.append(root)
+        try:
+            with os.scandir(root) as entries:
+                places += [e.path for e in entries if e.is_dir(follow_symlinks=False) and e.stat(follow_symlinks=False).st_mode & 0o002]
+        except OSError:
+            continue
+    for place in dict.fromkeys(os.path.realpath(p) for p in places):
+        try:
+            with os.scandir(place) as entries:
+                owned = [e.path for e in entries if e.stat(follow_symlinks=False).st_uid == uid]
+        except OSError:
+            continue
+        for path in owned:
+            remove_tree(Path(path))
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` whatever its shape: ``shutil.rmtree`` recurses and a tree deeper than Python's
+    recursion limit (or wider than the open-file limit) defeats it, so whatever it leaves goes to
+    ``rm -rf``, which has no depth limit."""
+    try:
+        if path.is_symlink() or not path.is_dir():
+            path.unlink()
+            return
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return
+    except (OSError, RecursionError):
+        pass
+    if os.path.lexists(path):
+        if os.geteuid() != 0:  # a directory its own uid made unreadable stops rm too
+            subprocess.run(["chmod", "-R", "u+rwx", "--", str(path)], capture_output=True, timeout=120, check=False)
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True, timeout=120, check=False)
 
 
 def _tail(path: Path) -> str:

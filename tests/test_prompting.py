@@ -162,3 +162,17 @@ def test_code_sampling_batches_by_length_and_answers_in_prompt_order(monkeypatch
     out = lm.sample_completions(None, CharTokenizer(), prompts, 2, 0.8, 16, 4, 0, ["\n#"])
     assert seen == [["s", "s", "mid", "mid", "long prompt", "long prompt"]]  # shortest first, a task's samples together
     assert out == [[f"{p}|done"] * 2 for p in prompts]  # back in the order asked, each cut at its stop
+
+
+def test_a_fence_inside_a_string_literal_does_not_cut_the_code_short() -> None:
+    inline = 'def fence():\n    return "```"\n```\nThat is all.'
+    assert extract_code(inline) == 'def fence():\n    return "```"'
+    docstring = 'def f():\n    """Shows markdown:\n```python\nx = 1\n```\n    """\n    return 1\n```\nDone.'
+    assert extract_code(docstring) == 'def f():\n    """Shows markdown:\n```python\nx = 1\n```\n    """\n    return 1'
+    own_block = '```python\ndef h():\n    s = """\n```\n"""\n    return s\n```\nDone.'
+    assert extract_code(own_block) == 'def h():\n    s = """\n```\n"""\n    return s'
+    # generation ends at a fence that begins a line, never at one inside a line of code
+    from sparring.code.prompting import CHAT_STOP
+    from sparring.hf.generation import first_stop
+
+    assert first_stop(inline, CHAT_STOP) == inline.index("\n```")

@@ -21,9 +21,13 @@ Each sandbox, where the machine allows it (root and ``unshare``):
   privileges; a scrubbed environment; stdin from /dev/null; output to files capped by RLIMIT_FSIZE,
   of which the parent keeps only the tail.
 
-Without namespaces (no root, or ``unshare`` refused) the same protocol runs with the limits that
-remain; ``isolation()`` says which, once. ``SPARRING_SANDBOX_ISOLATION=rlimits`` forces that
-fallback (to test it). The README's threat model states what is and is not contained.
+Without root, the same namespaces come from an unprivileged user namespace where the kernel allows
+one (the runner drops every capability before the completion runs). In every mode a seccomp filter
+(``sandbox_runner``) denies keyrings, ptrace, io_uring, new namespaces, mounts, vsock, file locks and
+watches. Without namespaces (``unshare`` refused) the same protocol runs with the limits that remain;
+where nothing at all separates a sandbox from the parent's uid, ``isolation()`` refuses unless the
+user asked for it (``--unsafe-no-isolation``). ``SPARRING_SANDBOX_ISOLATION=rlimits`` (or ``none``)
+forces a fallback, to test it. The README's threat model states what is and is not contained.
 """
 
 from __future__ import annotations

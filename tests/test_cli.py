@@ -12,7 +12,7 @@ from sparring.config import to_dict
 from sparring.gans.session import Session
 from sparring.kinds import build_config
 
-CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/last.pt", "curves.png"]
+CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/train", "curves.png"]
 ROW_KEYS = {"phase", "step", "nll_oracle", "nll_test", "d_loss", "d_accuracy", "mean_reward", "elapsed_s"}
 
 
@@ -141,14 +141,20 @@ def test_existing_out_needs_resume_and_the_same_config(smoke_run, tmp_path, caps
     assert code == 2 and "different config" in err and "seed" in err
 
 
-def test_corrupt_checkpoint_is_reported_by_sample_and_resume(smoke_run, tmp_path, capsys):
+def test_a_torn_newest_checkpoint_falls_back_to_the_previous_one_and_says_so(smoke_run, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(smoke_run, run)
-    (run / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
+    steps = sorted((run / "checkpoints" / "train").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert len(steps) == 2  # the newest two complete steps are kept
+    models = steps[-1] / "models.pt"
+    models.write_bytes(models.read_bytes()[: models.stat().st_size // 2])  # a disk that lost the file's tail
+    assert main(["sample", str(run), "--n", "2"]) == 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "torn checkpoint" in err and steps[-2].name in err
+    for step in steps:
+        (step / "models.pt").write_bytes(b"not a checkpoint")
     (run / "summary.json").unlink()
     code, err = _bad(capsys, ["sample", str(run)])
-    assert code == 2 and "corrupt checkpoint" in err and len(err.splitlines()) == 1
-    code, err = _bad(capsys, ["train", "seqgan", "--preset", "smoke", "--seed", "1", "--out", str(run), "--resume"])
     assert code == 2 and "corrupt checkpoint" in err and len(err.splitlines()) == 1
 
 

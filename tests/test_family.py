@@ -8,7 +8,7 @@ from conftest import tiny_args
 from sparring.cli import main
 from sparring.gans.api import load_run
 
-CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/last.pt", "curves.png"]
+CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/train", "curves.png"]
 ALGOS = ["mle", "seqgan", "leakgan", "maligan", "rankgan", "relgan"]
 WORDS = "a man dog cat rides sits on the with red blue small big bike horse table park street near".split()
 

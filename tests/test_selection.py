@@ -15,7 +15,7 @@ from sparring.cli import main
 from sparring.data.corpus import load_text_corpus
 from sparring.data.oracle import load_oracle_data
 from sparring.gans import engine
-from sparring.gans.api import _pretrained_generator
+from sparring.gans.api import _pretrained_generator, load_run
 from sparring.gans.config import OracleConfig, TextConfig
 from sparring.kinds import build_config
 
@@ -76,7 +76,7 @@ def test_mle_keeps_its_best_validation_checkpoint_and_stops_early(tmp_path: Path
     cfg = build_config("seqgan", "smoke", None, [*tiny_args("mle")[1::2], f"pretrained={out}"])
     start = _pretrained_generator(cfg)
     assert all(torch.equal(start[k], v) for k, v in best["generator"].items())
-    last = torch.load(out / "checkpoints" / "last.pt", weights_only=True)["models"]["generator"]
+    last = load_run(out).last_checkpoint()["models"]["generator"]
     assert any(not torch.equal(start[k], v) for k, v in last.items())
     # a resume of the early-stopped run does not train it further
     assert main(["train", "mle", "--preset", "smoke", *tiny_args("mle"), *sets, "--out", str(out), "--resume"]) == 0

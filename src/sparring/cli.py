@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a generator into a run directory",
         description="Train ALGO on DATA and write config.json, metrics.jsonl, summary.json, samples.txt, "
-        "checkpoints/last.pt and curves.png into --out.",
+        "checkpoints/ and curves.png into --out.",
         epilog=settings_epilog(names("gan")),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

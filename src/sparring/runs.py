@@ -43,8 +43,6 @@ from typing import Any
 
 from sparring.errors import UserError
 
-CHECKPOINT_FORMAT = 1
-
 
 def read_jsonl_log(path: Path) -> list[dict[str, Any]]:
     """All complete rows of an append-only JSONL log; a torn last line (a crash mid-append) is ignored."""
@@ -127,7 +125,6 @@ class RunDir:
     metrics_path = property(lambda self: self.path / "metrics.jsonl")
     summary_path = property(lambda self: self.path / "summary.json")
     samples_path = property(lambda self: self.path / "samples.txt")
-    checkpoint_path = property(lambda self: self.path / "checkpoints" / "last.pt")
     curves_path = property(lambda self: self.path / "curves.png")
 
     # ---- opening -------------------------------------------------------------------------
@@ -182,25 +179,11 @@ class RunDir:
         atomic_write_text(self.samples_path, "".join(line + "\n" for line in lines))
 
     # ---- checkpoints ------------------------------------------------------------------------
-    def save_checkpoint(self, payload: dict[str, Any]) -> None:
-        atomic_torch_save({"format": CHECKPOINT_FORMAT, **payload}, self.checkpoint_path)
+    def checkpoints(self, phase: str, prefix: str = "step-", keep: int | None = 2, enabled: bool = True) -> Any:
+        """The numbered checkpoints of one phase of this run (``sparring.checkpoints``)."""
+        from sparring.checkpoints import Checkpoints
 
-    def has_checkpoint(self) -> bool:
-        return self.checkpoint_path.is_file()
-
-    def load_checkpoint(self, map_location: Any = "cpu") -> dict[str, Any]:
-        import torch
-
-        if not self.has_checkpoint():
-            raise UserError(f"{self.path} has no checkpoint yet ({self.checkpoint_path} is missing)")
-        try:
-            payload = torch.load(self.checkpoint_path, map_location=map_location, weights_only=True)
-        except Exception as exc:  # torch raises many types for a damaged zip or pickle
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserError(f"corrupt checkpoint {self.checkpoint_path}: {first_line}") from None
-        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-            raise UserError(f"corrupt checkpoint {self.checkpoint_path}: not a sparring checkpoint")
-        return payload
+        return Checkpoints(self.path / "checkpoints" / phase, prefix, keep, enabled)
 
 
 # ---- the lifecycle ---------------------------------------------------------------------------------

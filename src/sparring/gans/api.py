@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from sparring.checkpoints import Checkpoint
 from sparring.config import load, to_dict
 from sparring.data.corpus import Corpus, load_corpus
 from sparring.data.text import Vocabulary, pad_after_eos
@@ -28,7 +29,7 @@ from sparring.gans.config import sequence_length
 from sparring.gans.engine import BEST_FILE, TEXT_KEYS
 from sparring.gans.plots import plot_curves
 from sparring.gans.registry import ALGORITHMS
-from sparring.gans.session import Session
+from sparring.gans.session import PHASE, Session
 from sparring.metrics.nll import per_token_nll
 from sparring.runs import RunDir, RunWriter, atomic_write_json, check_run, start_run
 
@@ -80,15 +81,19 @@ class Run:
 
     def models(self, device: str = "cpu") -> dict[str, torch.nn.Module]:
         """The algorithm's networks (generator, and discriminator where there is one) as of the last checkpoint."""
-        payload = self.dir.load_checkpoint(map_location=device)
+        checkpoint = self.last_checkpoint(device)
         models = ALGORITHMS[self.config.algo].build(self.config, self.vocab_size, torch.device(device))
         for name, module in models.items():
             try:
-                module.load_state_dict(payload["models"][name])
+                module.load_state_dict(checkpoint["models"][name])
             except (KeyError, RuntimeError) as exc:
-                raise UserError(f"corrupt checkpoint {self.dir.checkpoint_path}: {name} weights do not fit ({exc})") from None
+                raise UserError(f"corrupt checkpoint {checkpoint.folder}: {name} weights do not fit ({exc})") from None
             module.eval()
         return models
+
+    def last_checkpoint(self, device: str = "cpu") -> Checkpoint:
+        """The run's newest complete checkpoint (a torn newer one is named and skipped)."""
+        return self.dir.checkpoints(PHASE).latest(map_location=device, required=True)
 
     def generator(self, device: str = "cpu") -> torch.nn.Module:
         """The generator as of the last checkpoint."""
@@ -156,7 +161,7 @@ def _pretrained_generator(cfg: Any) -> dict | None:
     best = source.path / "checkpoints" / BEST_FILE
     if best.is_file():
         return torch.load(best, weights_only=True)["generator"]
-    return source.dir.load_checkpoint()["models"]["generator"]
+    return source.last_checkpoint()["models"]["generator"]
 
 
 def pretrained_epochs(cfg: Any) -> int:

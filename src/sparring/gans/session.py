@@ -13,11 +13,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from sparring.checkpoints import restore_rng, rng_state
 from sparring.runs import RunWriter
+
+# The GAN loops' checkpoints: RUN_DIR/checkpoints/train/step-N (every phase of a GAN run in one numbering).
+PHASE = "train"
 
 # A non-finite value of one of these means the weights are gone: stop with one line instead of logging nulls.
 DIVERGENCE_KEYS = ("train_nll", "nll_test", "nll_oracle", "d_loss")
@@ -54,35 +57,28 @@ class Session:
         return self.writer.elapsed()
 
     def restore(self) -> bool:
-        """Load the last checkpoint into everything tracked; False when starting fresh."""
-        if not self.run.has_checkpoint():
+        """Load the newest complete checkpoint into everything tracked; False when starting fresh."""
+        checkpoint = self.run.checkpoints(PHASE).latest()
+        if checkpoint is None:
             self.writer.rewind(None)  # rows from an attempt killed before its first checkpoint
             return False
-        payload = self.run.load_checkpoint()
+        models, session = checkpoint["models"], checkpoint["session"]
         for name, obj in self.tracked.items():
-            obj.load_state_dict(payload["models"][name])
-        self.state = payload["state"]
-        self.progress = dict(payload["progress"])
-        self.phase_seconds = dict(payload["phase_seconds"])
-        torch.set_rng_state(payload["rng"]["cpu"])
-        if torch.cuda.is_available() and payload["rng"].get("cuda"):
-            torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
-        self.writer.rewind(payload["log"])
+            obj.load_state_dict(models[name])
+        self.state = session["state"]
+        self.progress = dict(session["progress"])
+        self.phase_seconds = dict(session["phase_seconds"])
+        restore_rng(session["rng"])
+        self.writer.rewind(checkpoint.state["log"])
         return True
 
     def save(self) -> None:
-        self.run.save_checkpoint(
-            {
-                "models": {name: obj.state_dict() for name, obj in self.tracked.items()},
-                "state": self.state,
-                "progress": self.progress,
-                "phase_seconds": self.phase_seconds,
-                "log": self.writer.rows(),
-                "rng": {
-                    "cpu": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                },
-            }
+        """A numbered checkpoint (the steps done in all phases so far): models, the session's state, RNG, log position."""
+        session = {"state": self.state, "progress": self.progress, "phase_seconds": self.phase_seconds, "rng": rng_state()}
+        self.run.checkpoints(PHASE).save(
+            sum(self.progress.values()),
+            {"models": {name: obj.state_dict() for name, obj in self.tracked.items()}, "session": session},
+            {"log": self.writer.rows()},
         )
 
     # ---- phases -----------------------------------------------------------------------------

@@ -220,7 +220,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_llm: Path, tmp_p
     err = _fails(capsys, *args, "--out", str(run), only_line=False)
     assert "diverged" in err
     assert not (run / "summary.json").exists() and not (run / "model").exists()
-    kept = sorted((run / "checkpoints").glob("checkpoint-*"))
+    kept = sorted((run / "checkpoints" / "grpo").glob("checkpoint-*"))
     assert kept, "the last good checkpoint is kept"
     for folder in kept:
         weights = json.loads((folder / "trainer_state.json").read_text())["log_history"]
@@ -246,7 +246,7 @@ def test_resume_after_a_crash_finishes_the_run(
     run = tmp_path / "run"
     args = [*on_pairs(tiny_llm, pairs_file), "--objective", "hybrid", "--reward", f"{reward_file}:crash_in_step_3", "--preset", "smoke"]
     assert align(*args, *TINY, "--set", "train.steps=3", "--out", str(run)) == 130
-    assert not (run / "summary.json").exists() and (run / "checkpoints" / "checkpoint-2").is_dir()
+    assert not (run / "summary.json").exists() and (run / "checkpoints" / "grpo" / "checkpoint-2").is_dir()
     marker.unlink()
     capsys.readouterr()
     assert align(*args, *TINY, "--set", "train.steps=3", "--set", "train.lr=0.5", "--out", str(run), "--resume") == 2

@@ -123,7 +123,7 @@ def test_sft_warmup_runs_sft_then_d_then_grpo_and_resumes_without_losing_rows(
     (run / "summary.json").unlink()
     assert main(["align", *args, "--out", str(run), "--resume"]) == 0
     assert [r["phase"] for r in rows(run)] == phases
-    assert not (run / "checkpoints" / "checkpoint-3").exists()
+    assert not (run / "checkpoints" / "grpo" / "checkpoint-3").exists()
     assert json.loads((run / "summary.json").read_text())["evaluation"]["after"]["nll_of_real"] == pytest.approx(first["nll_of_real"])
 
 

@@ -110,18 +110,19 @@ def test_resumed_rlvr_restores_its_discriminator_and_optimiser(
     monkeypatch.setattr(PassRateReward, "__call__", crash_in_step_2)
     assert main(args) == 130
     monkeypatch.setattr(PassRateReward, "__call__", real_call)
-    saved = torch.load(out / "checkpoints" / "checkpoint-1" / grpo.STATE_FILE, weights_only=True)["state"]
+    saved = torch.load(out / "checkpoints" / "grpo" / "checkpoint-1" / f"{grpo.STATE}.pt", weights_only=True)
     assert set(saved) == {"disc", "d_optimizer"} and saved["d_optimizer"]["state"], "D's optimiser has stepped"
     restored = {}
     real_restore = grpo.restore
 
-    def spy(checkpoint, writer, state=None, before=None):  # noqa: ANN001
-        real_restore(checkpoint, writer, state, before)
+    def spy(writer, state=None, before=None):  # noqa: ANN001
+        checkpoint = real_restore(writer, state, before)
         restored.update(checkpoint=checkpoint, disc={k: v.clone() for k, v in state["disc"].state_dict().items()})
+        return checkpoint
 
     monkeypatch.setattr(rlvr, "restore", spy)
     assert main([*args, "--resume"]) == 0
-    assert restored["checkpoint"].name == "checkpoint-1"
+    assert restored["checkpoint"].folder.name == "checkpoint-1"
     assert all(torch.equal(restored["disc"][k], v) for k, v in saved["disc"].items())
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]

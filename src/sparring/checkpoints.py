@@ -121,7 +121,7 @@ class Checkpoints:
             atomic_torch_save(obj, target / f"{name}.pt")
         for name, write in (folders or {}).items():
             write(target / name)
-        marker = {"format": FORMAT, "step": step, "state": state or {}, "files": _sizes(target)}
+        marker = {"format": FORMAT, "step": step, "state": state or {}, "payloads": sorted(payloads or {}), "files": _sizes(target)}
         atomic_write_json(target / MARKER, marker)
         self._prune()
 
@@ -183,7 +183,8 @@ class Checkpoints:
             if sizes.get(name) != size:
                 raise _Torn(f"{name} is {sizes.get(name, 'missing')} bytes, its marker says {size}")
         payloads = {}
-        for path in sorted(folder.glob("*.pt")):
+        for name in marker.get("payloads", []):
+            path = folder / f"{name}.pt"
             try:
                 payloads[path.stem] = torch.load(path, map_location=map_location, weights_only=True)
             except Exception as exc:  # torch raises many types for a damaged zip or pickle

@@ -33,10 +33,10 @@ from sparring.code.sandbox import Limits, isolation
 from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
-from sparring.hf.grpo import RunLogCallback, completion_text, grpo_config, last_checkpoint, restore, train_from, trainer_class
+from sparring.hf.grpo import RunLogCallback, completion_text, grpo_checkpoints, grpo_config, restore, train_from, trainer_class
 from sparring.hf.models import load_causal_lm, load_tokenizer, resolve_model, save_model
 from sparring.parallel import launch_env
-from sparring.runs import check_run, start_run
+from sparring.runs import atomic_torch_save, check_run, start_run
 
 SAMPLES_FILE = "samples.jsonl"
 
@@ -169,7 +169,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             }
         )
         args = grpo_config(
-            writer.path / "checkpoints",
+            grpo_checkpoints(writer).folder,
             steps=cfg.steps,
             prompts_per_step=cfg.prompts_per_step,
             num_generations=cfg.num_generations,
@@ -190,14 +190,12 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
         )
         trainer.critics = critics
         trainer.stop_strings = generation_stops(style, MBPP_STOP)  # train on the program the sandbox judges, not what follows
-        resume_from = last_checkpoint(writer.path / "checkpoints") if writer.resumed else None
-        restore(resume_from, writer, critic_state)
-        train_from(trainer, resume_from, cfg.steps)
+        train_from(trainer, restore(writer, critic_state), cfg.steps)
         if not is_main:
             return {}
         save_model(trainer.model, tokenizer, writer.path / "model")
         if critic_state:
-            torch.save(critic_state["disc"].state_dict(), writer.path / "discriminator.pt")
+            atomic_torch_save(critic_state["disc"].state_dict(), writer.path / "discriminator.pt")
         rows = writer.dir.read_metrics()
         from sparring.code.plots import plot_rlvr_curves
 

@@ -2,10 +2,12 @@
 callback (TRL logs -> metrics rows, the NaN guard, the run's own state next to every checkpoint),
 and checkpoint discovery for resume.
 
-TRL runs the loop and checkpoints the policy and its optimiser. What a run trains beside the
-policy (the discriminator and its optimiser) and where its logs stood are ours: ``on_save`` writes
-them into ``checkpoint-N/sparring_state.pt``, last, so a checkpoint without that file was cut short
-and is never resumed from.
+TRL runs the loop and checkpoints the policy and its optimiser into
+``RUN_DIR/checkpoints/grpo/checkpoint-N``. What a run trains beside the policy (the discriminator
+and its optimiser) and where its logs stood are ours: ``on_save`` adds them to TRL's folder and
+completes it with the project's one checkpoint rule (``sparring.checkpoints``: written atomically,
+the marker last, with every file's size), so a checkpoint cut short is never resumed from and a
+torn one is skipped for the previous one, in one line.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
+from sparring.checkpoints import Checkpoint, Checkpoints
 from sparring.runs import RunWriter, TrainingDiverged, check_finite
 
-STATE_FILE = "sparring_state.pt"
+STATE = "sparring_state"  # the payload beside TRL's files: checkpoint-N/sparring_state.pt
+PHASE = "grpo"
 
 # TRL log key -> our metrics.jsonl key; a reward function's mean becomes reward_<name>_mean.
 LOG_KEYS = {
@@ -165,38 +169,37 @@ class RunLogCallback(TrainerCallback):
         self.writer.log(row)
 
     def on_save(self, args, state, control, **kwargs):  # noqa: ANN001
-        if self.writer.is_main:
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            payload = {"state": {name: obj.state_dict() for name, obj in self.state.items()}, "log": self.writer.rows()}
-            torch.save(payload, folder / STATE_FILE)
+        payload = {name: obj.state_dict() for name, obj in self.state.items()}
+        grpo_checkpoints(self.writer).complete(state.global_step, {STATE: payload}, {"log": self.writer.rows()})
 
 
-def last_checkpoint(folder: Path) -> Path | None:
-    """The newest complete TRL checkpoint (one holding our state file, written last), or None."""
-    done = [p for p in folder.glob("checkpoint-*") if (p / STATE_FILE).is_file() and p.name.split("-")[-1].isdigit()]
-    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+def grpo_checkpoints(writer: RunWriter) -> Checkpoints:
+    """TRL's checkpoint folders of a run (TRL rotates them, so none is removed here)."""
+    return writer.dir.checkpoints(PHASE, prefix="checkpoint-", keep=None, enabled=writer.is_main)
 
 
-def restore(checkpoint: Path | None, writer: RunWriter, state: dict[str, Any] | None = None, before: dict[str, Any] | None = None) -> None:
-    """Load what ``RunLogCallback.on_save`` stored into ``state`` and cut the logs back to it.
-    Without a checkpoint the logs go back to ``before`` (what the run logged before GRPO began)."""
+def restore(writer: RunWriter, state: dict[str, Any] | None = None, before: dict[str, Any] | None = None) -> Checkpoint | None:
+    """On a resume, the newest complete GRPO checkpoint: what ``RunLogCallback.on_save`` stored is
+    loaded into ``state`` and the logs are cut back to it. Without one the logs go back to
+    ``before`` (what the run logged before GRPO began). Returns the checkpoint, for ``train_from``."""
+    checkpoint = grpo_checkpoints(writer).latest() if writer.resumed else None
     if checkpoint is None:
         writer.rewind(before)
-        return
-    payload = torch.load(checkpoint / STATE_FILE, weights_only=True)
+        return None
     for name, obj in (state or {}).items():
-        obj.load_state_dict(payload["state"][name])
-    writer.rewind(payload["log"])
+        obj.load_state_dict(checkpoint[STATE][name])
+    writer.rewind(checkpoint.state["log"])
+    return checkpoint
 
 
-def train_from(trainer: Any, resume_from: Path | None, steps: int) -> None:
-    """``trainer.train``, resuming from ``resume_from``. A checkpoint of the last step is only loaded:
+def train_from(trainer: Any, checkpoint: Checkpoint | None, steps: int) -> None:
+    """``trainer.train``, resuming from ``checkpoint``. A checkpoint of the last step is only loaded:
     the Trainer tests ``max_steps`` after a step, not before, so resuming from it would train one more
     (a run that crashed after its last checkpoint, in the evaluation, would end with steps + 1)."""
-    if resume_from is not None and int(resume_from.name.split("-")[-1]) >= steps:
-        trainer._load_from_checkpoint(str(resume_from))  # the weights (model or adapter) the train() call would restore
+    if checkpoint is not None and checkpoint.step >= steps:
+        trainer._load_from_checkpoint(str(checkpoint.folder))  # the weights (model or adapter) the train() call would restore
         return
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    trainer.train(resume_from_checkpoint=str(checkpoint.folder) if checkpoint else None)
 
 
 def trainer_class() -> type:

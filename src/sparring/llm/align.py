@@ -240,7 +240,7 @@ def finish_align(
 
     save_model(policy, tokenizer, writer.path / "model")
     if disc is not None:  # the sft objective has no discriminator
-        torch.save(disc.state_dict(), writer.path / "discriminator.pt")
+        atomic_torch_save(disc.state_dict(), writer.path / "discriminator.pt")
     result = evaluate_run(writer.path, policy=policy, tokenizer=tokenizer, cfg=cfg, model_path=model_path, device=device)
     rows = writer.dir.read_metrics()
     plot_align_curves(rows, writer.dir.curves_path)
@@ -267,7 +267,7 @@ def finish_align(
     return writer.finish(summary)
 
 
-D_PRETRAINED = "d_pretrained.pt"
+D_PRETRAIN = "d_pretrain"  # RUN_DIR/checkpoints/d_pretrain/step-N
 
 
 def pretrain_or_restore_discriminator(
@@ -276,20 +276,17 @@ def pretrain_or_restore_discriminator(
     """D learns real vs the starting policy's answers before the generator moves, so its first rewards
     mean something; a resumed run reloads that D instead. ``start``: where the logs stood before
     (after an SFT warm-up). Returns where they stood after it."""
-    import torch
-
-    path = writer.path / "checkpoints" / D_PRETRAINED
-    if writer.resumed and path.is_file():
-        state = torch.load(path, weights_only=True)
-        disc.load_state_dict(state["disc"])
-        d_optimizer.load_state_dict(state["optimizer"])
-        return state["log"]
+    checkpoints = writer.dir.checkpoints(D_PRETRAIN, enabled=writer.is_main)
+    last = checkpoints.latest() if writer.resumed else None
+    if last is not None:
+        disc.load_state_dict(last["disc"])
+        d_optimizer.load_state_dict(last["optimizer"])
+        return last.state["log"]
     writer.rewind(start)  # rows of an attempt that died during pre-training
     if cfg.disc.pretrain_steps:
         _pretrain_discriminator(cfg, policy, tokenizer, pairs, disc, d_optimizer, writer)
     position = writer.rows()
-    if writer.is_main:
-        atomic_torch_save({"disc": disc.state_dict(), "optimizer": d_optimizer.state_dict(), "log": position}, path)
+    checkpoints.save(cfg.disc.pretrain_steps, {"disc": disc.state_dict(), "optimizer": d_optimizer.state_dict()}, {"log": position})
     return position
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from sparring.hf.generation import chat_prompt, conversation, encode_pairs
-from sparring.hf.grpo import RunLogCallback, grpo_config, last_checkpoint, restore, train_from, trainer_class
+from sparring.hf.grpo import RunLogCallback, grpo_checkpoints, grpo_config, restore, train_from, trainer_class
 from sparring.llm.config import AlignConfig
 from sparring.llm.reward import DiscriminatorReward
 from sparring.llm.tasks import PairData
@@ -56,7 +56,6 @@ def grpo_train(
             "response": pairs.train_responses,
         }
     )
-    checkpoints = writer.path / "checkpoints"
     from accelerate.utils import is_peft_model
 
     peft_config = None
@@ -68,7 +67,7 @@ def grpo_train(
             r=m.lora_rank, lora_alpha=m.lora_alpha, lora_dropout=m.lora_dropout, target_modules=m.lora_targets, task_type="CAUSAL_LM"
         )
     args = grpo_config(
-        checkpoints,
+        grpo_checkpoints(writer).folder,
         steps=t.steps,
         prompts_per_step=t.prompts_per_step,
         num_generations=t.num_generations,
@@ -103,7 +102,5 @@ def grpo_train(
         trainer.sft_batches = _sft_batches(tokenizer, cfg, pairs)
     if hasattr(reward.disc, "bind"):  # the seed D reads the live (possibly LoRA-wrapped) policy's hidden states
         reward.disc.bind(trainer.model, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
-    resume_from = last_checkpoint(checkpoints) if writer.resumed else None
-    restore(resume_from, writer, critic_state, before)
-    train_from(trainer, resume_from, t.steps)
+    train_from(trainer, restore(writer, critic_state, before), t.steps)
     return trainer.model

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from rich.progress import Progress
 
+from sparring.checkpoints import restore_rng, rng_state
 from sparring.hf.generation import chat_prompt, generate
 from sparring.hf.grpo import weights_finite
 from sparring.hf.models import trainable_state
@@ -24,9 +25,9 @@ from sparring.llm.config import AlignConfig
 from sparring.llm.discriminators import SeedDiscriminator, discriminator_step, hidden_state_featurizer
 from sparring.llm.losses import seed_generator_loss
 from sparring.llm.tasks import PairData
-from sparring.runs import RunWriter, TrainingDiverged, atomic_torch_save, check_finite
+from sparring.runs import RunWriter, TrainingDiverged, check_finite
 
-CHECKPOINT = "seed-last.pt"
+PHASE = "seed"  # RUN_DIR/checkpoints/seed/step-N
 
 
 def seed_train(
@@ -46,19 +47,18 @@ def seed_train(
     featurize_with_grad = hidden_state_featurizer(model, tokenizer, cfg.model.system_prompt, cfg.disc.max_length, grad=True)
     rng = random.Random(cfg.seed)
     start = 0
-    path = writer.path / "checkpoints" / CHECKPOINT
-    if not (writer.resumed and path.is_file()):
-        writer.rewind(before)  # cutting back first would lose the rows the checkpoint keeps
-    if writer.resumed and path.is_file():
-        state = torch.load(path, weights_only=False)
-        model.load_state_dict(state["model"], strict=False)
-        g_optimizer.load_state_dict(state["g_optimizer"])
-        disc.load_state_dict(state["disc"])
-        d_optimizer.load_state_dict(state["d_optimizer"])
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        start = state["step"]
-        writer.rewind(state["log"])
+    checkpoints = writer.dir.checkpoints(PHASE)
+    last = checkpoints.latest() if writer.resumed else None
+    if last is None:
+        writer.rewind(before)
+    else:
+        model.load_state_dict(last["model"], strict=False)
+        g_optimizer.load_state_dict(last["g_optimizer"])
+        disc.load_state_dict(last["disc"])
+        d_optimizer.load_state_dict(last["d_optimizer"])
+        restore_rng(last["rng"], rng)
+        start = last.step
+        writer.rewind(last.state["log"])
     with Progress(disable=False) as bar:
         task = bar.add_task("seed objective", total=t.steps, completed=start)
         for step in range(start + 1, t.steps + 1):
@@ -104,18 +104,13 @@ def seed_train(
                 }
             )
             if step % t.checkpoint_every == 0 or step == t.steps:
-                atomic_torch_save(
-                    {
-                        "model": trainable_state(model),
-                        "g_optimizer": g_optimizer.state_dict(),
-                        "disc": disc.state_dict(),
-                        "d_optimizer": d_optimizer.state_dict(),
-                        "rng": rng.getstate(),
-                        "torch_rng": torch.get_rng_state(),
-                        "step": step,
-                        "log": writer.rows(),
-                    },
-                    path,
-                )
+                payloads = {
+                    "model": trainable_state(model),
+                    "g_optimizer": g_optimizer.state_dict(),
+                    "disc": disc.state_dict(),
+                    "d_optimizer": d_optimizer.state_dict(),
+                    "rng": rng_state(rng),
+                }
+                checkpoints.save(step, payloads, {"log": writer.rows()})
             bar.advance(task)
     return model

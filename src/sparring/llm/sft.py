@@ -24,7 +24,7 @@ from sparring.hf.grpo import weights_finite
 from sparring.hf.models import trainable_state
 from sparring.llm.config import AlignConfig
 from sparring.llm.tasks import PairData
-from sparring.runs import RunWriter, TrainingDiverged, atomic_torch_save, check_finite
+from sparring.runs import RunWriter, TrainingDiverged, check_finite
 
 PHASE = "sft"
 
@@ -52,16 +52,16 @@ def sft_train(
     per_step, micro = t.prompts_per_step * t.num_generations, t.num_generations
     order = visit_order(len(pairs.train_prompts), steps * per_step, cfg.seed + 11)
     prompts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in pairs.train_prompts]
-    path = writer.path / "checkpoints" / f"{PHASE}-last.pt"
+    checkpoints = writer.dir.checkpoints(PHASE, enabled=writer.is_main)
     start = 0
-    if writer.resumed and path.is_file():
-        state = torch.load(path, weights_only=False)
-        model.load_state_dict(state["model"], strict=False)
-        if state["step"] >= steps:  # a finished phase: its rows stay, and so do the later phases'
-            return model, state["log"]
-        optimizer.load_state_dict(state["optimizer"])
-        start = state["step"]
-        writer.rewind(state["log"])
+    last = checkpoints.latest() if writer.resumed else None
+    if last is not None:
+        model.load_state_dict(last["model"], strict=False)
+        if last.step >= steps:  # a finished phase: its rows stay, and so do the later phases'
+            return model, last.state["log"]
+        optimizer.load_state_dict(last["optimizer"])
+        start = last.step
+        writer.rewind(last.state["log"])
     else:
         writer.rewind(before)
     with Progress(disable=not writer.is_main) as bar:
@@ -90,7 +90,6 @@ def sft_train(
             writer.log({"step": step, "phase": PHASE, "sft_loss": loss_value, "grad_norm": grad_norm, "tokens": int(tokens),
                         "step_time": time.perf_counter() - started})
             if step % t.checkpoint_every == 0 or step == steps:
-                payload = {"model": trainable_state(model), "optimizer": optimizer.state_dict(), "step": step, "log": writer.rows()}
-                atomic_torch_save(payload, path)
+                checkpoints.save(step, {"model": trainable_state(model), "optimizer": optimizer.state_dict()}, {"log": writer.rows()})
             bar.advance(task)
     return model, writer.rows()

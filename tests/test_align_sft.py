@@ -127,6 +127,54 @@ def test_sft_warmup_runs_sft_then_d_then_grpo_and_resumes_without_losing_rows(
     assert json.loads((run / "summary.json").read_text())["evaluation"]["after"]["nll_of_real"] == pytest.approx(first["nll_of_real"])
 
 
+TIMING = ("elapsed_s", "step_time", "d_seconds", "d_share")
+
+
+def _same_rows(a: list[dict], b: list[dict]) -> bool:
+    """The same rows, timings aside (floats to 1e-6: a resumed GRPO step runs the same arithmetic)."""
+
+    def same(x: object, y: object) -> bool:
+        if isinstance(x, float) and isinstance(y, float):
+            return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9)
+        return x == y
+
+    keys = lambda r: {k for k in r if k not in TIMING}  # noqa: E731
+    return len(a) == len(b) and all(keys(x) == keys(y) and all(same(x[k], y[k]) for k in keys(x)) for x, y in zip(a, b, strict=True))
+
+
+@pytest.fixture(scope="module")
+def warm_run(tiny_llm: Path, pairs_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("warm") / "uninterrupted"
+    args = [*data_args(tiny_llm, pairs_file), "--lora", "--preset", "smoke", "--set", "train.sft_warmup_steps=2"]
+    assert main(["align", *args, "--out", str(run)]) == 0
+    return run
+
+
+# The checkpoint writes of the warm run: SFT steps 1-2, D pre-training (3), GRPO steps 1-2 (4, 5).
+@pytest.mark.parametrize("crash_at", [2, 3, 4, 5], ids=["sft", "d_pretrain", "grpo-1", "grpo-2"])
+def test_align_killed_at_a_phase_boundary_resumes_to_the_same_rows(
+    tiny_llm: Path, pairs_file: Path, warm_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_at: int
+) -> None:
+    from sparring.checkpoints import Checkpoints
+
+    real, calls = Checkpoints.complete, [0]
+
+    def crashing_complete(self, *a, **k):  # noqa: ANN001, ANN002, ANN003
+        calls[0] += 1
+        if calls[0] == crash_at:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    run = tmp_path / "killed"
+    args = [*data_args(tiny_llm, pairs_file), "--lora", "--preset", "smoke", "--set", "train.sft_warmup_steps=2", "--out", str(run)]
+    monkeypatch.setattr(Checkpoints, "complete", crashing_complete)
+    assert main(["align", *args]) == 130
+    monkeypatch.undo()
+    assert not (run / "summary.json").exists()
+    assert main(["align", *args, "--resume"]) == 0
+    assert _same_rows(rows(run), rows(warm_run)), (rows(run), rows(warm_run))
+
+
 def _fails(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     capsys.readouterr()
     assert main(["align", *args]) == 2

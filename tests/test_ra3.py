@@ -12,6 +12,7 @@ import torch
 pytest.importorskip("transformers")
 
 from code_fixtures import build_tiny_code_llm, write_tiny_mbpp  # noqa: E402
+from sparring.checkpoints import Checkpoints  # noqa: E402
 from sparring.cli import main  # noqa: E402
 from sparring.code import ra3  # noqa: E402
 from sparring.code.latents import (  # noqa: E402
@@ -161,31 +162,103 @@ def test_ra3_smoke_then_ntp_at_the_same_token_budget(tiny: tuple[Path, Path], tm
     assert ntp["tokens_trained"] - summary["tokens_trained"] < 2 * 256  # overshoots by less than one batch
 
 
-def test_resume_after_a_crash_in_the_second_iteration(
-    tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def _rows(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows]
+
+
+def _crash_at_save(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """The n-th checkpoint write of the run raises KeyboardInterrupt instead (a kill at that phase boundary)."""
+    real_save, calls = Checkpoints.save, [0]
+
+    def crashing_save(self, *a, **k):  # noqa: ANN001, ANN002, ANN003
+        calls[0] += 1
+        if calls[0] == n:
+            raise KeyboardInterrupt
+        return real_save(self, *a, **k)
+
+    monkeypatch.setattr(Checkpoints, "save", crashing_save)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    model_dir, mbpp = tiny
+    root = tmp_path_factory.mktemp("uninterrupted")
+    common = ["--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "checkpoint_every=1"]
+    assert main(["ra3", *common, "--set", "iterations=2", "--out", str(root / "ra3")]) == 0
+    assert main(["ntp", *common, "--set", "iterations=2", "--out", str(root / "ntp")]) == 0
+    return {"ra3": root / "ra3", "ntp": root / "ntp"}
+
+
+# The checkpoint writes of a two-iteration smoke run: 1 E-step (1), M-step SFT steps (2, 3), EM (4),
+# then the same for iteration 2 (5-8). A kill before each is a kill at that phase boundary.
+@pytest.mark.parametrize("crash_at", [1, 3, 4, 5, 6, 8], ids=lambda n: f"save-{n}")
+def test_ra3_killed_at_a_phase_boundary_resumes_to_the_same_run(
+    tiny: tuple[Path, Path], uninterrupted: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_at: int
 ) -> None:
     model_dir, mbpp = tiny
-    args = ["ra3", "--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "iterations=2"]
-    args += ["--out", str(tmp_path / "r")]
-    real_sft, calls = ra3.sft, []
-
-    def crashing_sft(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_sft(*a, **k)
-
-    monkeypatch.setattr(ra3, "sft", crashing_sft)
+    args = ["ra3", "--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "iterations=2",
+            "--set", "checkpoint_every=1", "--out", str(tmp_path / "r")]
+    _crash_at_save(monkeypatch, crash_at)
     assert main(args) == 130  # interrupted
-    assert not (tmp_path / "r" / "summary.json").exists() and (tmp_path / "r" / "checkpoints" / "iter-1" / "state.json").is_file()
-    monkeypatch.setattr(ra3, "sft", real_sft)
+    monkeypatch.undo()
+    assert not (tmp_path / "r" / "summary.json").exists()
+    assert main([*args, "--resume"]) == 0
+    assert _rows(tmp_path / "r") == _rows(uninterrupted["ra3"])
+    done = json.loads((tmp_path / "r" / "summary.json").read_text())
+    expected = json.loads((uninterrupted["ra3"] / "summary.json").read_text())
+    assert {k: v for k, v in done.items() if "time" not in k} == {k: v for k, v in expected.items() if "time" not in k}
+
+
+def test_a_changed_setting_is_refused_on_resume_and_a_finished_run_is_left_alone(
+    tiny: tuple[Path, Path], uninterrupted: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    model_dir, mbpp = tiny
+    args = ["ra3", "--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "iterations=2",
+            "--set", "checkpoint_every=1", "--resume", "--out", str(uninterrupted["ra3"])]
     capsys.readouterr()
-    assert main([*args[:-2], "--think-cost", "0.2", "--resume", "--out", str(tmp_path / "r")]) == 2  # a changed flag is refused
+    assert main([*args, "--think-cost", "0.2"]) == 2  # a changed flag is refused
     err = capsys.readouterr().err
     assert "estep.think_cost" in err and len(err.strip().splitlines()) == 1, err
-    assert main([*args[:-2], "--resume", "--out", str(tmp_path / "r")]) == 0
-    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
-    assert [(r["phase"], r["iteration"]) for r in rows] == [("estep", 1), ("em", 1), ("estep", 2), ("em", 2)]
+    before = (uninterrupted["ra3"] / "metrics.jsonl").read_text()
+    assert main(args) == 0
+    assert "already complete" in capsys.readouterr().err
+    assert (uninterrupted["ra3"] / "metrics.jsonl").read_text() == before
+
+
+def test_ntp_killed_mid_way_continues_from_its_checkpoint(
+    tiny: tuple[Path, Path], uninterrupted: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_dir, mbpp = tiny
+    args = ["ntp", "--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "iterations=2",
+            "--set", "checkpoint_every=1", "--out", str(tmp_path / "n")]
+    _crash_at_save(monkeypatch, 3)  # after two optimiser steps of four
+    assert main(args) == 130
+    monkeypatch.undo()
+    trained_before = [r["sft_step"] for r in _rows(tmp_path / "n")]
+    assert trained_before == [1, 2, 3]  # step 3 was logged, its checkpoint never written
+    assert main([*args, "--resume"]) == 0
+    assert _rows(tmp_path / "n") == _rows(uninterrupted["ntp"])
+    assert json.loads((tmp_path / "n" / "config.json").read_text())["sft_epochs"] == 2  # what ran: iterations x mstep.epochs
+
+
+def test_a_torn_newest_checkpoint_resumes_from_the_previous_one(
+    tiny: tuple[Path, Path], uninterrupted: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model_dir, mbpp = tiny
+    args = ["ntp", "--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "iterations=2",
+            "--set", "checkpoint_every=1", "--out", str(tmp_path / "n")]
+    _crash_at_save(monkeypatch, 4)
+    assert main(args) == 130
+    monkeypatch.undo()
+    newest = tmp_path / "n" / "checkpoints" / "sft" / "step-3" / "optimizer.pt"
+    newest.write_bytes(newest.read_bytes()[:100])  # truncated
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "skipping torn checkpoint" in err and "step-3" in err and "continuing from" in err and "step-2" in err
+    assert _rows(tmp_path / "n") == _rows(uninterrupted["ntp"])
 
 
 def test_bad_inputs_fail_in_one_line(tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

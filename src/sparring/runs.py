@@ -193,7 +193,7 @@ METRICS = "metrics.jsonl"
 
 # Facts a run records in config.json beside its settings; they are not settings, so neither the
 # config loader nor the resume check reads them.
-RUN_FACTS = ("model_path", "train_task_ids", "token_budget")
+RUN_FACTS = ("model_path", "train_task_ids", "token_budget", "sft_epochs")
 
 # Settings that may differ on --resume: they change where or how fast a run computes, or how often
 # it saves, never what it computes. Any other difference is refused with one line naming it.
@@ -263,6 +263,11 @@ class RunWriter:
         self._started = time.perf_counter()
         self._tensorboard: Any = None
         self._lock: int | None = None
+
+    @property
+    def already_complete(self) -> bool:
+        """A ``--resume`` of a finished run: ``start_run`` has said so; the command returns its summary."""
+        return self.resumed and self.dir.is_complete()
 
     @property
     def path(self) -> Path:
@@ -439,7 +444,9 @@ def start_run(
         writer = RunWriter(run, resumed=False)
         writer._lock = lock
         run.write_config({**config, **(facts or {})})
-    if report_to == "tensorboard" and not run.is_complete():
+    if writer.already_complete:
+        print(f"{writer.path} is already complete; nothing to resume.", file=sys.stderr)
+    elif report_to == "tensorboard":
         writer._tensorboard = _tensorboard_writer(run.path / "tensorboard")
     return writer
 

@@ -52,6 +52,7 @@ class RA3Config:
     mstep: MStepConfig = field(default_factory=MStepConfig)
     iterations: int = setting(3, "EM iterations")
     batch_size: int = setting(16, "forward/generation batch")
+    checkpoint_every: int = setting(100, "SFT optimiser steps between checkpoints (the M-step, NTP; safe to change on resume)")
     seed: int = setting(0, "seed of sampling and data order")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
 
@@ -159,7 +160,7 @@ def validate(cfg: Any) -> None:
         ">= 1",
     )
     need(cfg.mstep.lr > 0, "mstep.lr", "> 0")
-    need(cfg.iterations >= 1 and cfg.batch_size >= 1, "iterations/batch_size", ">= 1")
+    need(cfg.iterations >= 1 and cfg.batch_size >= 1 and cfg.checkpoint_every >= 1, "iterations/batch_size/checkpoint_every", ">= 1")
 
 
 KINDS = (

@@ -29,9 +29,9 @@ gathered so that every rank trains on the same annotated programs; rank 0 writes
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import random
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from rich.progress import Progress
 
+from sparring.checkpoints import Checkpoints, restore_rng, rng_state
 from sparring.code.benchmarks import load_benchmark
 from sparring.code.config import RA3Config
 from sparring.code.latents import (
@@ -63,7 +64,7 @@ from sparring.hf.generation import encode_with_char_mask, span_logprobs, token_l
 from sparring.hf.models import save_model
 from sparring.parallel import ONE_PROCESS, DataParallel
 from sparring.rl.losses import group_advantages
-from sparring.runs import RunDir, RunWriter, atomic_write_json, atomic_write_text, check_run, start_run
+from sparring.runs import RunDir, RunWriter, atomic_write_text, check_run, start_run
 
 Position = tuple[int, int]  # (document index, line index)
 
@@ -281,20 +282,41 @@ def sft(
     char_masks: Sequence[Sequence[bool]],
     cfg: RA3Config,
     seed: int,
+    epochs: int,
     token_budget: int | None = None,
     log: Callable[[dict[str, Any]], None] = lambda row: None,
     dp: DataParallel = ONE_PROCESS,
+    checkpoints: Checkpoints | None = None,
+    writer: RunWriter | None = None,
+    before: dict[str, Any] | None = None,
 ) -> int:
-    """Next-token loss on the masked-in tokens, ``mstep.epochs`` passes or until ``token_budget``
-    tokens have been trained on; returns the tokens trained on. Under data parallelism every rank
-    draws the same batch and trains on its share, the loss divided by the batch's tokens on all ranks."""
+    """Next-token loss on the masked-in tokens, ``epochs`` passes or until ``token_budget`` tokens
+    have been trained on; returns the tokens trained on. Under data parallelism every rank draws the
+    same batch and trains on its share, the loss divided by the batch's tokens on all ranks.
+
+    With ``checkpoints`` (and the run's ``writer``) the loop saves every ``cfg.checkpoint_every``
+    optimiser steps and continues from the newest complete one: the batches are a seeded sequence,
+    so the resumed loop skips the ones it has trained on and draws the same ones next. The logs go
+    back to that checkpoint, or to ``before`` (where they stood when the loop began) without one."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.mstep.lr, weight_decay=0.0)
     size = cfg.mstep.batch_size
     trained, step, epochs_done = 0, 0, 0
+    last = checkpoints.latest() if checkpoints is not None and writer is not None and writer.resumed else None
+    if last is not None:
+        model.load_state_dict(last["model"])
+        optimizer.load_state_dict(last["optimizer"])
+        restore_rng(last["rng"])
+        trained, step, epochs_done = last.state["trained"], last.step, last.state["epochs_done"]
+    if writer is not None:
+        writer.rewind(last.state["log"] if last is not None else before)
+    batches = shuffled_batches(len(texts), size, random.Random(seed))
+    for _ in range(step):  # the batches the checkpoint has trained on
+        next(batches)
     model.train()
     with Progress(transient=True, disable=not dp.is_main) as bar:
-        task = bar.add_task("SFT", total=token_budget or cfg.mstep.epochs * -(-len(texts) // size))
-        for picked, ends_epoch in shuffled_batches(len(texts), size, random.Random(seed)):
+        task = bar.add_task("SFT", total=token_budget or epochs * -(-len(texts) // size), completed=trained if token_budget else step)
+        while (trained < token_budget) if token_budget else (epochs_done < epochs):
+            picked, ends_epoch = next(batches)
             mine = dp.share(picked)
             optimizer.zero_grad(set_to_none=True)
             local_loss = 0.0
@@ -313,8 +335,9 @@ def sft(
             trained, step, epochs_done = trained + tokens, step + 1, epochs_done + ends_epoch
             log({"sft_step": step, "sft_loss": dp.sum(local_loss), "tokens_trained": trained})
             bar.advance(task, tokens if token_budget else 1)
-            if (trained >= token_budget) if token_budget else (epochs_done >= cfg.mstep.epochs):
-                break
+            if checkpoints is not None and writer is not None and step % cfg.checkpoint_every == 0:
+                state = {"trained": trained, "epochs_done": epochs_done, "log": writer.rows()}
+                checkpoints.save(step, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state()}, state)
     model.eval()
     return trained
 
@@ -325,6 +348,9 @@ def sft(
 def train_ra3(
     cfg: RA3Config, out: str | Path, resume: bool = False, log: Callable[[str], None] = print, report_to: str = "none"
 ) -> dict[str, Any]:
+    """The EM loop. Each iteration ends with a checkpoint of the model (``checkpoints/em``); within
+    one, the E-step's outcome (``checkpoints/estep``) and the M-step's SFT (``checkpoints/mstep-N``)
+    are checkpointed too, so a resume continues at the phase it was in."""
     from sparring.hf.models import load_model_and_tokenizer
 
     dp = start_parallel(cfg)
@@ -332,27 +358,29 @@ def train_ra3(
     if dp.is_main:
         check_run(out, to_dict(cfg), resume, report_to=report_to)
     task_ids, docs = expert_documents(cfg)
-    checkpoints = Path(out) / "checkpoints"
-    done = _completed_iterations(checkpoints) if resume else 0
-    start_from = str(checkpoints / f"iter-{done}") if done else cfg.model
+    run = RunDir(out)
+    last = run.checkpoints(EM).latest() if resume and run.config_path.is_file() else None
+    done = last.step if last is not None else 0
+    start_from = str(last.path("model")) if last is not None else cfg.model
     model, tokenizer, model_path = load_model_and_tokenizer(start_from, dp.device_for(resolve_device(cfg.device)))
     facts = {"model_path": model_path, "train_task_ids": task_ids}
     with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to, is_main=dp.is_main) as writer:
-        if writer.dir.is_complete():
-            log(f"{writer.path} is already complete; nothing to resume.")
+        if writer.already_complete:
             return writer.dir.read_summary() or {}
-        state = json.loads((checkpoints / f"iter-{done}" / "state.json").read_text()) if done else {"tokens_trained": 0, "log": None}
-        writer.rewind(state["log"])
+        state = {"tokens_trained": last.state["tokens_trained"]} if last is not None else {"tokens_trained": 0}
+        state["log"] = last.state["log"] if last is not None else None  # where the logs stand after the last iteration
+        em = writer.dir.checkpoints(EM, enabled=dp.is_main)
         for iteration in range(done + 1, cfg.iterations + 1):
             state = em_iteration(writer, model, tokenizer, task_ids, docs, cfg, iteration, state, log, dp)
-            state["log"] = writer.rows()
-            if dp.is_main:
-                folder = checkpoints / f"iter-{iteration}"
-                checkpoints.mkdir(exist_ok=True)
-                save_model(model, tokenizer, folder)
-                atomic_write_json(folder / "state.json", {"iteration": iteration, **state})  # written last: the iteration is complete
+            weights = {"model": lambda folder: save_model(model, tokenizer, folder)}
+            em.save(iteration, state=state, folders=weights)
+            if dp.is_main:  # the iteration's M-step checkpoints are behind the one just written
+                shutil.rmtree(writer.dir.checkpoints(f"{MSTEP}-{iteration}").folder, ignore_errors=True)
         summary = {"algo": "ra3", "tokens_trained": state["tokens_trained"], "iterations": cfg.iterations}
         return _finish(writer, model, tokenizer, summary)
+
+
+EM, ESTEP, MSTEP = "em", "estep", "mstep"  # RUN_DIR/checkpoints/<phase>/step-N (N: the EM iteration, or the M-step's SFT step)
 
 
 def em_iteration(
@@ -367,8 +395,59 @@ def em_iteration(
     log: Callable[[str], None],
     dp: DataParallel = ONE_PROCESS,
 ) -> dict[str, Any]:
-    """One EM iteration: the E-step trains a proposal, which annotates the programs; the M-step is SFT on them."""
+    """One EM iteration: the E-step trains a proposal, which annotates the programs; the M-step is SFT on them.
+    On a resume it continues from the iteration's newest checkpoint; the logs are cut back once, to
+    that checkpoint (``state["log"]``: where they stood after the previous iteration)."""
     seed = cfg.seed * 1000 + iteration
+    all_positions = [(d, t) for d, doc in enumerate(docs) for t in latent_positions(doc)]
+    estep = writer.dir.checkpoints(ESTEP, enabled=dp.is_main)
+    found = estep.latest() if writer.resumed else None
+    if found is not None and found.step == iteration:  # the E-step of this iteration is done
+        restore_rng(found["rng"])
+        outcome, position = found.state["outcome"], found.state["log"]
+    else:
+        writer.rewind(state["log"])
+        outcome = e_step(writer, model, tokenizer, docs, all_positions, cfg, iteration, seed, log, dp)
+        position = writer.rows()
+        estep.save(iteration, {"rng": rng_state()}, {"outcome": outcome, "log": position})
+    comments = [{int(t): text for t, text in c.items()} for c in outcome["comments"]]
+    texts = [assemble(doc, c) for doc, c in zip(docs, comments, strict=True)]
+    masks = [code_char_mask(doc, c, include_comments=not cfg.mstep.mask_comments) for doc, c in zip(docs, comments, strict=True)]
+    if dp.is_main:
+        (writer.path / "annotated").mkdir(exist_ok=True)
+        atomic_write_text(
+            writer.path / "annotated" / f"iter-{iteration}.jsonl",
+            "".join(json.dumps({"task_id": t, "text": text}) + "\n" for t, text in zip(task_ids, texts, strict=True)),
+        )
+    for p in model.parameters():  # M-step
+        p.requires_grad_(True)
+    mstep = writer.dir.checkpoints(f"{MSTEP}-{iteration}", enabled=dp.is_main)
+    trained = sft(model, tokenizer, texts, masks, cfg, seed, cfg.mstep.epochs, dp=dp, checkpoints=mstep, writer=writer, before=position)
+    tokens_trained = state["tokens_trained"] + trained
+    em_row = {"phase": "em", "iteration": iteration, **outcome["row"], "mstep_tokens": trained, "tokens_trained": tokens_trained}
+    writer.log(em_row, guard=("elbo_per_token", "elbo_full_per_token", "ntp_logp_per_token"), where=f"iteration {iteration}")
+    log(
+        f"iter {iteration}: ELBO {em_row['elbo_per_token']:.4f} (full {em_row['elbo_full_per_token']:.4f}) vs NTP "
+        f"{em_row['ntp_logp_per_token']:.4f} nats/token, "
+        f"think rate {em_row['think_rate']:.3f}, M-step {trained} tokens"
+    )
+    return {**state, "tokens_trained": tokens_trained, "log": writer.rows()}
+
+
+def e_step(
+    writer: RunWriter,
+    model: Any,
+    tokenizer: Any,
+    docs: list[Document],
+    all_positions: list[Position],
+    cfg: RA3Config,
+    iteration: int,
+    seed: int,
+    log: Callable[[str], None],
+    dp: DataParallel = ONE_PROCESS,
+) -> dict[str, Any]:
+    """The E-step and the posterior choice: a proposal trained from the model, the comments it
+    chooses for every program, and the ELBO terms of those (JSON, so a checkpoint can hold it)."""
     torch.manual_seed(seed)
     model.eval()
     for p in model.parameters():
@@ -377,9 +456,8 @@ def em_iteration(
     for p in policy.parameters():
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.estep.lr, weight_decay=0.0)
-    all_positions = [(d, t) for d, doc in enumerate(docs) for t in latent_positions(doc)]
     rng = random.Random(seed)
-    for step in range(1, cfg.estep.steps + 1):  # E-step
+    for step in range(1, cfg.estep.steps + 1):
         positions = rng.sample(all_positions, min(cfg.estep.positions_per_step, len(all_positions)))
         row = estep_update(policy, model, tokenizer, optimizer, docs, positions, cfg, seed * 100 + step, dp)
         row = {"phase": "estep", "iteration": iteration, "step": step, **row}
@@ -394,21 +472,7 @@ def em_iteration(
     joint, _ = code_logprob(model, tokenizer, docs, comments, cfg, with_comments=True, dp=dp)
     without_z, _ = code_logprob(model, tokenizer, docs, [{} for _ in docs], cfg, dp=dp)
     comment_chars = [len(c.strip()) for doc_comments in comments for c in doc_comments.values()]
-    texts = [assemble(doc, c) for doc, c in zip(docs, comments, strict=True)]
-    masks = [code_char_mask(doc, c, include_comments=not cfg.mstep.mask_comments) for doc, c in zip(docs, comments, strict=True)]
-    if dp.is_main:
-        (writer.path / "annotated").mkdir(exist_ok=True)
-        atomic_write_text(
-            writer.path / "annotated" / f"iter-{iteration}.jsonl",
-            "".join(json.dumps({"task_id": t, "text": text}) + "\n" for t, text in zip(task_ids, texts, strict=True)),
-        )
-    for p in model.parameters():  # M-step
-        p.requires_grad_(True)
-    trained = sft(model, tokenizer, texts, masks, cfg, seed, dp=dp)
-    tokens_trained = state["tokens_trained"] + trained
-    em_row = {
-        "phase": "em",
-        "iteration": iteration,
+    row = {
         "elbo_per_token": temporal_elbo(with_z, thinks, cfg.estep.think_cost, n_code),
         "elbo_full_per_token": full_elbo(joint, log_q, n_code),
         "log_pz_per_token": (joint - with_z) / max(n_code, 1),  # the comments' tokens under the model (the prior)
@@ -417,16 +481,8 @@ def em_iteration(
         "think_rate": thinks / max(len(all_positions), 1),
         "gain_mean": sum(gains) / len(gains) if gains else 0.0,
         "comment_chars_mean": sum(comment_chars) / len(comment_chars) if comment_chars else 0.0,
-        "mstep_tokens": trained,
-        "tokens_trained": tokens_trained,
     }
-    writer.log(em_row, guard=("elbo_per_token", "elbo_full_per_token", "ntp_logp_per_token"), where=f"iteration {iteration}")
-    log(
-        f"iter {iteration}: ELBO {em_row['elbo_per_token']:.4f} (full {em_row['elbo_full_per_token']:.4f}) vs NTP "
-        f"{em_row['ntp_logp_per_token']:.4f} nats/token, "
-        f"think rate {em_row['think_rate']:.3f}, M-step {trained} tokens"
-    )
-    return {**state, "tokens_trained": tokens_trained}
+    return {"comments": [{str(t): text for t, text in c.items()} for c in comments], "row": row}
 
 
 def train_ntp(
@@ -438,8 +494,8 @@ def train_ntp(
     report_to: str = "none",
 ) -> dict[str, Any]:
     """The NTP baseline: the same SFT, the same documents, no latents, ``token_budget`` trained tokens
-    (default: ``iterations x mstep.epochs`` passes). It has no intermediate checkpoint: a resumed
-    run that had not finished trains again from the start, in the same directory."""
+    (default: ``iterations x mstep.epochs`` passes, recorded as ``sft_epochs`` in config.json). It
+    checkpoints every ``checkpoint_every`` optimiser steps and a resume continues from there."""
     from sparring.hf.models import load_model_and_tokenizer
 
     dp = start_parallel(cfg)
@@ -448,21 +504,21 @@ def train_ntp(
         check_run(out, to_dict(cfg), resume, report_to=report_to)
     task_ids, docs = expert_documents(cfg)
     model, tokenizer, model_path = load_model_and_tokenizer(cfg.model, dp.device_for(resolve_device(cfg.device)))
-    facts = {"model_path": model_path, "token_budget": token_budget, "train_task_ids": task_ids}
+    epochs = cfg.iterations * cfg.mstep.epochs
+    facts = {"model_path": model_path, "token_budget": token_budget, "sft_epochs": None if token_budget else epochs}
+    facts["train_task_ids"] = task_ids
     with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to, is_main=dp.is_main) as writer:
-        if writer.dir.is_complete():
-            log(f"{writer.path} is already complete; nothing to resume.")
+        if writer.already_complete:
             return writer.dir.read_summary() or {}
         started_with = writer.dir.read_config().get("token_budget")
         if started_with != token_budget:
             raise UserError(f"--resume: {writer.path} was started with a token budget of {started_with} (--match / --tokens)")
-        writer.rewind(None)
         texts = [assemble(doc, {}) for doc in docs]
         masks = [code_char_mask(doc, {}, include_comments=False) for doc in docs]
         torch.manual_seed(cfg.seed)
-        if token_budget is None:
-            cfg = dataclasses.replace(cfg, mstep=dataclasses.replace(cfg.mstep, epochs=cfg.iterations * cfg.mstep.epochs))
-        trained = sft(model, tokenizer, texts, masks, cfg, cfg.seed, token_budget, lambda row: writer.log({"phase": "sft", **row}), dp)
+        checkpoints = writer.dir.checkpoints("sft", enabled=dp.is_main)
+        record = lambda row: writer.log({"phase": "sft", **row})  # noqa: E731 - one line, one job
+        trained = sft(model, tokenizer, texts, masks, cfg, cfg.seed, epochs, token_budget, record, dp, checkpoints, writer)
         log(f"NTP: {trained} tokens trained" + (f" (budget {token_budget})" if token_budget else ""))
         return _finish(writer, model, tokenizer, {"algo": "ntp", "tokens_trained": trained, "token_budget": token_budget})
 
@@ -501,10 +557,3 @@ def _finish(writer: RunWriter, model: Any, tokenizer: Any, summary: dict[str, An
     keys = ("elbo_per_token", "elbo_full_per_token", "ntp_logp_per_token", "think_rate")
     summary = {**summary, **({k: last_em[-1][k] for k in keys if k in last_em[-1]} if last_em else {})}
     return writer.finish(summary)
-
-
-def _completed_iterations(checkpoints: Path) -> int:
-    done = [
-        int(p.name.split("-")[1]) for p in checkpoints.glob("iter-*") if (p / "state.json").is_file() and p.name.split("-")[1].isdigit()
-    ]
-    return max(done, default=0)

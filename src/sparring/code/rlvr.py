@@ -141,8 +141,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
     facts = {"model_path": model_path, "train_task_ids": ids}
     isolation()  # refused here, before the run directory exists, where nothing would separate the sandbox from this user
     with start_run(out, to_dict(cfg), resume, facts=facts, report_to=report_to, is_main=is_main) as writer:
-        if writer.dir.is_complete():
-            print(f"{writer.path} is already complete; nothing to resume.")
+        if writer.already_complete:
             return writer.dir.read_summary() or {}
         if is_main:
             print(f"sandbox: {isolation().describe()}; {style} prompts")

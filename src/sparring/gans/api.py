@@ -131,8 +131,7 @@ def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | No
     pretrained = _pretrained_generator(cfg)
     data = load_corpus(cfg, device)  # before the run directory: bad data never leaves a partial run
     with start_run(out, to_dict(cfg), resume, report_to=report_to) as writer:
-        if writer.dir.is_complete():
-            console.print(f"{writer.path} is already complete; nothing to resume.")
+        if writer.already_complete:
             return Run(writer.path)
         if data.vocab is not None:
             atomic_write_json(writer.path / VOCAB_FILE, {"words": data.vocab.words})

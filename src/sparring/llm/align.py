@@ -116,8 +116,7 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
 
     writer = start_run(out, to_dict(cfg), resume, facts={"model_path": model_path}, report_to=report_to, is_main=is_main)
     with writer:
-        if writer.dir.is_complete():
-            print(f"{writer.path} is already complete; nothing to resume.")
+        if writer.already_complete:
             return writer.dir.read_summary() or {}
         device = resolve_device(cfg.device)
         random.seed(cfg.seed)
@@ -276,17 +275,21 @@ def pretrain_or_restore_discriminator(
     """D learns real vs the starting policy's answers before the generator moves, so its first rewards
     mean something; a resumed run reloads that D instead. ``start``: where the logs stood before
     (after an SFT warm-up). Returns where they stood after it."""
+    from sparring.checkpoints import restore_rng, rng_state
+
     checkpoints = writer.dir.checkpoints(D_PRETRAIN, enabled=writer.is_main)
     last = checkpoints.latest() if writer.resumed else None
     if last is not None:
         disc.load_state_dict(last["disc"])
         d_optimizer.load_state_dict(last["optimizer"])
+        restore_rng(last["rng"])
         return last.state["log"]
     writer.rewind(start)  # rows of an attempt that died during pre-training
     if cfg.disc.pretrain_steps:
         _pretrain_discriminator(cfg, policy, tokenizer, pairs, disc, d_optimizer, writer)
     position = writer.rows()
-    checkpoints.save(cfg.disc.pretrain_steps, {"disc": disc.state_dict(), "optimizer": d_optimizer.state_dict()}, {"log": position})
+    payloads = {"disc": disc.state_dict(), "optimizer": d_optimizer.state_dict(), "rng": rng_state()}
+    checkpoints.save(cfg.disc.pretrain_steps, payloads, {"log": position})
     return position
 
 

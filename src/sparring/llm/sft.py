@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from rich.progress import Progress
 
+from sparring.checkpoints import restore_rng, rng_state
 from sparring.hf.generation import chat_prompt, encode_pairs, token_logprobs
 from sparring.hf.grpo import weights_finite
 from sparring.hf.models import trainable_state
@@ -60,6 +61,7 @@ def sft_train(
         if last.step >= steps:  # a finished phase: its rows stay, and so do the later phases'
             return model, last.state["log"]
         optimizer.load_state_dict(last["optimizer"])
+        restore_rng(last["rng"])  # LoRA's dropout draws from it
         start = last.step
         writer.rewind(last.state["log"])
     else:
@@ -90,6 +92,7 @@ def sft_train(
             writer.log({"step": step, "phase": PHASE, "sft_loss": loss_value, "grad_norm": grad_norm, "tokens": int(tokens),
                         "step_time": time.perf_counter() - started})
             if step % t.checkpoint_every == 0 or step == steps:
-                checkpoints.save(step, {"model": trainable_state(model), "optimizer": optimizer.state_dict()}, {"log": writer.rows()})
+                payloads = {"model": trainable_state(model), "optimizer": optimizer.state_dict(), "rng": rng_state()}
+                checkpoints.save(step, payloads, {"log": writer.rows()})
             bar.advance(task)
     return model, writer.rows()

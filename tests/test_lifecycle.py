@@ -70,7 +70,7 @@ def test_resume_differences_refuse_all_but_the_documented_safe_settings() -> Non
 def test_a_safe_change_on_resume_is_applied_and_a_second_writer_is_refused(tmp_path: Path) -> None:
     config = {"algo": "rlvr", "workers": 2, "lr": 1.0}
     first = start_run(tmp_path / "r", config)
-    with pytest.raises(UserError, match="being written by another run"):
+    with pytest.raises(UserError, match="being written by another sparring process"):
         start_run(tmp_path / "r", config, resume=True)
     first.close()
     with start_run(tmp_path / "r", {**config, "workers": 4}, resume=True) as again:
@@ -148,3 +148,15 @@ def test_the_lines_stand_on_the_shared_layers() -> None:
             assert not any(m.startswith(("sparring.llm", "sparring.code", "sparring.gans")) for m in imported), module
         if module.startswith("sparring.models."):
             assert not any(m.startswith("sparring.rl") for m in imported), module
+
+
+def test_evaluate_and_report_refuse_a_run_that_is_being_written(smoke_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sparring.runs import writing_into
+
+    with writing_into(smoke_run):  # what a training run or another evaluation holds
+        for verb in (["report", str(smoke_run)], ["evaluate", str(smoke_run), "--temperature", "1.0"]):
+            capsys.readouterr()
+            assert main(verb) == 2
+            err = capsys.readouterr().err
+            assert "being written by another sparring process" in err and len(err.strip().splitlines()) == 1, err
+    assert main(["report", str(smoke_run)]) == 0  # released

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sparring.errors import UserError
-from sparring.runs import atomic_torch_save, atomic_write_json
+from sparring.files import atomic_torch_save, atomic_write_json
 
 MARKER = "complete.json"
 FORMAT = 2

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from sparring.cli_options import add_run_arguments, add_unsafe_argument, allow_unsafe_if_asked, settings_epilog
 from sparring.errors import UserError
 from sparring.kinds import build_config, names
+from sparring.runs import writing_into
 
 EXIT_USAGE = 2
 
@@ -303,7 +305,8 @@ def _evaluate_align(args: argparse.Namespace) -> int:
     from sparring.llm.align import evaluate_run, evaluation_markdown
 
     for path in args.run_dirs:
-        result = evaluate_run(Path(path))
+        with writing_into(path):
+            result = evaluate_run(Path(path))
         print(f"{path}:")
         print(evaluation_markdown(result))
     return 0
@@ -432,7 +435,9 @@ def _report(args: argparse.Namespace) -> int:
     for line in [*verdict(rows), *frontier_verdicts(runs), *collapse_flags(rows)]:
         console.print(line, highlight=False)
     plot = Path(args.plot) if args.plot else (runs[0].path / "curves.png" if len(runs) == 1 else Path("curves.png"))
-    write_curves(runs, plot)
+    inside = next((run.path for run in runs if plot.resolve().parent == run.path.resolve()), None)
+    with writing_into(inside) if inside is not None else nullcontext():  # a run being written is not drawn into
+        write_curves(runs, plot)
     console.print(f"curves: {plot}", highlight=False)
     return 0
 

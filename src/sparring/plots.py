@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sparring.runs import atomic_write  # noqa: E402
+from sparring.files import atomic_write  # noqa: E402
 
 
 def new_figure(panels: int, size: tuple[float, float]) -> tuple[Any, list[Any]]:

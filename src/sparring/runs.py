@@ -33,7 +33,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,77 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sparring.errors import UserError
-
-
-def read_jsonl_log(path: Path) -> list[dict[str, Any]]:
-    """All complete rows of an append-only JSONL log; a torn last line (a crash mid-append) is ignored."""
-    if not path.exists():
-        return []
-    rows = []
-    lines = path.read_text().splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines):
-                break
-            raise UserError(f"{path}:{number}: not valid JSON") from None
-    return rows
-
-
-def truncate_jsonl_log(path: Path, n_rows: int) -> None:
-    """Keep the first ``n_rows`` complete rows of a JSONL log (a torn last line goes too)."""
-    if path.exists():
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in read_jsonl_log(path)[:n_rows]))
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give them the usual permissions
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(Path(path), lambda handle: handle.write(text.encode()))
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(_json_safe(data), indent=2) + "\n")
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    import torch  # here, so that the CLI and the config engine start without torch
-
-    atomic_write(Path(path), lambda handle: torch.save(obj, handle))
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinity are not JSON; they become null so every reader can parse every file."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
+from sparring.files import atomic_write_json, atomic_write_text, json_safe, read_jsonl_log, truncate_jsonl_log
 
 
 class RunDir:
@@ -160,7 +89,7 @@ class RunDir:
 
     def append_jsonl(self, name: str, row: dict[str, Any]) -> None:
         with open(self.path / name, "a") as handle:
-            handle.write(json.dumps(_json_safe(row)) + "\n")
+            handle.write(json.dumps(json_safe(row)) + "\n")
             handle.flush()
 
     # ---- summary, samples ------------------------------------------------------------------
@@ -350,15 +279,27 @@ def _tensorboard_writer(path: Path) -> Any:
     return SummaryWriter(log_dir=str(path))
 
 
-def _lock(run: Path) -> int:
+def _lock(run: Path, busy: str = "choose a new --out") -> int:
     """An flock on the claim file for the run's lifetime: two processes never write one run."""
     fd = os.open(run / CLAIM_FILE, os.O_CREAT | os.O_WRONLY, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise UserError(f"{run} is being written by another run (choose a new --out)") from None
+        raise UserError(f"{run} is being written by another sparring process ({busy})") from None
     return fd
+
+
+@contextmanager
+def writing_into(run: str | Path) -> Iterator[Path]:
+    """The claim of an existing run for a command that adds files to it (``evaluate``, ``report``):
+    the same lock a training run holds, so a run being trained or evaluated is never written twice."""
+    path = Path(run)
+    lock = _lock(path, "try again when it has finished")
+    try:
+        yield path
+    finally:
+        os.close(lock)
 
 
 def _claim(run: Path, resumable: bool) -> int:

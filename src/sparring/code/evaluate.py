@@ -24,7 +24,8 @@ from sparring.code.sandbox import Limits, isolation
 from sparring.data.text import jsonl_objects
 from sparring.devices import resolve_device
 from sparring.errors import UserError
-from sparring.runs import atomic_write_text, disposable_run
+from sparring.files import atomic_write_text
+from sparring.runs import disposable_run
 
 # Seconds per completion. The plus sets run hundreds of inputs; MBPP's Mbpp/123 reference (amicable numbers
 # below 10,000) takes 2.5-3.8 s on a busy 2-core machine, so 3 s would fail a correct solution.

@@ -60,11 +60,12 @@ from sparring.code.latents import (
 from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
+from sparring.files import atomic_write_text
 from sparring.hf.generation import encode_with_char_mask, span_logprobs, token_logprobs
 from sparring.hf.models import save_model
 from sparring.parallel import ONE_PROCESS, DataParallel
 from sparring.rl.losses import group_advantages
-from sparring.runs import RunDir, RunWriter, atomic_write_text, check_run, start_run
+from sparring.runs import RunDir, RunWriter, check_run, start_run
 
 Position = tuple[int, int]  # (document index, line index)
 

@@ -33,10 +33,11 @@ from sparring.code.sandbox import Limits, isolation
 from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
+from sparring.files import atomic_torch_save
 from sparring.hf.grpo import RunLogCallback, completion_text, grpo_checkpoints, grpo_config, restore, train_from, trainer_class
 from sparring.hf.models import load_causal_lm, load_tokenizer, resolve_model, save_model
 from sparring.parallel import launch_env
-from sparring.runs import atomic_torch_save, check_run, start_run
+from sparring.runs import check_run, start_run
 
 SAMPLES_FILE = "samples.jsonl"
 

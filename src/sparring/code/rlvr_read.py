@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sparring.files import read_jsonl_log
+
 OUTCOMES = ("passed", "wrong answer", "does not parse", "runtime error", "timed out")
 
 
@@ -75,7 +77,7 @@ def read_runs(runs: Sequence[str | Path]) -> dict[str, Any]:
     caps = {json.loads((Path(run) / "config.json").read_text())["max_new_tokens"] for run in runs}
     if len(caps) != 1:
         raise ValueError(f"runs with different max_new_tokens cannot be pooled: {sorted(caps)}")
-    rows = [json.loads(line) for run in runs for line in (Path(run) / "samples.jsonl").read_text().splitlines() if line.strip()]
+    rows = [row for run in runs for row in read_jsonl_log(Path(run) / "samples.jsonl")]  # a live run's torn last line is left out
     return describe_samples(rows, caps.pop())
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from sparring.cache import cache_dir
+from sparring.files import atomic_torch_save
 from sparring.models.lstm import LSTMLanguageModel, sample_sequences, seeded_normal_lm
-from sparring.runs import atomic_torch_save
 
 CACHE_VERSION = 1
 

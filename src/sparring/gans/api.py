@@ -25,13 +25,14 @@ from sparring.data.corpus import Corpus, load_corpus
 from sparring.data.text import Vocabulary, pad_after_eos
 from sparring.devices import resolve_device
 from sparring.errors import UserError
+from sparring.files import atomic_write_json
 from sparring.gans.config import sequence_length
 from sparring.gans.engine import BEST_FILE, TEXT_KEYS
 from sparring.gans.plots import plot_curves
 from sparring.gans.registry import ALGORITHMS
 from sparring.gans.session import PHASE, Session
 from sparring.metrics.nll import per_token_nll
-from sparring.runs import RunDir, RunWriter, atomic_write_json, check_run, start_run
+from sparring.runs import RunDir, RunWriter, check_run, start_run
 
 VOCAB_FILE = "vocab.json"
 

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from sparring.data.corpus import Corpus
+from sparring.files import atomic_torch_save
 from sparring.gans.session import Session
 from sparring.metrics.bleu import bleu, self_bleu
 from sparring.metrics.diversity import distinct_n
@@ -21,7 +22,6 @@ from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.models.lstm import LSTMLanguageModel
 from sparring.rl.losses import discriminator_loss, policy_gradient_loss
 from sparring.rl.rollout import lagged_update, monte_carlo_q
-from sparring.runs import atomic_torch_save
 
 # Every metrics row carries these keys, so readers never need to guess; absent values are null.
 # Evaluation rows add the generator metrics of their data source (ORACLE_KEYS or TEXT_KEYS).

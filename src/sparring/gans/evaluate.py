@@ -20,12 +20,13 @@ import torch
 
 from sparring.data.corpus import Corpus, load_corpus
 from sparring.errors import UserError
+from sparring.files import atomic_write_json, atomic_write_text
 from sparring.gans.api import Run
 from sparring.gans.config import SeqGANRunConfig
 from sparring.gans.engine import adam, discriminator_round, evaluate_generator, sample
 from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.plots import new_figure, save_figure
-from sparring.runs import atomic_write_json, atomic_write_text
+from sparring.runs import writing_into
 
 EVAL_DIR = "evaluation"
 
@@ -141,16 +142,17 @@ def evaluate_runs(paths: list[str], temperatures: list[float], out: str | None, 
         rows = sweep(run, temperatures, corpus, seed)
         rows_by_run[run.path.name] = rows
         target = run.path / EVAL_DIR
-        target.mkdir(exist_ok=True)
         floor = None
         if corpus.oracle is not None:
             from sparring.metrics.nll import per_token_nll
 
             floor = per_token_nll(corpus.oracle, corpus.test)
-        atomic_write_json(target / "temperatures.json", rows)
-        atomic_write_text(target / "temperatures.md", markdown_table(rows, corpus))
-        plot_quality_diversity({run.path.name: rows}, corpus, target / "quality-diversity.png", floor)
-        source = plot_features_pca(run, corpus, target / "features-pca.png", min(pca_samples, len(corpus.test)), seed)
+        with writing_into(run.path):
+            target.mkdir(exist_ok=True)
+            atomic_write_json(target / "temperatures.json", rows)
+            atomic_write_text(target / "temperatures.md", markdown_table(rows, corpus))
+            plot_quality_diversity({run.path.name: rows}, corpus, target / "quality-diversity.png", floor)
+            source = plot_features_pca(run, corpus, target / "features-pca.png", min(pca_samples, len(corpus.test)), seed)
         written["runs"][str(run.path)] = {"dir": str(target), "rows": rows, "pca_source": source}
     if len(runs) > 1:
         combined = Path(out or "evaluation")

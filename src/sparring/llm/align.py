@@ -30,10 +30,11 @@ from typing import Any
 from sparring.config import load, to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
+from sparring.files import atomic_torch_save, atomic_write_json, atomic_write_text, read_jsonl_log
 from sparring.hf.models import save_model
 from sparring.llm.config import AlignConfig
 from sparring.parallel import launch_env
-from sparring.runs import RunDir, RunWriter, atomic_torch_save, atomic_write_json, atomic_write_text, check_run, start_run
+from sparring.runs import RunDir, RunWriter, check_run, start_run
 
 DATA_EXTRA = "pip install 'sparring[llm]'"
 
@@ -76,7 +77,7 @@ def config_from_dict(data: dict[str, Any]) -> AlignConfig:
 
 
 def _read_pairs_file(path: Path) -> tuple[list[str], list[str]]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl_log(path)
     return [r["prompt"] for r in rows], [r["response"] for r in rows]
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sparring.data.text import read_columns
 from sparring.errors import UserError
+from sparring.files import atomic_write_text, read_jsonl_log
 from sparring.hf.models import cache_dir
 from sparring.llm.config import AlignConfig
-from sparring.runs import atomic_write_text
 
 
 @dataclass
@@ -142,13 +142,8 @@ def teacher_responses(model, tokenizer, model_path: str, cfg: AlignConfig, promp
 
     path = teacher_cache_path(model_path, cfg, draw)
     cached: dict[str, str] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-                cached[record["prompt"]] = record["response"]
-            except (json.JSONDecodeError, KeyError):
-                continue  # a torn last line from an interrupted run: that prompt is sampled again
+    for record in read_jsonl_log(path):  # a torn last line (an interrupted run): that prompt is sampled again
+        cached[record["prompt"]] = record["response"]
     missing = [p for p in dict.fromkeys(prompts) if p not in cached]
     if missing:
         texts = [chat_prompt(tokenizer, cfg.task.teacher_instruction, p) for p in missing]

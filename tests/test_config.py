@@ -2,7 +2,7 @@ import pytest
 
 from sparring.config import to_dict
 from sparring.errors import UserError
-from sparring.gans.config import PRESETS
+from sparring.gans.registry import METHODS
 from sparring.kinds import build_config, describe_settings, load_config
 
 
@@ -25,7 +25,7 @@ def test_overrides_apply_in_order_and_parse_types(tmp_path):
     toml.write_text("seed = 5\n[adversarial]\nsteps = 7\nlr = 0.5\n")
     cfg = build_config("seqgan", "smoke", toml, ["adversarial.steps=9", "discriminator.filter_sizes=1,2", "discriminator.num_filters=3,4"])
     assert cfg.seed == 5 and cfg.adversarial.steps == 9 and cfg.adversarial.lr == 0.5
-    assert cfg.discriminator.filter_sizes == (1, 2) and cfg.mle.epochs == PRESETS["seqgan"]["smoke"]["mle.epochs"]
+    assert cfg.discriminator.filter_sizes == (1, 2) and cfg.mle.epochs == METHODS["seqgan"].presets["smoke"]["mle.epochs"]
 
 
 def test_config_round_trips_through_json_dict():

@@ -15,80 +15,44 @@ The Python API mirrors the CLI, one function per command, for all three lines::
     ra3(build_config("ra3", "demo"), "runs/ra3"); ntp(build_config("ntp", "demo"), "runs/ntp", match="runs/ra3")
 
 Settings resolve in one order for every kind: defaults < preset < TOML < ``overrides`` (--set) < ``flags``.
+Importing ``sparring`` loads none of the lines (nor torch): each name is imported when first used.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
 from typing import Any
 
-from sparring.errors import UserError
-from sparring.gans.api import Run, load_run, train
-from sparring.gans.config import algorithms, presets_for
-from sparring.kinds import build_config, load_config
+# name -> the module that defines it; imported on first use (PEP 562), so `import sparring` stays light
+_API = {
+    "Run": "sparring.gans.api",
+    "train": "sparring.gans.api",
+    "load_run": "sparring.gans.api",
+    "algorithms": "sparring.gans.registry",
+    "presets_for": "sparring.gans.registry",
+    "UserError": "sparring.errors",
+    "build_config": "sparring.kinds",
+    "load_config": "sparring.kinds",
+    "align": "sparring.llm.api",
+    "generate": "sparring.llm.api",
+    "eval_code": "sparring.code.api",
+    "ra3": "sparring.code.api",
+    "ntp": "sparring.code.api",
+    "rlvr": "sparring.code.api",
+}
 
 
-def align(cfg: Any, out: str | Path, resume: bool = False, report_to: str = "none") -> dict[str, Any]:
-    """``sparring align``: returns the run's summary (its before/after evaluation included)."""
-    from sparring.llm.align import align as run_align
-
-    return run_align(cfg, out, resume=resume, report_to=report_to)
-
-
-def generate(
-    run_dir: str | Path, prompts: list[str], n: int = 1, temperature: float | None = None, max_new_tokens: int | None = None, seed: int = 0
-) -> list[str]:
-    """``sparring generate``: ``n`` responses per prompt from an align run's model (temperature 0: greedy)."""
-    from sparring.llm.align import generate_from_run
-
-    return generate_from_run(run_dir, prompts, n, temperature, max_new_tokens, seed)
+def __getattr__(name: str) -> Any:
+    if name not in _API:
+        raise AttributeError(f"module 'sparring' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_API[name]), name)
+    globals()[name] = value
+    return value
 
 
-def eval_code(benchmark: str, out: str | Path, **request: Any) -> dict[str, Any]:
-    """``sparring eval-code``: pass@k of ``samples=FILE`` or of ``model=M``; the keywords are ``EvalRequest``'s."""
-    from sparring.code.evaluate import EvalRequest, evaluate
-
-    return evaluate(EvalRequest(benchmark=benchmark, out=str(out), **{"ks": [1], **request}))
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])
 
 
-def ra3(cfg: Any, out: str | Path, resume: bool = False, report_to: str = "none") -> dict[str, Any]:
-    """``sparring ra3``: RA3 mid-training (EM over latent comments); returns the summary."""
-    from sparring.code.ra3 import train_ra3
-
-    return train_ra3(cfg, out, resume=resume, report_to=report_to)
-
-
-def ntp(
-    cfg: Any, out: str | Path, tokens: int | None = None, match: str | Path | None = None, resume: bool = False, report_to: str = "none"
-) -> dict[str, Any]:
-    """``sparring ntp``: the NTP baseline, for ``tokens`` trained tokens or as many as the ra3 run ``match``."""
-    from sparring.code.ra3 import ra3_token_budget, train_ntp
-
-    budget = ra3_token_budget(str(match)) if match is not None else tokens
-    return train_ntp(cfg, out, budget, resume=resume, report_to=report_to)
-
-
-def rlvr(cfg: Any, out: str | Path, resume: bool = False, report_to: str = "none") -> dict[str, Any]:
-    """``sparring rlvr``: GRPO with the sandbox's pass rate as the reward; returns the summary."""
-    from sparring.code.rlvr import train_rlvr
-
-    return train_rlvr(cfg, out, resume=resume, report_to=report_to)
-
-
-__all__ = [
-    "Run",
-    "UserError",
-    "algorithms",
-    "align",
-    "build_config",
-    "eval_code",
-    "generate",
-    "load_config",
-    "load_run",
-    "ntp",
-    "presets_for",
-    "ra3",
-    "rlvr",
-    "train",
-]
+__all__ = sorted(_API)
 __version__ = "0.1.0"

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
-from sparring.kinds import settings_help
+from sparring.config import ConfigKind, describe
 
 PRECEDENCE = "defaults < --preset < --config FILE.toml < --set KEY=VALUE < explicit flags"
 
 
-def settings_epilog(kind_names: list[str]) -> str:
-    return settings_help(kind_names, f"settings for --set KEY=VALUE and --config FILE.toml (applied in the order {PRECEDENCE}):")
+def settings_epilog(kinds: Sequence[ConfigKind]) -> str:
+    """The ``--help`` epilog: every setting of the given kinds with its default and its help."""
+    lines = [f"settings for --set KEY=VALUE and --config FILE.toml (applied in the order {PRECEDENCE}):"]
+    for kind in kinds:
+        if len(kinds) > 1:
+            lines.append(f"  {kind.name}:")
+        for key, type_name, default, text in describe(kind):
+            lines.append(f"    {key} ({type_name}) = {default!r}" + (f"  {text}" if text else ""))
+    return "\n".join(lines)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, preset_help: str, set_example: str, resume: bool = True) -> None:

@@ -1,32 +1,34 @@
-"""Every kind of run by the ``algo`` name its config.json carries, and the config engine by name.
+"""Every kind of run by the ``algo`` name its config.json carries, composed from the lines.
 
-The one place that knows all three lines' settings: the CLI, the Python API and the readers of
-finished runs (``report``, ``sample``, ``evaluate``) go through it.
+The lines declare their kinds (``sparring.lines``); this module gathers them the first time a
+reader needs them (``report``, ``sample``, ``evaluate``, the Python API), so importing it loads no line.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sparring.code.config import KINDS as CODE_KINDS
 from sparring.config import ConfigKind, describe, load, resolve
 from sparring.errors import UserError
-from sparring.gans.config import KINDS as GAN_KINDS
-from sparring.llm.config import KINDS as ALIGN_KINDS
+from sparring.lines import lines
 
-KINDS: dict[str, ConfigKind] = {kind.name: kind for kind in (*GAN_KINDS, *ALIGN_KINDS, *CODE_KINDS)}
-LINES = {"gan": "text GANs (sparring train)", "align": "sparring align", "code": "sparring ra3 / ntp / rlvr"}
+
+@cache
+def all_kinds() -> dict[str, ConfigKind]:
+    return {kind.name: kind for line in lines() for kind in line.kind_list()}
 
 
 def names(line: str | None = None) -> list[str]:
-    return sorted(name for name, kind in KINDS.items() if line is None or kind.line == line)
+    return sorted(name for name, kind in all_kinds().items() if line is None or kind.line == line)
 
 
 def kind_of(name: str, line: str | None = None) -> ConfigKind:
-    if name not in KINDS or (line is not None and KINDS[name].line != line):
+    kinds = all_kinds()
+    if name not in kinds or (line is not None and kinds[name].line != line):
         raise UserError(f"unknown algorithm '{name}' (choose from: {', '.join(names(line))})")
-    return KINDS[name]
+    return kinds[name]
 
 
 def build_config(
@@ -44,34 +46,16 @@ def build_config(
 def load_config(data: dict[str, Any], source: str = "config.json") -> Any:
     """A finished or interrupted run's settings, typed and validated, from its config.json."""
     algo = data.get("algo")
-    if algo not in KINDS:
+    if algo not in all_kinds():
         raise UserError(f"{source}: unknown algorithm {algo!r}")
-    return load(KINDS[algo], data, source)
+    return load(all_kinds()[algo], data, source)
 
 
 def describe_settings(kind: str) -> list[tuple[str, str, Any, str]]:
     return describe(kind_of(kind))
 
 
-def settings_help(kind_names: list[str], title: str) -> str:
-    """The ``--help`` epilog: every setting of the given kinds with its default and its help."""
-    lines = [title]
-    for name in kind_names:
-        if len(kind_names) > 1:
-            lines.append(f"  {name}:")
-        for key, kind, default, text in describe_settings(name):
-            lines.append(f"    {key} ({kind}) = {default!r}" + (f"  {text}" if text else ""))
-    return "\n".join(lines)
-
-
-def require_line(run_path: Path, algo: str, line: str, verb: str) -> None:
-    """One line for a verb given a run of another line: which kinds it takes, and what to use instead."""
-    if algo in KINDS and KINDS[algo].line == line:
-        return
-    other = {
-        "gan": "sparring sample / report / evaluate",
-        "align": "sparring generate / evaluate",
-        "code": "sparring eval-code --model RUN",
-    }
-    instead = other[KINDS[algo].line] if algo in KINDS else "its summary.json and results.jsonl"
-    raise UserError(f"{verb} takes runs of {', '.join(names(line))}; {run_path} is a {algo} run (use {instead})")
+def line_of_run(algo: str) -> str | None:
+    """The line that trains runs of ``algo`` (None: not a sparring training run, e.g. an eval-code run)."""
+    kind = all_kinds().get(algo)
+    return kind.line if kind is not None else None

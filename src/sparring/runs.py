@@ -115,6 +115,12 @@ class RunDir:
         return Checkpoints(self.path / "checkpoints" / phase, prefix, keep, enabled)
 
 
+def require_algo(run_path: Path, algo: Any, accepted: list[str], verb: str) -> None:
+    """One line for a verb given a run it cannot read: which kinds it takes, and what the run is."""
+    if algo not in accepted:
+        raise UserError(f"{verb} takes runs of {', '.join(sorted(accepted))}; {run_path} is a {algo} run")
+
+
 # ---- the lifecycle ---------------------------------------------------------------------------------
 
 CLAIM_FILE = ".sparring-claim"

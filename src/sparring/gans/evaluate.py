@@ -22,7 +22,7 @@ from sparring.data.corpus import Corpus, load_corpus
 from sparring.errors import UserError
 from sparring.files import atomic_write_json, atomic_write_text
 from sparring.gans.api import Run
-from sparring.gans.config import SeqGANRunConfig
+from sparring.gans.config import DiscriminatorConfig
 from sparring.gans.engine import adam, discriminator_round, evaluate_generator, sample
 from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.plots import new_figure, save_figure
@@ -71,7 +71,7 @@ def _discriminator_for(run: Run, corpus: Corpus, fake: torch.Tensor) -> tuple[to
     models = run.models()
     if "discriminator" in models:
         return models["discriminator"], "the run's discriminator"
-    d = SeqGANRunConfig().discriminator  # SeqGAN's D, keeping only the filter widths that fit the sequences
+    d = DiscriminatorConfig()  # SeqGAN's D, keeping only the filter widths that fit the sequences
     widths, counts = zip(*[(w, n) for w, n in zip(d.filter_sizes, d.num_filters, strict=True) if w <= corpus.seq_len], strict=True)
     disc = CNNDiscriminator(corpus.vocab_size, d.emb_dim, widths, counts, d.dropout)
     discriminator_round(disc, adam(disc.parameters(), 1e-4), corpus.train, fake, 1, d.batch_size, d.l2_reg)

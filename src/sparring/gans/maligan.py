@@ -7,19 +7,25 @@ weighted-MLE step. No Monte Carlo search: the weight belongs to the whole sequen
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from sparring.data.corpus import Corpus
+from sparring.gans.config import SequenceAdversarialConfig
 from sparring.gans.engine import (
     begin_adversarial,
+    build_lstm_gan,
     interleaved_mle,
     log_adversarial_step,
     mle_then_d_pretraining,
     sample,
     setup_lstm_gan,
 )
+from sparring.gans.method import GanMethod, without
+from sparring.gans.seqgan import PRESETS as SEQGAN_PRESETS
+from sparring.gans.seqgan import SeqGANRunConfig
 from sparring.gans.session import Session
 from sparring.models.lstm import LSTMLanguageModel
 from sparring.rl.losses import maligan_weights
@@ -54,3 +60,19 @@ def train_maligan(session: Session, cfg: Any, data: Corpus, device: torch.device
         train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)  # optional (adversarial.mle_every)
         log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(d_probs.mean()), d_loss=d_loss, train_nll=train_nll)
     return gen
+
+
+@dataclass
+class MaliGANRunConfig(SeqGANRunConfig):
+    """MaliGAN (Che et al., 2017): SeqGAN's schedule, but the generator is trained by MLE on its own samples
+    weighted by normalised importance weights D/(1-D) (minus the mean weight as a baseline). The weights
+    are per sequence, so there is no Monte Carlo search: no ``adversarial.rollouts``."""
+
+    algo: str = "maligan"
+    adversarial: SequenceAdversarialConfig = field(default_factory=SequenceAdversarialConfig)
+
+
+_MONTE_CARLO = ("adversarial.rollouts", "adversarial.rollout_update_rate")  # SeqGAN's, which MaliGAN has not
+PRESETS = {name: without(overrides, *_MONTE_CARLO) for name, overrides in SEQGAN_PRESETS.items()}
+
+METHOD = GanMethod("maligan", MaliGANRunConfig, PRESETS, train_maligan, build_lstm_gan)

@@ -7,7 +7,9 @@ from typing import Any
 import torch
 
 from sparring.data.corpus import Corpus
+from sparring.gans.config import DEMO_COMMON, SMOKE_COMMON, MLERunConfig
 from sparring.gans.engine import adam, build_generator, mle_phase
+from sparring.gans.method import GanMethod
 from sparring.gans.session import Session
 from sparring.models.lstm import LSTMLanguageModel
 
@@ -27,3 +29,8 @@ def train_mle(
         gen.load_state_dict(pretrained)
     mle_phase(session, gen, opt, data, cfg)
     return gen
+
+
+PRESETS: dict[str, dict[str, Any]] = {"paper": {}, "smoke": dict(SMOKE_COMMON), "demo": dict(DEMO_COMMON)}
+
+METHOD = GanMethod("mle", MLERunConfig, PRESETS, train_mle, build_models)

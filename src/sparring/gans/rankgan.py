@@ -9,13 +9,16 @@ Carlo search, its reward being the rank score of each completion among real sent
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from sparring.config import need, setting
 from sparring.data.corpus import Corpus
 from sparring.gans.engine import (
     begin_adversarial,
+    build_lstm_gan,
     d_pretrain_phase,
     interleaved_mle,
     log_adversarial_step,
@@ -24,6 +27,9 @@ from sparring.gans.engine import (
     sample,
     setup_lstm_gan,
 )
+from sparring.gans.method import GanMethod
+from sparring.gans.seqgan import PRESETS as SEQGAN_PRESETS
+from sparring.gans.seqgan import SeqGANRunConfig
 from sparring.gans.session import Session
 from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.models.lstm import LSTMLanguageModel
@@ -108,3 +114,27 @@ def train_rankgan(session: Session, cfg: Any, data: Corpus, device: torch.device
         train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)  # optional (adversarial.mle_every)
         log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(q[:, -1].mean()), d_loss=d_loss, train_nll=train_nll)
     return gen
+
+
+@dataclass
+class RankerConfig:
+    gamma: float = setting(4.0, "softmax sharpness over cosine similarities (RankGAN's gamma; our default)")
+    n_reference: int = setting(16, "|U|: real sentences the candidates are compared with")
+    n_compare: int = setting(16, "|C|: the comparison set each candidate is ranked within")
+
+    def check(self, cfg: Any) -> None:
+        need(self.gamma > 0 and self.n_reference >= 1 and self.n_compare >= 1, "ranker", "gamma > 0, n_reference >= 1, n_compare >= 1")
+
+
+@dataclass
+class RankGANRunConfig(SeqGANRunConfig):
+    """RankGAN (Lin et al., 2017): a ranker (D's features + cosine relevance to a real reference set) replaces
+    the classifier; the generator's Monte Carlo reward is the rank score of its completions among real sentences."""
+
+    algo: str = "rankgan"
+    ranker: RankerConfig = field(default_factory=RankerConfig)
+
+
+PRESETS = {name: dict(overrides) for name, overrides in SEQGAN_PRESETS.items()}
+
+METHOD = GanMethod("rankgan", RankGANRunConfig, PRESETS, train_rankgan, build_lstm_gan)

@@ -1,33 +1,36 @@
-"""The text-GAN algorithms by name. Each is one module with an explicit training loop.
+"""The text-GAN family by name: the one registry of the GAN line.
 
-``ALGORITHMS[name].train(session, cfg, corpus, device, pretrained)`` runs (or resumes) it;
-``ALGORITHMS[name].build(cfg, vocab_size, device)`` makes its networks, named as in checkpoints,
-so a finished run can be reloaded for sampling and evaluation.
+A method is one module (its settings, presets, loop, and its networks and losses where they are
+new) that ends with a ``METHOD = GanMethod(...)`` entry; adding it here is the only other change.
+The CLI, the config engine, ``--help``, the readers of finished runs and the tests all iterate
+``METHODS``. ``METHODS[name].train(session, cfg, corpus, device, pretrained)`` runs (or resumes) it;
+``METHODS[name].build(cfg, vocab_size, device)`` makes its networks, named as in checkpoints, so a
+finished run can be reloaded for sampling and evaluation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import torch
-
 from sparring.gans import leakgan, maligan, mle, rankgan, relgan, seqgan
-from sparring.gans.engine import build_lstm_gan
+from sparring.gans.method import GanMethod
 
-
-@dataclass(frozen=True)
-class Algorithm:
-    train: Callable[..., Any]
-    build: Callable[[Any, int, torch.device], dict[str, torch.nn.Module]]
-
-
-ALGORITHMS: dict[str, Algorithm] = {
-    "mle": Algorithm(mle.train_mle, mle.build_models),
-    "seqgan": Algorithm(seqgan.train_seqgan, build_lstm_gan),
-    "leakgan": Algorithm(leakgan.train_leakgan, leakgan.build_models),
-    "maligan": Algorithm(maligan.train_maligan, build_lstm_gan),
-    "rankgan": Algorithm(rankgan.train_rankgan, build_lstm_gan),
-    "relgan": Algorithm(relgan.train_relgan, relgan.build_models),
+METHODS: dict[str, GanMethod] = {
+    m.name: m
+    for m in (
+        mle.METHOD,
+        seqgan.METHOD,
+        leakgan.METHOD,
+        maligan.METHOD,
+        rankgan.METHOD,
+        relgan.METHOD,
+    )
 }
+
+KINDS = tuple(method.kind for method in METHODS.values())
+
+
+def algorithms() -> list[str]:
+    return sorted(METHODS)
+
+
+def presets_for(algo: str) -> list[str]:
+    return sorted(METHODS[algo].presets)

@@ -14,13 +14,17 @@ one-hots on real text (the generator learns to emit ``<eos>`` padding, as real s
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from sparring.config import need, setting
 from sparring.data.corpus import Corpus
+from sparring.gans.config import DEMO_COMMON, SMOKE_COMMON, DiscriminatorConfig, MLEConfig, MLERunConfig, needs_plain_lstm
 from sparring.gans.engine import adam, build_discriminator, discriminator_accuracy, evaluate_generator, mle_phase, row, sample
+from sparring.gans.method import GanMethod
 from sparring.gans.session import Session
 from sparring.models.cnn_discriminator import CNNDiscriminator
 from sparring.models.relgan import RelationalMemoryGenerator, inverse_temperature
@@ -104,3 +108,54 @@ def train_relgan(
             )
             session.state["window"] = {"g_loss": 0.0, "d_loss": 0.0, "n": 0}
     return gen
+
+
+@dataclass
+class RelGANModelConfig:
+    mem_slots: int = setting(1, "relational memory slots")
+    num_heads: int = setting(2, "attention heads of the relational memory")
+    head_size: int = setting(256, "size of each attention head")
+    max_inverse_temperature: float = setting(1000.0, "Gumbel-softmax beta, annealed 1 -> max: beta_n = max ** (n / N)")
+
+    def check(self, cfg: Any) -> None:
+        need(self.mem_slots >= 1 and self.num_heads >= 1 and self.head_size >= 1, "relgan.mem_slots/num_heads/head_size", ">= 1")
+        need(self.max_inverse_temperature >= 1, "relgan.max_inverse_temperature", ">= 1")
+        needs_plain_lstm(cfg, "relgan")
+
+
+@dataclass
+class RelGANAdversarialConfig:
+    steps: int = setting(3000, "adversarial generator updates")
+    batch_size: int = setting(64, "sequences per update (real and generated each)")
+    lr: float = setting(1e-4, "Adam learning rate of generator and D")
+    d_steps: int = setting(5, "discriminator updates per generator update")
+    grad_clip: float = setting(5.0, "gradient-norm clip")
+    eval_every: int = setting(100, "adversarial steps between evaluations")
+
+    def check(self, cfg: Any) -> None:
+        need(self.steps >= 0 and self.batch_size >= 2 and self.d_steps >= 1 and self.eval_every >= 1, "adversarial",
+             "steps >= 0, batch_size >= 2, d_steps >= 1, eval_every >= 1")
+        need(self.lr > 0 and self.grad_clip > 0, "adversarial.lr/grad_clip", "> 0")
+
+
+@dataclass
+class RelGANRunConfig(MLERunConfig):
+    """RelGAN (Nie et al., ICLR 2019): relational-memory generator, Gumbel-softmax relaxation with annealed
+    temperature, relativistic standard GAN loss; the discriminator sees (soft) one-hot inputs."""
+
+    algo: str = "relgan"
+    mle: MLEConfig = field(default_factory=lambda: MLEConfig(epochs=150, lr=1e-2))
+    relgan: RelGANModelConfig = field(default_factory=RelGANModelConfig)
+    discriminator: DiscriminatorConfig = field(
+        default_factory=lambda: DiscriminatorConfig(filter_sizes=(2, 3, 4, 5), num_filters=(300, 300, 300, 300), lr=1e-4, l2_reg=0.0)
+    )
+    adversarial: RelGANAdversarialConfig = field(default_factory=RelGANAdversarialConfig)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "smoke": {**SMOKE_COMMON, "relgan.head_size": 32, "adversarial.steps": 4, "adversarial.d_steps": 1, "adversarial.eval_every": 2},
+    "demo": {**DEMO_COMMON, "relgan.head_size": 64, "adversarial.steps": 200, "adversarial.d_steps": 3, "adversarial.eval_every": 50},
+}
+
+METHOD = GanMethod("relgan", RelGANRunConfig, PRESETS, train_relgan, build_models)

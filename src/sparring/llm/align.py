@@ -34,7 +34,7 @@ from sparring.files import atomic_torch_save, atomic_write_json, atomic_write_te
 from sparring.hf.models import save_model
 from sparring.llm.config import AlignConfig
 from sparring.parallel import launch_env
-from sparring.runs import RunDir, RunWriter, check_run, start_run
+from sparring.runs import RunDir, RunWriter, check_run, require_algo, start_run
 
 DATA_EXTRA = "pip install 'sparring[llm]'"
 
@@ -175,11 +175,9 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
 def check_init(cfg: AlignConfig, model_path: str) -> Path:
     """``--init RUN`` checked before anything is written: a finished align run of the same base
     model whose policy has the same form (adapter or full weights) as this run's. Returns its model."""
-    from sparring.kinds import require_line
-
     run = RunDir.open_existing(cfg.model.init)
     data = run.read_config()
-    require_line(run.path, str(data.get("algo")), "align", "--init")
+    require_algo(run.path, data.get("algo"), ["align"], "--init")
     if not run.is_complete() or not (run.path / "model").is_dir():
         raise UserError(f"--init {run.path}: the run has not finished (no summary.json or model/)")
     theirs = data.get("model_path")
@@ -449,10 +447,8 @@ def generate_from_run(
     _require_llm_stack()
     from sparring.hf.generation import chat_prompt, generate
     from sparring.hf.models import load_tokenizer, load_trained
-    from sparring.kinds import require_line
-
     run = RunDir.open_existing(run_path)
-    require_line(run.path, run.read_config()["algo"], "align", "generate")
+    require_algo(run.path, run.read_config()["algo"], ["align"], "generate")
     if not (run.path / "model").is_dir():
         raise UserError(f"{run.path}: no trained model (the run has not finished)")
     cfg = config_from_dict(run.read_config())

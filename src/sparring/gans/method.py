@@ -1,0 +1,32 @@
+"""What the GAN registry holds for one method: everything a command needs to run it by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sparring.config import ConfigKind
+from sparring.gans.config import validate
+
+
+@dataclass(frozen=True)
+class GanMethod:
+    """One text-GAN method: its settings class (sections that check themselves), named presets,
+    training loop ``train(session, cfg, corpus, device, pretrained)`` and network builder
+    ``build(cfg, vocab_size, device) -> {name: module}`` (the names its checkpoints use)."""
+
+    name: str
+    settings: type
+    presets: dict[str, dict[str, Any]]
+    train: Callable[..., Any]
+    build: Callable[..., dict[str, Any]]
+
+    @property
+    def kind(self) -> ConfigKind:
+        return ConfigKind(self.name, self.settings, self.presets, validate, "gan")
+
+
+def without(overrides: dict[str, Any], *sections: str) -> dict[str, Any]:
+    """A preset minus the keys of sections (or single keys) a method does not have."""
+    return {k: v for k, v in overrides.items() if not any(k == s or k.startswith(s + ".") for s in sections)}

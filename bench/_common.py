@@ -180,8 +180,8 @@ def seed_header(metrics: list[tuple[str, bool, str]], extra: str) -> list[str]:
 def frontier_gap(run_dir: Path, mle_dir: Path, x_key: str, y_key: str, y_sign: float) -> dict:
     """``compare_fronts`` of a run's temperature sweep against MLE's: both axes as costs."""
     from sparring.gans.api import load_run
+    from sparring.gans.frontier import compare_fronts
     from sparring.gans.report import sweep_rows
-    from sparring.metrics.frontier import compare_fronts
 
     fronts = [[(r[x_key], y_sign * r[y_key]) for r in sweep_rows(load_run(p))] for p in (run_dir, mle_dir)]
     return compare_fronts(fronts[0], fronts[1])

@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=5000)
     parser.add_argument("--only", default="", help="comma-separated setting indices (default: all)")
     args = parser.parse_args()
-    from sparring.data.corpus import load_corpus
+    from sparring.gans.corpus import load_corpus
     from sparring.gans.engine import (
         adam,
         build_discriminator,

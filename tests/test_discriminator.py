@@ -1,8 +1,8 @@
 import torch
 
 from sparring.gans.engine import adam, discriminator_accuracy, discriminator_round
-from sparring.models.cnn_discriminator import CNNDiscriminator
-from sparring.rl.losses import discriminator_loss
+from sparring.gans.losses import discriminator_loss
+from sparring.gans.models.cnn_discriminator import CNNDiscriminator
 
 
 def test_discriminator_separates_two_trivially_different_sets():

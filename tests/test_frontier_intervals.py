@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from sparring.metrics.frontier import compare_fronts, interpolate, pareto_front
+from sparring.gans.frontier import compare_fronts, interpolate, pareto_front
 from sparring.metrics.intervals import format_interval, mean_interval, paired_verdict, t_critical
 
 

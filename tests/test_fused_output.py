@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sparring.models.fused_output import linear_cross_entropy
+from sparring.gans.models.fused_output import linear_cross_entropy
 
 
 @pytest.mark.parametrize("scale", [0.1, 10.0])  # small logits take the no-shift path, large ones the max-shift path

@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
-from sparring.models.relgan import inverse_temperature
-from sparring.rl.losses import maligan_weights, rank_scores, ranker_loss, rsgan_losses
+from sparring.critics.losses import bradley_terry_loss
+from sparring.gans.losses import maligan_weights, rank_scores, ranker_loss
+from sparring.gans.models.relgan import inverse_temperature
 
 
 def test_maligan_weights_by_hand():
@@ -26,9 +27,9 @@ def test_rank_scores_by_hand():
     assert ranker_loss(torch.tensor([0.5]), torch.tensor([0.5])).item() == pytest.approx(2 * math.log(2))
 
 
-def test_rsgan_losses_by_hand():
+def test_relativistic_losses_are_bradley_terry_by_hand():
     real, fake = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0])
-    d_loss, g_loss = rsgan_losses(real, fake)
+    d_loss, g_loss = bradley_terry_loss(real, fake), bradley_terry_loss(fake, real)
     assert d_loss.item() == pytest.approx((math.log1p(math.exp(-2)) + math.log(2)) / 2)
     assert g_loss.item() == pytest.approx((math.log1p(math.exp(2)) + math.log(2)) / 2)
 

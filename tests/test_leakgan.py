@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from sparring.models.cnn_discriminator import CNNDiscriminator
-from sparring.models.leakgan import (
+from sparring.gans.models.cnn_discriminator import CNNDiscriminator
+from sparring.gans.models.leakgan import (
     LeakGANGenerator,
     feature_deltas,
     intrinsic_rewards,

@@ -2,11 +2,11 @@ import math
 
 import torch
 
-from sparring.data.corpus import Corpus
 from sparring.gans.config import EvalConfig
+from sparring.gans.corpus import Corpus
 from sparring.gans.engine import evaluate_generator
-from sparring.metrics.nll import per_token_nll
-from sparring.models.lstm import LSTMLanguageModel
+from sparring.gans.models.lstm import LSTMLanguageModel
+from sparring.gans.nll import per_token_nll
 
 
 def unigram_model(probs):

@@ -2,8 +2,8 @@ import hashlib
 
 import torch
 
-from sparring.data.oracle import build_oracle, cache_key, load_oracle_data
 from sparring.gans.config import OracleConfig
+from sparring.gans.oracle import build_oracle, cache_key, load_oracle_data
 
 
 def _digest(model):

@@ -29,7 +29,7 @@ from sparring.code.latents import (  # noqa: E402
 from sparring.hf.generation import encode_with_char_mask, token_logprobs  # noqa: E402
 from sparring.hf.models import load_model_and_tokenizer  # noqa: E402
 from sparring.kinds import build_config  # noqa: E402
-from sparring.rl.losses import group_advantages  # noqa: E402
+from sparring.rl.advantages import group_advantages  # noqa: E402
 
 DOC = Document.from_code('"""\nsum evens\n"""\n', "def f(xs):\n    total = 0\n\n    for x in xs:\n        total += x\n    return total")
 

@@ -2,10 +2,10 @@ import collections
 
 import torch
 
-from sparring.models.lstm import LSTMLanguageModel, initial_state, lstm_step, sample_sequences
-from sparring.models.sampling import sample_from_hidden
-from sparring.rl.losses import policy_gradient_loss
-from sparring.rl.rollout import lagged_update, monte_carlo_q, q_values, rollout_completions
+from sparring.gans.losses import policy_gradient_loss
+from sparring.gans.models.lstm import LSTMLanguageModel, initial_state, lstm_step, sample_sequences
+from sparring.gans.models.sampling import sample_from_hidden
+from sparring.gans.rollout import lagged_update, monte_carlo_q, q_values, rollout_completions
 
 
 def small_lm(vocab=3, seed=0, std=1.0):
@@ -152,7 +152,7 @@ def test_generator_weighted_nll_equals_the_policy_gradient_loss():
 
 def test_monte_carlo_q_with_prefix_scoring_equals_plain_scoring():
     torch.manual_seed(0)
-    from sparring.models.cnn_discriminator import CNNDiscriminator
+    from sparring.gans.models.cnn_discriminator import CNNDiscriminator
 
     lm = LSTMLanguageModel(12, 8, 8)
     disc = CNNDiscriminator(vocab_size=12, emb_dim=6, filter_sizes=(2, 4), num_filters=(3, 3), dropout=0.0)

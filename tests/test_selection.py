@@ -12,11 +12,11 @@ import torch
 
 from conftest import tiny_args
 from sparring.cli import main
-from sparring.data.corpus import load_text_corpus
-from sparring.data.oracle import load_oracle_data
 from sparring.gans import engine
 from sparring.gans.api import _pretrained_generator, load_run
 from sparring.gans.config import OracleConfig, TextConfig
+from sparring.gans.corpus import load_text_corpus
+from sparring.gans.oracle import load_oracle_data
 from sparring.kinds import build_config
 
 

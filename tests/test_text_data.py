@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from sparring.cli import main
-from sparring.data.corpus import load_text_corpus
 from sparring.data.text import EOS_ID, UNK_ID, Vocabulary, encode, eos_mask, pad_after_eos, read_sentences, tokenize
 from sparring.gans.config import TextConfig
+from sparring.gans.corpus import load_text_corpus
 
 
 def test_tokenize_splits_punctuation_and_lowercases():

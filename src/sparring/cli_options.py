@@ -40,18 +40,3 @@ def add_run_arguments(parser: argparse.ArgumentParser, preset_help: str, set_exa
     parser.add_argument(
         "--report-to", choices=["none", "tensorboard"], default="none", help="also log metrics to TensorBoard (RUN_DIR/tensorboard)"
     )
-
-
-def add_unsafe_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--unsafe-no-isolation", action="store_true",
-        help="judge completions even where nothing separates the sandbox from this user (no root and no user namespaces: "
-        "a completion could then signal this process or leave processes behind); summary.json records it",
-    )  # fmt: skip
-
-
-def allow_unsafe_if_asked(args: argparse.Namespace) -> None:
-    if args.unsafe_no_isolation:
-        from sparring.code.sandbox import allow_unsafe_isolation
-
-        allow_unsafe_isolation()

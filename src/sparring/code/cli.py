@@ -5,12 +5,27 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sparring.cli_options import add_run_arguments, add_unsafe_argument, allow_unsafe_if_asked, settings_epilog
+from sparring.cli_options import add_run_arguments, settings_epilog
 from sparring.code.config import KINDS as KIND_LIST
 from sparring.config import resolve
 from sparring.errors import UserError
 
 KINDS = {kind.name: kind for kind in KIND_LIST}
+
+
+def add_unsafe_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--unsafe-no-isolation", action="store_true",
+        help="judge completions even where nothing separates the sandbox from this user (no root and no user namespaces: "
+        "a completion could then signal this process or leave processes behind); summary.json records it",
+    )  # fmt: skip
+
+
+def allow_unsafe_if_asked(args: argparse.Namespace) -> None:
+    if args.unsafe_no_isolation:
+        from sparring.code.sandbox import allow_unsafe_isolation
+
+        allow_unsafe_isolation()
 
 
 def _common(parser: argparse.ArgumentParser, preset_help: str) -> None:

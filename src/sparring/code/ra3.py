@@ -64,7 +64,7 @@ from sparring.files import atomic_write_text
 from sparring.hf.generation import encode_with_char_mask, span_logprobs, token_logprobs
 from sparring.hf.models import save_model
 from sparring.parallel import ONE_PROCESS, DataParallel
-from sparring.rl.losses import group_advantages
+from sparring.rl.advantages import group_advantages
 from sparring.runs import RunDir, RunWriter, check_run, start_run
 
 Position = tuple[int, int]  # (document index, line index)

@@ -152,10 +152,10 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
         rewards: list[Any] = [pass_rate]
         critic_state: dict[str, Any] = {}
         if cfg.disc_weight > 0:
-            from sparring.llm.discriminators import EncoderDiscriminator, resolve_encoder
-            from sparring.llm.reward import DiscriminatorReward
+            from sparring.critics.registry import build_critic
+            from sparring.critics.reward import DiscriminatorReward
 
-            disc = EncoderDiscriminator(resolve_encoder("minilm"), 256).to(device)
+            disc = build_critic("encoder", encoder="minilm", max_length=256).to(device)
             d_optimizer = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr)
             rewards.append(DiscriminatorReward(disc, d_optimizer, "bce", 1))
             critic_state = {"disc": disc, "d_optimizer": d_optimizer}

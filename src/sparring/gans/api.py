@@ -21,17 +21,17 @@ from rich.console import Console
 
 from sparring.checkpoints import Checkpoint
 from sparring.config import load, to_dict
-from sparring.data.corpus import Corpus, load_corpus
 from sparring.data.text import Vocabulary, pad_after_eos
 from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.files import atomic_write_json
 from sparring.gans.config import sequence_length
+from sparring.gans.corpus import Corpus, load_corpus
 from sparring.gans.engine import BEST_FILE, TEXT_KEYS
+from sparring.gans.nll import per_token_nll
 from sparring.gans.plots import plot_curves
 from sparring.gans.registry import METHODS
 from sparring.gans.session import PHASE, Session
-from sparring.metrics.nll import per_token_nll
 from sparring.runs import RunDir, RunWriter, check_run, require_algo, start_run
 
 VOCAB_FILE = "vocab.json"

@@ -12,16 +12,16 @@ from typing import Any
 
 import torch
 
-from sparring.data.corpus import Corpus
 from sparring.files import atomic_torch_save
+from sparring.gans.corpus import Corpus
+from sparring.gans.losses import discriminator_loss, policy_gradient_loss
+from sparring.gans.models.cnn_discriminator import CNNDiscriminator
+from sparring.gans.models.lstm import LSTMLanguageModel
+from sparring.gans.nll import per_token_nll
+from sparring.gans.rollout import lagged_update, monte_carlo_q
 from sparring.gans.session import Session
 from sparring.metrics.bleu import bleu, self_bleu
 from sparring.metrics.diversity import distinct_n
-from sparring.metrics.nll import per_token_nll
-from sparring.models.cnn_discriminator import CNNDiscriminator
-from sparring.models.lstm import LSTMLanguageModel
-from sparring.rl.losses import discriminator_loss, policy_gradient_loss
-from sparring.rl.rollout import lagged_update, monte_carlo_q
 
 # Every metrics row carries these keys, so readers never need to guess; absent values are null.
 # Evaluation rows add the generator metrics of their data source (ORACLE_KEYS or TEXT_KEYS).

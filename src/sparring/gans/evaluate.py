@@ -18,13 +18,13 @@ from typing import Any
 
 import torch
 
-from sparring.data.corpus import Corpus, load_corpus
 from sparring.errors import UserError
 from sparring.files import atomic_write_json, atomic_write_text
 from sparring.gans.api import Run
 from sparring.gans.config import DiscriminatorConfig
+from sparring.gans.corpus import Corpus, load_corpus
 from sparring.gans.engine import adam, discriminator_round, evaluate_generator, sample
-from sparring.models.cnn_discriminator import CNNDiscriminator
+from sparring.gans.models.cnn_discriminator import CNNDiscriminator
 from sparring.plots import new_figure, save_figure
 from sparring.runs import writing_into
 
@@ -144,7 +144,7 @@ def evaluate_runs(paths: list[str], temperatures: list[float], out: str | None, 
         target = run.path / EVAL_DIR
         floor = None
         if corpus.oracle is not None:
-            from sparring.metrics.nll import per_token_nll
+            from sparring.gans.nll import per_token_nll
 
             floor = per_token_nll(corpus.oracle, corpus.test)
         with writing_into(run.path):

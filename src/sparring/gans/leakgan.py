@@ -23,7 +23,6 @@ from typing import Any
 import torch
 
 from sparring.config import need, setting
-from sparring.data.corpus import Corpus
 from sparring.gans.config import (
     DEMO_COMMON,
     SMOKE_COMMON,
@@ -33,6 +32,7 @@ from sparring.gans.config import (
     MLERunConfig,
     needs_plain_lstm,
 )
+from sparring.gans.corpus import Corpus
 from sparring.gans.engine import (
     adam,
     begin_adversarial,
@@ -49,9 +49,8 @@ from sparring.gans.engine import (
     sample,
 )
 from sparring.gans.method import GanMethod, without
-from sparring.gans.session import Session
-from sparring.models.cnn_discriminator import CNNDiscriminator
-from sparring.models.leakgan import (
+from sparring.gans.models.cnn_discriminator import CNNDiscriminator
+from sparring.gans.models.leakgan import (
     LeakGANGenerator,
     intrinsic_rewards,
     manager_loss,
@@ -59,6 +58,7 @@ from sparring.models.leakgan import (
     rank_rescale,
     segment_ends,
 )
+from sparring.gans.session import Session
 
 PAD = 0  # the padding D sees after a prefix: <eos> on real text, token 0 on the oracle (as LeakGAN)
 

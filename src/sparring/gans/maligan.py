@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from sparring.data.corpus import Corpus
 from sparring.gans.config import SequenceAdversarialConfig
+from sparring.gans.corpus import Corpus
 from sparring.gans.engine import (
     begin_adversarial,
     build_lstm_gan,
@@ -23,12 +23,12 @@ from sparring.gans.engine import (
     sample,
     setup_lstm_gan,
 )
+from sparring.gans.losses import maligan_weights
 from sparring.gans.method import GanMethod, without
+from sparring.gans.models.lstm import LSTMLanguageModel
 from sparring.gans.seqgan import PRESETS as SEQGAN_PRESETS
 from sparring.gans.seqgan import SeqGANRunConfig
 from sparring.gans.session import Session
-from sparring.models.lstm import LSTMLanguageModel
-from sparring.rl.losses import maligan_weights
 
 
 def train_maligan(session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None) -> LSTMLanguageModel:

@@ -6,12 +6,12 @@ from typing import Any
 
 import torch
 
-from sparring.data.corpus import Corpus
 from sparring.gans.config import DEMO_COMMON, SMOKE_COMMON, MLERunConfig
+from sparring.gans.corpus import Corpus
 from sparring.gans.engine import adam, build_generator, mle_phase
 from sparring.gans.method import GanMethod
+from sparring.gans.models.lstm import LSTMLanguageModel
 from sparring.gans.session import Session
-from sparring.models.lstm import LSTMLanguageModel
 
 
 def build_models(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, torch.nn.Module]:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from sparring.config import need, setting
-from sparring.data.corpus import Corpus
+from sparring.gans.corpus import Corpus
 from sparring.gans.engine import (
     begin_adversarial,
     build_lstm_gan,
@@ -27,13 +27,13 @@ from sparring.gans.engine import (
     sample,
     setup_lstm_gan,
 )
+from sparring.gans.losses import rank_scores, ranker_loss
 from sparring.gans.method import GanMethod
+from sparring.gans.models.cnn_discriminator import CNNDiscriminator
+from sparring.gans.models.lstm import LSTMLanguageModel
 from sparring.gans.seqgan import PRESETS as SEQGAN_PRESETS
 from sparring.gans.seqgan import SeqGANRunConfig
 from sparring.gans.session import Session
-from sparring.models.cnn_discriminator import CNNDiscriminator
-from sparring.models.lstm import LSTMLanguageModel
-from sparring.rl.losses import rank_scores, ranker_loss
 
 
 def _pick(data: torch.Tensor, n: int) -> torch.Tensor:

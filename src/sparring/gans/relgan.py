@@ -21,14 +21,14 @@ import torch
 import torch.nn.functional as F
 
 from sparring.config import need, setting
-from sparring.data.corpus import Corpus
+from sparring.critics.losses import bradley_terry_loss
 from sparring.gans.config import DEMO_COMMON, SMOKE_COMMON, DiscriminatorConfig, MLEConfig, MLERunConfig, needs_plain_lstm
+from sparring.gans.corpus import Corpus
 from sparring.gans.engine import adam, build_discriminator, discriminator_accuracy, evaluate_generator, mle_phase, row, sample
 from sparring.gans.method import GanMethod
+from sparring.gans.models.cnn_discriminator import CNNDiscriminator
+from sparring.gans.models.relgan import RelationalMemoryGenerator, inverse_temperature
 from sparring.gans.session import Session
-from sparring.models.cnn_discriminator import CNNDiscriminator
-from sparring.models.relgan import RelationalMemoryGenerator, inverse_temperature
-from sparring.rl.losses import rsgan_losses
 
 
 def build_models(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, torch.nn.Module]:
@@ -77,14 +77,15 @@ def train_relgan(
         for _ in range(adv.d_steps):
             with torch.no_grad():
                 _, fake = gen.gumbel_generate(adv.batch_size, data.seq_len, beta)
-            d_loss, _ = rsgan_losses(critic(disc, real_one_hots()), critic(disc, fake))
+            d_loss = bradley_terry_loss(critic(disc, real_one_hots()), critic(disc, fake))  # relativistic standard GAN
             d_opt.zero_grad(set_to_none=True)
             d_loss.backward()
             torch.nn.utils.clip_grad_norm_(disc.parameters(), adv.grad_clip)
             d_opt.step()
 
         _, fake = gen.gumbel_generate(adv.batch_size, data.seq_len, beta)
-        _, g_loss = rsgan_losses(critic(disc, real_one_hots()), critic(disc, fake))
+        real_logits, fake_logits = critic(disc, real_one_hots()), critic(disc, fake)  # in this order: both draw random numbers
+        g_loss = bradley_terry_loss(fake_logits, real_logits)
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)

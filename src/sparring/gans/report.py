@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sparring.gans.api import Run, build_summary, pretrained_epochs
+from sparring.gans.frontier import compare_fronts
 from sparring.gans.plots import plot_curves
-from sparring.metrics.frontier import compare_fronts
 
 COLLAPSE_SHARE = 0.7  # below this share of the data's mean length or distinct-2, a run is flagged as collapsed
 

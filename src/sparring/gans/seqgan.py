@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from sparring.data.corpus import Corpus
 from sparring.gans.config import DEMO_COMMON, SMOKE_COMMON, AdversarialConfig, DiscriminatorConfig, MLERunConfig, PretrainDConfig
+from sparring.gans.corpus import Corpus
 from sparring.gans.engine import (
     begin_adversarial,
     build_lstm_gan,
@@ -29,8 +29,8 @@ from sparring.gans.engine import (
     setup_lstm_gan,
 )
 from sparring.gans.method import GanMethod
+from sparring.gans.models.lstm import LSTMLanguageModel
 from sparring.gans.session import Session
-from sparring.models.lstm import LSTMLanguageModel
 
 
 def train_seqgan(

@@ -91,9 +91,9 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
     _require_llm_stack()
     import torch
 
+    from sparring.critics.registry import build_critic
     from sparring.hf.generation import chat_prompt
     from sparring.hf.models import load_causal_lm, load_tokenizer, resolve_model
-    from sparring.llm.discriminators import build_discriminator
     from sparring.llm.tasks import imitation_pairs, load_pairs
 
     rank, _, world_size = launch_env()
@@ -146,7 +146,9 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
 
         # ---- the discriminator, warmed up on the starting policy's answers ---------------------------
         torch.manual_seed(cfg.seed)
-        disc = build_discriminator(cfg, base.config.hidden_size).to(device)
+        d = cfg.disc
+        disc = build_critic(d.kind, encoder=d.encoder, max_length=d.max_length, generator_hidden_size=base.config.hidden_size,
+                            seed_heads=d.seed_heads, seed_layers=d.seed_layers, seed_lstm=d.seed_lstm).to(device)
         d_optimizer = torch.optim.AdamW(disc.parameters(), lr=cfg.disc.lr)
         if hasattr(disc, "bind"):
             disc.bind(policy, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
@@ -158,8 +160,8 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
 
             policy = seed_train(cfg, writer, policy, tokenizer, pairs, disc, d_optimizer, before)
         else:
+            from sparring.critics.reward import DiscriminatorReward
             from sparring.llm.grpo import grpo_train
-            from sparring.llm.reward import DiscriminatorReward
 
             reward = DiscriminatorReward(disc, d_optimizer, cfg.disc.loss, cfg.disc.d_steps)
             policy = grpo_train(
@@ -301,8 +303,8 @@ def _pretrain_discriminator(
     cfg: AlignConfig, policy: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any, writer: RunWriter
 ) -> None:
     """D learns real vs the starting policy's answers before the generator moves."""
+    from sparring.critics.discriminators import discriminator_step
     from sparring.hf.generation import chat_prompt, generate
-    from sparring.llm.discriminators import discriminator_step
 
     d, g = cfg.disc, cfg.generation
     n = min(len(pairs.train_prompts), d.pretrain_steps * d.pretrain_batch)
@@ -336,9 +338,9 @@ def evaluate_run(
 
     Writes evaluation.json, evaluation.md and samples.csv into the run directory.
     """
+    from sparring.critics.discriminators import resolve_encoder
     from sparring.hf.generation import chat_prompt, generate, pooled_nll, response_nlls, sequence_kls
     from sparring.hf.models import load_causal_lm, load_tokenizer, load_trained
-    from sparring.llm.discriminators import resolve_encoder
     from sparring.llm.evaluation import (
         SentenceEmbedder,
         compare_sets,

@@ -15,6 +15,8 @@ from sparring.runs import writing_into
 
 def add_parser(sub: Any, command: str) -> None:
     if command == "align":
+        from sparring.critics.registry import CRITICS
+
         align = sub.add_parser(
             "align",
             help="adversarial alignment of an instruction-tuned LLM: a discriminator is the reward",
@@ -44,7 +46,7 @@ def add_parser(sub: Any, command: str) -> None:
             help="reward (default), seed, hybrid, or sft (the baseline: supervised fine-tuning on the real responses)",
         )
         align.add_argument("--init", metavar="RUN", default=None, help="start the policy from a finished align run (SFT or adversarial)")
-        align.add_argument("--disc", choices=["encoder", "seed"], default=None, help="encoder (MiniLM + head, default) or seed (TransLSTM)")
+        align.add_argument("--disc", choices=sorted(CRITICS), default=None, help="encoder (MiniLM + head, default) or seed (TransLSTM)")
         align.add_argument("--d-loss", choices=["bce", "bt"], default=None, help="bce (original GAN, default) or bt (Bradley-Terry pairs)")
         align.add_argument("--reward", metavar="MODULE:FUNC", default=None, help="the user reward of the hybrid objective")
         align.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")

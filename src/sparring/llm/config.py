@@ -61,7 +61,7 @@ class GenerationConfig:
 
 
 @dataclass
-class DiscriminatorConfig:
+class CriticConfig:
     kind: str = setting("encoder", "encoder (MiniLM + head) | seed (transformer + LSTM over the generator's hidden states)")
     loss: str = setting("bce", "bce (original GAN) | bt (Bradley-Terry / relativistic on same-prompt pairs)")
     encoder: str = setting("minilm", "embedded all-MiniLM-L6-v2, or any HF encoder directory")
@@ -109,7 +109,7 @@ class AlignConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
-    disc: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    disc: CriticConfig = field(default_factory=CriticConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: AlignEvalConfig = field(default_factory=AlignEvalConfig)
     seed: int = setting(0, "seed of sampling, D's initialisation and data order")

@@ -118,7 +118,7 @@ class SentenceEmbedder:
 
     @torch.no_grad()
     def __call__(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        from sparring.llm.discriminators import mean_pool
+        from sparring.critics.discriminators import mean_pool
 
         out = []
         for i in range(0, len(texts), batch_size):

@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
+from sparring.critics.reward import DiscriminatorReward
 from sparring.hf.generation import chat_prompt, conversation, encode_pairs
 from sparring.hf.grpo import RunLogCallback, grpo_checkpoints, grpo_config, restore, train_from, trainer_class
 from sparring.llm.config import AlignConfig
-from sparring.llm.reward import DiscriminatorReward
 from sparring.llm.tasks import PairData
 from sparring.runs import RunWriter
 

@@ -18,12 +18,12 @@ import torch
 from rich.progress import Progress
 
 from sparring.checkpoints import restore_rng, rng_state
+from sparring.critics.discriminators import SeedDiscriminator, discriminator_step, hidden_state_featurizer
+from sparring.critics.losses import seed_generator_loss
 from sparring.hf.generation import chat_prompt, generate
 from sparring.hf.grpo import weights_finite
 from sparring.hf.models import trainable_state
 from sparring.llm.config import AlignConfig
-from sparring.llm.discriminators import SeedDiscriminator, discriminator_step, hidden_state_featurizer
-from sparring.llm.losses import seed_generator_loss
 from sparring.llm.tasks import PairData
 from sparring.runs import RunWriter, TrainingDiverged, check_finite
 

@@ -1,4 +1,4 @@
-"""Losses as pure functions of tensors, each unit-tested against hand-computed values."""
+"""The text-GAN family's losses, as pure functions of tensors, each unit-tested against hand-computed values."""
 
 from __future__ import annotations
 
@@ -52,19 +52,3 @@ def rank_scores(candidates: torch.Tensor, references: torch.Tensor, comparison: 
 def ranker_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     """The ranker ranks real sentences high among generated ones and generated ones low among real ones."""
     return -(torch.log(real_scores.clamp_min(eps)).mean() + torch.log((1 - fake_scores).clamp_min(eps)).mean())
-
-
-def rsgan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Relativistic standard GAN (Jolicoeur-Martineau, 2019), as RelGAN uses it: (D loss, G loss).
-
-    D: -log sigmoid(C(real) - C(fake)); G: -log sigmoid(C(fake) - C(real)), paired row by row.
-    """
-    diff = real_logits - fake_logits
-    return F.softplus(-diff).mean(), F.softplus(diff).mean()
-
-
-def group_advantages(rewards: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
-    """GRPO's group-relative advantages: rewards of shape (groups, G) standardised within each group."""
-    mean = rewards.mean(dim=1, keepdim=True)
-    std = rewards.std(dim=1, keepdim=True, unbiased=False)
-    return (rewards - mean) / (std + eps)

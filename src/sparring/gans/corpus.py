@@ -14,11 +14,11 @@ from typing import Any
 
 import torch
 
-from sparring.data.oracle import load_oracle_data
 from sparring.data.text import EOS_ID, Vocabulary, encode, eos_mask, pad_after_eos, read_sentences, tokenize
 from sparring.errors import UserError
+from sparring.gans.models.lstm import LSTMLanguageModel
+from sparring.gans.oracle import load_oracle_data
 from sparring.metrics.diversity import distinct_n
-from sparring.models.lstm import LSTMLanguageModel
 
 
 @dataclass

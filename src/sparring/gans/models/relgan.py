@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sparring.models.fused_output import linear_cross_entropy
-from sparring.models.lstm import shift_right
-from sparring.models.sampling import sample_from_hidden
+from sparring.gans.models.fused_output import linear_cross_entropy
+from sparring.gans.models.lstm import shift_right
+from sparring.gans.models.sampling import sample_from_hidden
 
 
 class RelationalMemoryGenerator(nn.Module):

@@ -1,4 +1,4 @@
-"""Discriminator losses and the reward they imply. Pure functions of logits; unit-tested by hand.
+"""Critic losses and the reward they imply. Pure functions of logits; unit-tested by hand.
 
 A discriminator outputs one logit per (prompt, response): high means "real".
 
@@ -6,6 +6,7 @@ A discriminator outputs one logit per (prompt, response): high means "real".
 - ``bt``: Bradley-Terry / relativistic: for pairs (real, generated) answering the same prompt,
   -log sigma(s_real - s_generated). Only the difference matters, so D cannot win by calibrating
   an absolute threshold (e.g. on length) across prompts; GAD (arXiv 2511.10643) uses it with GRPO.
+  It is also the relativistic standard GAN loss RelGAN trains with (both of its sides).
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ def bce_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor)
     return (real + fake) / 2
 
 
-def bradley_terry_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """-mean log sigma(real_i - fake_i) over aligned pairs (same prompt)."""
-    if real_logits.shape != fake_logits.shape:
-        raise ValueError(f"Bradley-Terry pairs must align: {tuple(real_logits.shape)} vs {tuple(fake_logits.shape)}")
-    return -F.logsigmoid(real_logits - fake_logits).mean()
+def bradley_terry_loss(winner_logits: torch.Tensor, loser_logits: torch.Tensor) -> torch.Tensor:
+    """-mean log sigma(winner_i - loser_i) over aligned pairs (same prompt), as softplus(loser - winner).
+
+    A critic's loss with winner = real; RelGAN's (relativistic standard GAN, Jolicoeur-Martineau
+    2019) D loss is this on (real, generated) and its G loss this on (generated, real)."""
+    if winner_logits.shape != loser_logits.shape:
+        raise ValueError(f"Bradley-Terry pairs must align: {tuple(winner_logits.shape)} vs {tuple(loser_logits.shape)}")
+    return F.softplus(loser_logits - winner_logits).mean()
 
 
-def discriminator_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def critic_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     return bradley_terry_loss(real_logits, fake_logits) if kind == "bt" else bce_discriminator_loss(real_logits, fake_logits)
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from sparring.models.fused_output import linear_cross_entropy
-from sparring.models.sampling import sample_from_hidden
+from sparring.gans.models.fused_output import linear_cross_entropy
+from sparring.gans.models.sampling import sample_from_hidden
 
 Params = dict[str, torch.Tensor]
 

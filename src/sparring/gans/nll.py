@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from sparring.models.lstm import LSTMLanguageModel
+from sparring.gans.models.lstm import LSTMLanguageModel
 
 
 @torch.no_grad()

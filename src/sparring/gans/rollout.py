@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import torch
 
-from sparring.models.lstm import Params, initial_state, lstm_step
-from sparring.models.sampling import sample_from_hidden
+from sparring.gans.models.lstm import Params, initial_state, lstm_step
+from sparring.gans.models.sampling import sample_from_hidden
 
 
 @torch.no_grad()

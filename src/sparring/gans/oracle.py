@@ -17,7 +17,7 @@ import torch
 
 from sparring.cache import cache_dir
 from sparring.files import atomic_torch_save
-from sparring.models.lstm import LSTMLanguageModel, sample_sequences, seeded_normal_lm
+from sparring.gans.models.lstm import LSTMLanguageModel, sample_sequences, seeded_normal_lm
 
 CACHE_VERSION = 1
 

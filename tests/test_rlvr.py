@@ -13,9 +13,10 @@ pytest.importorskip("trl")
 
 from code_fixtures import build_tiny_code_llm, write_tiny_mbpp  # noqa: E402
 from sparring.cli import main  # noqa: E402
-from sparring.code.benchmarks import MBPP_STOP, load_benchmark  # noqa: E402
+from sparring.code.benchmarks import load_benchmark  # noqa: E402
 from sparring.code.rlvr import PassRateReward  # noqa: E402
 from sparring.code.sandbox import Limits  # noqa: E402
+from sparring.code.tasks import MBPP_STOP  # noqa: E402
 from sparring.runs import start_run  # noqa: E402
 
 

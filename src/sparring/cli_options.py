@@ -21,7 +21,9 @@ def settings_epilog(kinds: Sequence[ConfigKind]) -> str:
     return "\n".join(lines)
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, preset_help: str, set_example: str, resume: bool = True) -> None:
+def add_run_arguments(
+    parser: argparse.ArgumentParser, preset_help: str, set_example: str, resume: bool = True, report_to: bool = True
+) -> None:
     """The options every training command shares: one spelling, one meaning, one precedence."""
     parser.add_argument("--preset", default="paper", help=preset_help)
     parser.add_argument("--seed", type=int, default=None, help="seed (default 0)")
@@ -37,6 +39,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, preset_help: str, set_exa
             help="continue RUN_DIR from its last checkpoint: give the same command again; a changed setting is refused "
             "unless it is safe to change on resume (device, checkpoint_every, workers)",
         )
-    parser.add_argument(
-        "--report-to", choices=["none", "tensorboard"], default="none", help="also log metrics to TensorBoard (RUN_DIR/tensorboard)"
-    )
+    if report_to:
+        parser.add_argument(
+            "--report-to", choices=["none", "tensorboard"], default="none", help="also log metrics to TensorBoard (RUN_DIR/tensorboard)"
+        )

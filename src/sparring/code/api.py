@@ -6,11 +6,16 @@ from pathlib import Path
 from typing import Any
 
 
-def eval_code(benchmark: str, out: str | Path, **request: Any) -> dict[str, Any]:
-    """``sparring eval-code``: pass@k of ``samples=FILE`` or of ``model=M``; the keywords are ``EvalRequest``'s."""
-    from sparring.code.evaluate import EvalRequest, evaluate
+def eval_code(benchmark: str, out: str | Path, preset: str = "paper", **settings: Any) -> dict[str, Any]:
+    """``sparring eval-code``: pass@k of ``samples=FILE`` or of ``model=M``. The keywords are the
+    ``eval-code`` settings (``sparring eval-code --help``), resolved and checked as the CLI does."""
+    from sparring.code.config import KINDS
+    from sparring.code.evaluate import evaluate
+    from sparring.config import resolve
 
-    return evaluate(EvalRequest(benchmark=benchmark, out=str(out), **{"ks": [1], **request}))
+    kind = next(k for k in KINDS if k.name == "eval-code")
+    cfg = resolve(kind, preset, overrides={"benchmark": benchmark, **settings})
+    return evaluate(cfg, out)
 
 
 def ra3(cfg: Any, out: str | Path, resume: bool = False, report_to: str = "none") -> dict[str, Any]:

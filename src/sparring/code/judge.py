@@ -31,12 +31,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from rich.progress import Progress
 
-from sparring.code.benchmarks import PLUS, Benchmark, CodeTask
 from sparring.code.sandbox import Limits, RemoteError, SandboxFailure, Session
+from sparring.code.tasks import CodeTask
 from sparring.errors import UserError
 
 OUTPUT_TAIL_CHARS = 500  # of each stream, in a verdict (and so in results.jsonl)
@@ -71,6 +71,21 @@ class _Tally:
     def fail(self, error: str) -> None:
         if self.first_error is None:
             self.first_error = error
+
+
+class JudgedBenchmark(Protocol):
+    """What the judge needs of a benchmark (``sparring.code.benchmarks.Benchmark`` is one)."""
+
+    name: str
+    tasks: dict[str, CodeTask]
+    expected: dict[str, Any]
+    judged_on_outputs: bool
+
+    def sandbox_source(self, task_id: str, completion: str) -> str: ...
+    def tests_total(self, task: CodeTask, expected: list[Any] | None) -> int: ...
+    def run_tests(self, task: CodeTask, session: Session, tally: _Tally, expected: list[Any] | None) -> None: ...
+    def reference_outputs(self, entry: str, outputs: list[Any]) -> list[Any]: ...
+    def outputs_match(self, task: CodeTask, got: Any, want: Any, args: Sequence[Any]) -> bool: ...
 
 
 @lru_cache(maxsize=4096)
@@ -139,7 +154,7 @@ def humaneval_namespace(task: CodeTask, session: Session) -> dict[str, Any]:
     return ns
 
 
-def _humaneval_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
+def humaneval_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
     """The task's own ``check(candidate)``, run here against calls into the sandbox."""
     test = task.checks["test"]
     ns = humaneval_namespace(task, session)
@@ -194,7 +209,7 @@ def _reference_imports(reference: str) -> str:
     return "\n".join(ast.unparse(node) for node in top if isinstance(node, (ast.Import, ast.ImportFrom)))
 
 
-def _mbpp_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
+def mbpp_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
     """Each assert on its own (a graded share for RL); the completion's names resolve in the sandbox."""
     ns = mbpp_namespace(task, session)
     for number, test in enumerate(task.checks["tests"], start=1):
@@ -297,7 +312,7 @@ def plus_time_limit(timeout_s: float, reference_seconds: float, factor: float = 
     return max(timeout_s, factor * reference_seconds)
 
 
-def plus_expected(benchmark: Benchmark, task: CodeTask, limits: Limits) -> list[Any]:
+def plus_expected(benchmark: JudgedBenchmark, task: CodeTask, limits: Limits) -> list[Any]:
     """The canonical solution's outputs on every input, computed once per task in a sandbox of their own.
 
     The canonical solution is benchmark code, but it is run like any other: its outputs come back
@@ -330,18 +345,21 @@ def plus_expected(benchmark: Benchmark, task: CodeTask, limits: Limits) -> list[
         status = session.outcome.status if error is None else f"failed: {error}"
         if status != "passed":
             raise UserError(f"{task.task_id}: the canonical solution does not run ({status}); is the {benchmark.name} file intact?")
-        if benchmark.name == "mbpp+" and entry in MBPP_PLUS_NOT_NONE:
-            outputs = [out if out is BEYOND_WIRE else out is not None for out in outputs]  # EvalPlus keeps only "returned something"
+        outputs = benchmark.reference_outputs(entry, outputs)
         benchmark.expected[f"seconds:{task.task_id}"] = session.outcome.seconds
         benchmark.expected[task.task_id] = outputs
         return outputs
 
 
-def _plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeTask, session: Session, tally: _Tally) -> None:
-    entry, atol = task.checks["entry_point"], task.checks["atol"]
-    function = session.remote(entry)
-    find_zero = benchmark.name == "humaneval+" and entry == "find_zero"
-    poly = _prompt_namespace(task)["poly"] if find_zero else None  # the benchmark's, never the completion's
+def find_zero_match(task: CodeTask, got: Any, args: Sequence[Any]) -> bool:
+    """HumanEval+'s ``find_zero``: any point where the benchmark's ``poly`` (never the completion's) is within atol of zero."""
+    poly = _prompt_namespace(task)["poly"]
+    return isinstance(got, (int, float)) and not isinstance(got, bool) and abs(poly(args[0], got)) <= (task.checks["atol"] or 1e-6)
+
+
+def plus_tests(benchmark: JudgedBenchmark, expected: list[Any], task: CodeTask, session: Session, tally: _Tally) -> None:
+    """Every input's output against the reference's, in order, stopping at the first that differs."""
+    function = session.remote(task.checks["entry_point"])
     for number, (args, want) in enumerate(zip(task.checks["inputs"], expected, strict=True)):
         if want is BEYOND_WIRE:
             continue
@@ -351,12 +369,7 @@ def _plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeTask, sessi
             tally.fail(f"input {number}: {type(exc).__name__}: {exception_text(exc)[:200]}")
             return
         try:  # the benchmark's helpers and comparisons meet the completion's values here: any error is this input's failure
-            if poly is not None:
-                ok = isinstance(got, (int, float)) and not isinstance(got, bool) and abs(poly(args[0], got)) <= (atol or 1e-6)
-            elif benchmark.name == "mbpp+":
-                ok = mbpp_plus_match(entry, got, want, args, atol)
-            else:
-                ok = plus_outputs_match(got, want, atol)
+            ok = benchmark.outputs_match(task, got, want, args)
         except Exception as exc:
             tally.fail(f"input {number}: comparing {short_repr(got)} raised {type(exc).__name__}")
             return
@@ -366,31 +379,17 @@ def _plus_tests(benchmark: Benchmark, expected: list[Any], task: CodeTask, sessi
         tally.passed += 1
 
 
-def tests_total(benchmark: Benchmark, task: CodeTask, expected: list[Any] | None = None) -> int:
-    """The tests a completion of ``task`` is judged on (plus sets: the inputs whose expected output is known)."""
-    if benchmark.name == "mbpp":
-        return len(task.checks["tests"])
-    if benchmark.name in PLUS:
-        return sum(want is not BEYOND_WIRE for want in expected or task.checks["inputs"])
-    return 1
-
-
-def judge(benchmark: Benchmark, task_id: str, completion: str, limits: Limits) -> Verdict:
+def judge(benchmark: JudgedBenchmark, task_id: str, completion: str, limits: Limits) -> Verdict:
     """Load the completion in a sandbox, run the task's tests against it from here, and decide."""
     task = benchmark.tasks[task_id]
-    expected = plus_expected(benchmark, task, limits) if benchmark.name in PLUS else None
+    expected = plus_expected(benchmark, task, limits) if benchmark.judged_on_outputs else None
     if expected is not None:
         limits = replace(limits, timeout_s=plus_time_limit(limits.timeout_s, benchmark.expected[f"seconds:{task_id}"]))
-    tally = _Tally(tests_total(benchmark, task, expected))
+    tally = _Tally(benchmark.tests_total(task, expected))
     with Session(benchmark.sandbox_source(task_id, completion), limits) as session:
         if session.failure is None and session.load_error is None:
             try:
-                if benchmark.name == "mbpp":
-                    _mbpp_tests(task, session, tally)
-                elif benchmark.name in PLUS:
-                    _plus_tests(benchmark, expected or [], task, session, tally)
-                else:
-                    _humaneval_tests(task, session, tally)
+                benchmark.run_tests(task, session, tally, expected)
             except SandboxFailure:
                 pass  # kept in session.failure
     outcome = session.outcome
@@ -406,7 +405,7 @@ def judge(benchmark: Benchmark, task_id: str, completion: str, limits: Limits) -
 
 
 def judge_many(
-    benchmark: Benchmark, samples: Sequence[tuple[str, str]], limits: Limits, workers: int, description: str = "judging"
+    benchmark: JudgedBenchmark, samples: Sequence[tuple[str, str]], limits: Limits, workers: int, description: str = "judging"
 ) -> list[Verdict]:
     """``judge`` for each (task_id, completion), ``workers`` sandboxes at a time, in input order."""
     with Progress(transient=True) as bar, ThreadPoolExecutor(max_workers=workers) as pool:

@@ -25,11 +25,12 @@ from typing import Any
 
 import torch
 
-from sparring.code.benchmarks import MBPP_STOP, Benchmark, load_benchmark
+from sparring.code.benchmarks import Benchmark, load_benchmark
 from sparring.code.config import RLVRConfig
 from sparring.code.judge import Verdict, judge_many
 from sparring.code.prompting import default_style, generation_stops, judged_completion, model_prompt
 from sparring.code.sandbox import Limits, isolation
+from sparring.code.tasks import MBPP_STOP
 from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError

@@ -177,3 +177,30 @@ def test_import_sparring_and_its_help_leave_torch_unimported() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def _commands() -> list[tuple[str, str]]:
+    from sparring.lines import lines
+
+    return [(line.name, command) for line in lines() for command in line.commands]
+
+
+@pytest.mark.parametrize("line_name, command", _commands())
+def test_every_help_example_of_set_runs(line_name: str, command: str) -> None:
+    """The ``--set`` example each command's help suggests resolves for every kind the command trains."""
+    import re
+
+    from sparring.cli import build_parser
+    from sparring.config import resolve
+    from sparring.lines import line_named
+
+    parser = build_parser(command)
+    sub = next(a for a in parser._actions if a.choices and command in a.choices).choices[command]
+    helps = [a.help or "" for a in sub._actions if "--set" in a.option_strings]
+    if not helps:
+        pytest.skip(f"{command} takes no --set")
+    example = re.search(r"--set (\S+=\S+)", helps[0]).group(1)
+    kinds = line_named(line_name).kind_list()
+    chosen = [k for k in kinds if k.name == command] or list(kinds)
+    for kind in chosen:
+        resolve(kind, "smoke" if "smoke" in kind.presets else "paper", overrides=[example])

@@ -198,6 +198,11 @@ def _to_int(value: Any) -> int:
     raise ValueError
 
 
+def without(overrides: dict[str, Any], *sections: str) -> dict[str, Any]:
+    """A preset minus the keys of sections (or single keys) a kind does not have (a kind derived from another's presets)."""
+    return {k: v for k, v in overrides.items() if not any(k == s or k.startswith(s + ".") for s in sections)}
+
+
 def need(ok: bool, key: str, what: str) -> None:
     """The validators' one check: a setting outside its range is a one-line error naming it."""
     if not ok:

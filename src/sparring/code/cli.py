@@ -28,12 +28,12 @@ def allow_unsafe_if_asked(args: argparse.Namespace) -> None:
         allow_unsafe_isolation()
 
 
-def _common(parser: argparse.ArgumentParser, preset_help: str) -> None:
+def _common(parser: argparse.ArgumentParser, preset_help: str, set_example: str) -> None:
     parser.add_argument("--model", default=None, help="starting model: smollm2 (default), a model directory, a hub id, or a run directory")
     parser.add_argument(
         "--mbpp-file", default=None, help="sanitized-mbpp.json whose training ids (511-1000) are the data (default ../shared/data/mbpp/)"
     )
-    add_run_arguments(parser, preset_help, "estep.think_cost=0.1")
+    add_run_arguments(parser, preset_help, set_example)
 
 
 def _parser(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
@@ -53,7 +53,7 @@ def _add_ra3(sub: Any) -> None:
         "the next k expert lines (minus c per thought). M-step: SFT on the expert code with the chosen comments. Writes "
         "config.json, metrics.jsonl (E-step reward, ELBO, think rate), annotated/iter-N.jsonl, checkpoints/, model/, curves.png.",
     )
-    _common(ra3, "paper (GPU), demo (2-core CPU, 24 programs, 2 EM iterations), smoke (tiny, seconds)")
+    _common(ra3, "paper (GPU), demo (2-core CPU, 24 programs, 2 EM iterations), smoke (tiny, seconds)", "estep.think_cost=0.1")
     ra3.add_argument("--think-cost", type=float, default=None, help="c, nats per <think> (default 0.05)")
 
 
@@ -65,7 +65,7 @@ def _add_ntp(sub: Any) -> None:
         description="Next-token-prediction mid-training on the same MBPP training documents. --match RA3_RUN trains for as "
         "many tokens as that run did; --tokens N sets the budget; neither: iterations x mstep.epochs passes.",
     )
-    _common(ntp, "paper, demo or smoke (the same presets as ra3, so the SFT settings match)")
+    _common(ntp, "paper, demo or smoke (the same presets as ra3, so the SFT settings match)", "mstep.epochs=2")
     budget = ntp.add_mutually_exclusive_group()
     budget.add_argument("--match", metavar="RA3_RUN", default=None, help="a finished ra3 run whose trained-token count to match")
     budget.add_argument("--tokens", type=int, default=None, help="tokens to train on")
@@ -80,7 +80,7 @@ def _add_rlvr(sub: Any) -> None:
         "task's asserts that pass in the sandbox; --disc-weight adds the adversarial discriminator's reward against the "
         "reference solutions (RLVR plus demonstrations). Writes metrics.jsonl (pass-rate curve), curves.png, model/.",
     )
-    _common(rlvr, "paper (GPU), demo (2-core CPU), smoke (tiny)")
+    _common(rlvr, "paper (GPU), demo (2-core CPU), smoke (tiny)", "loss_type=dr_grpo")
     rlvr.add_argument("--disc-weight", type=float, default=None, help="weight of the discriminator reward (default 0: pure RLVR)")
     rlvr.add_argument(
         "--prompt-style", choices=["chat", "completion"], default=None,

@@ -11,13 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparring.code.benchmarks import DEFAULT_MBPP_FILE
-from sparring.config import ConfigKind, need, need_device, setting
+from sparring.config import ConfigKind, need, need_device, setting, without
+from sparring.hf.grpo_options import GRPO_LOSS_TYPES, SCALE_REWARDS
 
 
 @dataclass
-class CodeDataConfig:
-    mbpp_file: str = setting(DEFAULT_MBPP_FILE, "expert code: MBPP's training ids (511-1000) of this file")
+class TrainTasksConfig:
+    mbpp_file: str = setting(DEFAULT_MBPP_FILE, "MBPP's training ids (511-1000) of this file")
     train_limit: int = setting(0, "first N training programs; 0 = all")
+
+
+@dataclass
+class CodeDataConfig(TrainTasksConfig):
+    """The expert code of mid-training: documents (task docstring + reference solution) cut at ``max_length``."""
+
     max_length: int = setting(768, "tokens per document")
 
 
@@ -35,10 +42,16 @@ class EStepConfig:
 
 
 @dataclass
-class MStepConfig:
-    epochs: int = setting(1, "passes over the annotated programs per EM iteration")
+class SFTConfig:
+    """How the documents are trained on (NTP; RA3's M-step adds its own settings)."""
+
+    epochs: int = setting(1, "passes over the programs per EM iteration (NTP: per iteration of the RA3 run it stands beside)")
     batch_size: int = setting(8, "documents per SFT update")
     lr: float = setting(2e-5, "SFT learning rate")
+
+
+@dataclass
+class MStepConfig(SFTConfig):
     mask_comments: bool = setting(False, "True: the loss skips comment tokens (the model then never learns to emit them)")
     annotate_group: int = setting(4, "comments proposed per position when annotating the training programs")
 
@@ -58,10 +71,24 @@ class RA3Config:
 
 
 @dataclass
+class NTPConfig:
+    """The NTP baseline: RA3's documents and SFT without latents (so no E-step settings)."""
+
+    algo: str = "ntp"
+    model: str = setting("smollm2", "starting model: smollm2, a model directory, a hub id in the local cache, or a run directory")
+    data: CodeDataConfig = field(default_factory=CodeDataConfig)
+    mstep: SFTConfig = field(default_factory=SFTConfig)
+    iterations: int = setting(3, "without --match/--tokens: iterations x mstep.epochs passes, as an RA3 run with these settings trains")
+    checkpoint_every: int = setting(100, "SFT optimiser steps between checkpoints (safe to change on resume)")
+    seed: int = setting(0, "seed of the data order")
+    device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
+
+
+@dataclass
 class RLVRConfig:
     algo: str = "rlvr"
     model: str = setting("smollm2", "any causal LM or a ra3/ntp run directory")
-    data: CodeDataConfig = field(default_factory=CodeDataConfig)
+    data: TrainTasksConfig = field(default_factory=TrainTasksConfig)
     steps: int = setting(200, "GRPO optimiser steps")
     prompts_per_step: int = setting(8, "tasks per optimiser step")
     num_generations: int = setting(8, "completions per task (GRPO's group)")
@@ -80,6 +107,8 @@ class RLVRConfig:
     )
     disc_weight: float = setting(0.0, "> 0: add the adversarial discriminator's reward (RLVR + demonstrations)")
     disc_lr: float = setting(5e-5, "the discriminator's learning rate (with disc_weight > 0)")
+    loss_type: str = setting("dapo", "TRL GRPO loss aggregation: dapo | grpo | dr_grpo | bnpo | cispo | sapo")
+    scale_rewards: str = setting("group", "TRL GRPO advantage scaling: group | batch | none")
     checkpoint_every: int = setting(50, "steps between checkpoints (safe to change on resume)")
     seed: int = setting(0, "seed of sampling and data order")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
@@ -137,30 +166,50 @@ RLVR_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def validate(cfg: Any) -> None:
+def _validate_common(cfg: Any) -> None:
     need(cfg.data.train_limit >= 0, "data.train_limit", ">= 0")
-    need(cfg.data.max_length >= 32, "data.max_length", ">= 32")
+    if hasattr(cfg.data, "max_length"):
+        need(cfg.data.max_length >= 32, "data.max_length", ">= 32")
     need_device(cfg.device)
-    if isinstance(cfg, RLVRConfig):
-        for key in ("steps", "prompts_per_step", "max_new_tokens", "workers", "checkpoint_every"):
-            need(getattr(cfg, key) >= 1, key, ">= 1")
-        need(cfg.num_generations >= 2, "num_generations", ">= 2 (GRPO compares a group)")
-        need(cfg.lr > 0 and cfg.temperature > 0 and cfg.timeout_s > 0, "lr/temperature/timeout_s", "> 0")
-        need(cfg.beta >= 0 and cfg.disc_weight >= 0, "beta/disc_weight", ">= 0")
-        need(cfg.prompt_style in ("auto", "chat", "completion"), "prompt_style", "auto, chat or completion")
-        return
+
+
+def _validate_sft(cfg: Any) -> None:
+    need(cfg.mstep.epochs >= 1 and cfg.mstep.batch_size >= 1, "mstep.epochs/batch_size", ">= 1")
+    need(cfg.mstep.lr > 0, "mstep.lr", "> 0")
+    need(cfg.iterations >= 1 and cfg.checkpoint_every >= 1, "iterations/checkpoint_every", ">= 1")
+
+
+def validate_rlvr(cfg: RLVRConfig) -> None:
+    _validate_common(cfg)
+    for key in ("steps", "prompts_per_step", "max_new_tokens", "workers", "checkpoint_every"):
+        need(getattr(cfg, key) >= 1, key, ">= 1")
+    need(cfg.num_generations >= 2, "num_generations", ">= 2 (GRPO compares a group)")
+    need(cfg.lr > 0 and cfg.temperature > 0 and cfg.timeout_s > 0, "lr/temperature/timeout_s", "> 0")
+    need(cfg.beta >= 0 and cfg.disc_weight >= 0, "beta/disc_weight", ">= 0")
+    need(cfg.prompt_style in ("auto", "chat", "completion"), "prompt_style", "auto, chat or completion")
+    need(cfg.loss_type in GRPO_LOSS_TYPES, "loss_type", " | ".join(GRPO_LOSS_TYPES))
+    need(cfg.scale_rewards in SCALE_REWARDS, "scale_rewards", ", ".join(SCALE_REWARDS))
+
+
+def validate_ntp(cfg: NTPConfig) -> None:
+    _validate_common(cfg)
+    _validate_sft(cfg)
+
+
+def validate_ra3(cfg: RA3Config) -> None:
+    _validate_common(cfg)
+    _validate_sft(cfg)
     for key in ("steps", "positions_per_step", "horizon", "comment_tokens"):
         need(getattr(cfg.estep, key) >= 1, f"estep.{key}", ">= 1")
     need(cfg.estep.group >= 2, "estep.group", ">= 2 (advantages are relative to the group)")
     need(cfg.estep.think_cost >= 0, "estep.think_cost", ">= 0")
     need(cfg.estep.lr > 0 and cfg.estep.temperature > 0 and cfg.estep.kl_coef >= 0, "estep.lr/temperature/kl_coef", "> 0 / > 0 / >= 0")
-    need(
-        cfg.mstep.epochs >= 1 and cfg.mstep.batch_size >= 1 and cfg.mstep.annotate_group >= 1,
-        "mstep.epochs/batch_size/annotate_group",
-        ">= 1",
-    )
-    need(cfg.mstep.lr > 0, "mstep.lr", "> 0")
-    need(cfg.iterations >= 1 and cfg.batch_size >= 1 and cfg.checkpoint_every >= 1, "iterations/batch_size/checkpoint_every", ">= 1")
+    need(cfg.mstep.annotate_group >= 1 and cfg.batch_size >= 1, "mstep.annotate_group/batch_size", ">= 1")
+
+
+# the presets of ntp are RA3's, less what only the E-step and the annotation read
+_E_STEP_ONLY = ("estep", "mstep.annotate_group", "mstep.mask_comments", "batch_size")
+NTP_PRESETS = {name: without(overrides, *_E_STEP_ONLY) for name, overrides in RA3_PRESETS.items()}
 
 
 @dataclass
@@ -194,7 +243,6 @@ EVAL_PRESETS: dict[str, dict[str, Any]] = {
 
 
 def validate_eval(cfg: EvalCodeConfig) -> None:
-    need(bool(cfg.samples) != bool(cfg.model), "samples/model", "exactly one of them (--samples FILE.jsonl or --model M)")
     need(len(cfg.ks) >= 1 and all(k >= 1 for k in cfg.ks), "ks", "k values >= 1")
     for key in ("n", "max_new_tokens", "batch_size", "workers"):
         need(getattr(cfg, key) >= 1, key, ">= 1")
@@ -208,7 +256,7 @@ def validate_eval(cfg: EvalCodeConfig) -> None:
 
 KINDS = (
     ConfigKind("eval-code", EvalCodeConfig, EVAL_PRESETS, validate_eval, "code"),
-    ConfigKind("ra3", RA3Config, RA3_PRESETS, validate, "code"),
-    ConfigKind("ntp", lambda: RA3Config(algo="ntp"), RA3_PRESETS, validate, "code"),
-    ConfigKind("rlvr", RLVRConfig, RLVR_PRESETS, validate, "code"),
+    ConfigKind("ra3", RA3Config, RA3_PRESETS, validate_ra3, "code"),
+    ConfigKind("ntp", NTPConfig, NTP_PRESETS, validate_ntp, "code"),
+    ConfigKind("rlvr", RLVRConfig, RLVR_PRESETS, validate_rlvr, "code"),
 )

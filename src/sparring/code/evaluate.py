@@ -97,6 +97,8 @@ def _result_row(sample: dict[str, str], verdict: Verdict) -> dict[str, Any]:
 def evaluate(cfg: EvalCodeConfig, out: str | Path, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Everything ``eval-code`` does. Every input is checked first; then the run directory is claimed
     (a second run on the same ``--out`` stops there) and the sandbox says once how it isolates."""
+    if bool(cfg.samples) == bool(cfg.model):
+        raise UserError("give --samples FILE.jsonl or --model M (one of them)")
     benchmark = load_benchmark(cfg.benchmark, cfg.data_file or None)
     timeout = cfg.timeout_s or benchmark.default_timeout_s
     samples: list[dict[str, str]] = []

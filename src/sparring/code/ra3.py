@@ -41,7 +41,7 @@ from rich.progress import Progress
 
 from sparring.checkpoints import Checkpoints, restore_rng, rng_state
 from sparring.code.benchmarks import load_benchmark
-from sparring.code.config import RA3Config
+from sparring.code.config import NTPConfig, RA3Config
 from sparring.code.latents import (
     Document,
     assemble,
@@ -70,7 +70,7 @@ from sparring.runs import RunDir, RunWriter, check_run, start_run
 Position = tuple[int, int]  # (document index, line index)
 
 
-def expert_documents(cfg: RA3Config) -> tuple[list[str], list[Document]]:
+def expert_documents(cfg: RA3Config | NTPConfig) -> tuple[list[str], list[Document]]:
     """Task ids and documents of MBPP's training split (first ``data.train_limit``)."""
     bench = load_benchmark("mbpp", cfg.data.mbpp_file)
     ids = bench.ids_in_split("train")
@@ -281,7 +281,7 @@ def sft(
     tokenizer: Any,
     texts: Sequence[str],
     char_masks: Sequence[Sequence[bool]],
-    cfg: RA3Config,
+    cfg: RA3Config | NTPConfig,
     seed: int,
     epochs: int,
     token_budget: int | None = None,
@@ -487,7 +487,7 @@ def e_step(
 
 
 def train_ntp(
-    cfg: RA3Config,
+    cfg: NTPConfig,
     out: str | Path,
     token_budget: int | None,
     resume: bool = False,
@@ -533,10 +533,13 @@ def ra3_token_budget(run_dir: str) -> int:
     return int(summary["tokens_trained"])
 
 
-def start_parallel(cfg: RA3Config) -> DataParallel:
+def start_parallel(cfg: RA3Config | NTPConfig) -> DataParallel:
     """Join the data-parallel group, after checking that every rank has work in every step."""
     dp = DataParallel.start(resolve_device(cfg.device))
-    for key, value in (("estep.positions_per_step", cfg.estep.positions_per_step), ("mstep.batch_size", cfg.mstep.batch_size)):
+    per_step = [("mstep.batch_size", cfg.mstep.batch_size)]
+    if isinstance(cfg, RA3Config):
+        per_step.append(("estep.positions_per_step", cfg.estep.positions_per_step))
+    for key, value in per_step:
         if value < dp.world:
             raise UserError(f"{key} = {value}: needs at least one per process ({dp.world} processes)")
     return dp

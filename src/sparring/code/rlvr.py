@@ -183,6 +183,8 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             seed=cfg.seed,
             use_cpu=device == "cpu",
             world_size=world_size,
+            loss_type=cfg.loss_type,
+            scale_rewards=cfg.scale_rewards,
         )
         critics = tuple(r for r in rewards if hasattr(r, "update"))
         callback = RunLogCallback(writer, critic_state, phase="rl", renames={"rewards/pass_rate/mean": "pass_rate"}, critics=critics)

@@ -57,7 +57,7 @@ def add_parser(sub: Any, command: str) -> None:
         add_run_arguments(
             train,
             "named schedule: paper (the published one, default), demo (< 5 min on 2 CPU cores), smoke (< 1 min)",
-            "adversarial.steps=50",
+            "eval.n_samples=2000",
         )
     elif command == "sample":
         sample = sub.add_parser(

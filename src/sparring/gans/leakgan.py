@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from sparring.config import need, setting
+from sparring.config import need, setting, without
 from sparring.gans.config import (
     DEMO_COMMON,
     SMOKE_COMMON,
@@ -48,7 +48,7 @@ from sparring.gans.engine import (
     row,
     sample,
 )
-from sparring.gans.method import GanMethod, without
+from sparring.gans.method import GanMethod
 from sparring.gans.models.cnn_discriminator import CNNDiscriminator
 from sparring.gans.models.leakgan import (
     LeakGANGenerator,

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from sparring.config import without
 from sparring.gans.config import SequenceAdversarialConfig
 from sparring.gans.corpus import Corpus
 from sparring.gans.engine import (
@@ -24,7 +25,7 @@ from sparring.gans.engine import (
     setup_lstm_gan,
 )
 from sparring.gans.losses import maligan_weights
-from sparring.gans.method import GanMethod, without
+from sparring.gans.method import GanMethod
 from sparring.gans.models.lstm import LSTMLanguageModel
 from sparring.gans.seqgan import PRESETS as SEQGAN_PRESETS
 from sparring.gans.seqgan import SeqGANRunConfig

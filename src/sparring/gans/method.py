@@ -25,8 +25,3 @@ class GanMethod:
     @property
     def kind(self) -> ConfigKind:
         return ConfigKind(self.name, self.settings, self.presets, validate, "gan")
-
-
-def without(overrides: dict[str, Any], *sections: str) -> dict[str, Any]:
-    """A preset minus the keys of sections (or single keys) a method does not have."""
-    return {k: v for k, v in overrides.items() if not any(k == s or k.startswith(s + ".") for s in sections)}

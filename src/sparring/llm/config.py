@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparring.config import ConfigKind, need, need_device, setting
+from sparring.hf.grpo_options import GRPO_LOSS_TYPES, SCALE_REWARDS
 
 PUBLIC_SYSTEM = "You are a helpful AI assistant."
 TWON_SYSTEM = "You are a social media user. Write a matching post to the given topic."
@@ -160,7 +161,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo")
 
 
 def validate_align(cfg: AlignConfig) -> None:
@@ -173,8 +173,8 @@ def validate_align(cfg: AlignConfig) -> None:
     need(cfg.train.objective in {"reward", "seed", "hybrid", "sft"}, "train.objective", "reward, seed, hybrid or sft")
     need(cfg.train.sft_warmup_steps >= 0, "train.sft_warmup_steps", ">= 0")
     need(cfg.train.objective != "sft" or cfg.train.sft_warmup_steps == 0, "train.sft_warmup_steps", "0 for the sft objective")
-    need(cfg.train.loss_type in LOSS_TYPES, "train.loss_type", " | ".join(LOSS_TYPES))
-    need(cfg.train.scale_rewards in {"group", "batch", "none"}, "train.scale_rewards", "group, batch or none")
+    need(cfg.train.loss_type in GRPO_LOSS_TYPES, "train.loss_type", " | ".join(GRPO_LOSS_TYPES))
+    need(cfg.train.scale_rewards in SCALE_REWARDS, "train.scale_rewards", ", ".join(SCALE_REWARDS))
     need(cfg.eval.responses_per_prompt >= 1, "eval.responses_per_prompt", ">= 1")
     need(
         cfg.eval.responses_per_prompt == 1 or cfg.task.name == "imitation",

@@ -204,3 +204,26 @@ def test_every_help_example_of_set_runs(line_name: str, command: str) -> None:
     chosen = [k for k in kinds if k.name == command] or list(kinds)
     for kind in chosen:
         resolve(kind, "smoke" if "smoke" in kind.presets else "paper", overrides=[example])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "leakgan", "--preset", "smoke", "--set", "mle.epochs=3"],  # interleaved pre-training: no MLE phase
+        ["train", "leakgan", "--preset", "smoke", "--set", "mle.patience=2"],
+        ["train", "maligan", "--preset", "smoke", "--set", "adversarial.rollouts=4"],  # per-sequence weights: no Monte Carlo
+        ["train", "maligan", "--preset", "smoke", "--set", "adversarial.rollout_update_rate=0.5"],
+        ["ntp", "--preset", "smoke", "--set", "estep.think_cost=0.2"],  # no latents
+        ["rlvr", "--preset", "smoke", "--set", "data.max_length=512"],  # prompts, not documents
+        ["eval-code", "--samples", "s.jsonl", "--set", "no_such=1"],
+    ],
+    ids=lambda argv: " ".join(argv[:2] + argv[-1:]),
+)
+def test_a_setting_a_kind_does_not_use_is_refused_before_a_run_exists(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "never"
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown config key" in err and len(err.splitlines()) == 1, err
+    assert not out.exists()

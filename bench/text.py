@@ -81,7 +81,7 @@ def main() -> None:
         collapsed = {}
         for algo in per_seed[0]:
             flags = [f"seed {s}: {k}" for s in per_seed for k, ref in (
-                         ("mean_length", stats["test_mean_length"]),
+                         ("mean_words", stats["test_mean_words"]),
                          ("distinct_2", per_seed[s][algo].get("data_distinct_2") or stats["test_distinct_2"]))  # same-size set
                      if per_seed[s][algo].get(k) is not None and per_seed[s][algo][k] < COLLAPSE_SHARE * ref]
             collapsed[algo] = "collapsed (" + ", ".join(flags) + ")" if flags else "no"
@@ -96,7 +96,7 @@ def main() -> None:
             "NLL-test: nats per token over words and the ending <eos>.",
             f"Data: {stats['train_sentences']} training and {stats['valid_sentences']} validation sentences "
             f"({stats['valid_source']}), {stats['test_sentences']} test; vocabulary {stats['vocab_size']}, max {stats['max_len']} "
-            f"words; test sentences: mean length {stats['test_mean_length']}, distinct-2 {stats['test_distinct_2']}.",
+            f"words; test sentences: mean length {stats['test_mean_words']}, distinct-2 {stats['test_distinct_2']}.",
             "MLE is reported at its best-validation epoch; SeqGAN, MaliGAN and RankGAN start from that checkpoint. 'vs MLE': "
             "paired difference (method - MLE), 'ahead' only when its 95% interval excludes 0. Frontier: mean BLEU-4 gap to MLE at "
             f"equal Self-BLEU-4 along the Pareto fronts of the sweep over T = {args.temperatures} (positive: better than MLE).",

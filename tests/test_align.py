@@ -88,7 +88,7 @@ def test_reward_callable_scores_every_completion_and_d_learns_in_its_own_step() 
     assert torch.equal(before, disc.head.weight.detach())  # scoring is not learning
     reward.update()  # D's step of the game, on the pairs it just scored
     assert not torch.equal(before, disc.head.weight.detach())
-    assert set(reward.last) == {"d_loss", "d_acc", "p_real"} and reward.take_seconds() > 0
+    assert set(reward.last) == {"d_loss", "d_accuracy", "p_real"} and reward.take_seconds() > 0
     reward.update()  # nothing new scored: no second step on the same pairs
     assert reward.pending is None
 
@@ -103,7 +103,7 @@ def _check_contract(run: Path) -> dict:
     adversarial = [r for r in rows if r["phase"] == "adversarial"]
     assert [r["step"] for r in adversarial] == [1, 2]
     for r in adversarial:
-        assert math.isfinite(r["d_loss"]) and 0 <= r["d_acc"] <= 1 and r["step_time"] > 0
+        assert math.isfinite(r["d_loss"]) and 0 <= r["d_accuracy"] <= 1 and r["step_time"] > 0
     with open(run / "samples.csv", newline="") as handle:
         table = list(csv.DictReader(handle))
     assert len(table) == 6 and set(table[0]) == {"prompt", "reference", "before", "after"}

@@ -13,7 +13,7 @@ from sparring.gans.session import Session
 from sparring.kinds import build_config
 
 CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/train", "curves.png"]
-ROW_KEYS = {"phase", "step", "nll_oracle", "nll_test", "d_loss", "d_accuracy", "mean_reward", "elapsed_s"}
+ROW_KEYS = {"phase", "step", "nll_oracle", "nll_test", "d_loss", "d_accuracy", "reward_mean", "elapsed_s"}
 
 
 def test_smoke_run_writes_the_whole_contract(smoke_run):
@@ -21,16 +21,16 @@ def test_smoke_run_writes_the_whole_contract(smoke_run):
         assert (smoke_run / name).stat().st_size > 0, name
     assert json.loads((smoke_run / "config.json").read_text()) == to_dict(build_config("seqgan", "smoke", overrides={"seed": 1}))
     rows = [json.loads(line) for line in (smoke_run / "metrics.jsonl").read_text().splitlines()]
-    assert {r["phase"] for r in rows} == {"mle", "pretrain_d", "adversarial"}
+    assert {r["phase"] for r in rows} == {"mle", "d_pretrain", "adversarial"}
     for r in rows:
         assert ROW_KEYS <= set(r), r
     evaluated = [r for r in rows if r["phase"] in ("mle", "adversarial")]
     assert all(math.isfinite(r["nll_oracle"]) and math.isfinite(r["nll_test"]) for r in evaluated)
-    assert all(r["d_accuracy"] is not None for r in rows if r["phase"] == "pretrain_d")
+    assert all(r["d_accuracy"] is not None for r in rows if r["phase"] == "d_pretrain")
     assert [r["step"] for r in rows if r["phase"] == "adversarial"] == [0, 2, 4]
     summary = json.loads((smoke_run / "summary.json").read_text())
     assert summary["final"]["nll_oracle"] == rows[-1]["nll_oracle"]
-    assert set(summary["phases"]) == {"mle", "pretrain_d", "adversarial"}
+    assert set(summary["phases"]) == {"mle", "d_pretrain", "adversarial"}
     assert summary["seed"] == 1 and "torch" in summary["versions"]
     assert 0 < summary["entropy_floor"] < summary["final"]["nll_oracle"]
     lines = (smoke_run / "samples.txt").read_text().splitlines()

@@ -85,13 +85,13 @@ def test_report_compares_each_run_with_the_first_at_matched_coverage(tmp_path):
 def test_report_flags_collapsed_samples():
     from sparring.gans.report import collapse_flags
 
-    data = {"test_mean_length": 10.0, "test_distinct_2": 0.5}
-    rows = [{"run": "ok", "mean_length": 9.0, "distinct_2": 0.45, "data": data},
-            {"run": "short", "mean_length": 6.0, "distinct_2": 0.45, "data": data},
-            {"run": "oracle", "mean_length": None, "distinct_2": None, "data": {}}]
-    assert collapse_flags(rows) == ["collapsed: short's mean_length is 6.000, below 70% of the data's 10.000"]
+    data = {"test_mean_words": 10.0, "test_distinct_2": 0.5}
+    rows = [{"run": "ok", "mean_words": 9.0, "distinct_2": 0.45, "data": data},
+            {"run": "short", "mean_words": 6.0, "distinct_2": 0.45, "data": data},
+            {"run": "oracle", "mean_words": None, "distinct_2": None, "data": {}}]
+    assert collapse_flags(rows) == ["collapsed: short's mean_words is 6.000, below 70% of the data's 10.000"]
     # distinct-2 is compared with the same number of real sentences when the row has it (a larger set is less distinct)
-    same_size = [{"run": "samey", "mean_length": 9.0, "distinct_2": 0.45, "data_distinct_2": 0.8, "data": data}]
+    same_size = [{"run": "samey", "mean_words": 9.0, "distinct_2": 0.45, "data_distinct_2": 0.8, "data": data}]
     assert collapse_flags(same_size) == ["collapsed: samey's distinct_2 is 0.450, below 70% of the data's 0.800"]
 
 

@@ -227,3 +227,17 @@ def test_a_setting_a_kind_does_not_use_is_refused_before_a_run_exists(
     err = capsys.readouterr().err.strip()
     assert "unknown config key" in err and len(err.splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_an_older_runs_names_are_read_in_the_current_vocabulary(tmp_path: Path) -> None:
+    from sparring.runs import RunDir
+
+    run = tmp_path / "old"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"algo": "seqgan"}))
+    rows = [{"phase": "pretrain_d", "step": 1, "d_acc": 0.5}, {"phase": "adversarial", "step": 1, "mean_reward": 0.2, "mean_length": 9.0}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run / "summary.json").write_text(json.dumps({"phases": {"pretrain_d": 3.0}, "data": {"test_mean_length": 11.0}}))
+    got = RunDir(run).read_metrics()
+    assert got == [{"phase": "d_pretrain", "step": 1, "d_accuracy": 0.5}, {"phase": "adversarial", "step": 1, "reward_mean": 0.2, "mean_words": 9.0}]
+    assert RunDir(run).read_summary() == {"phases": {"d_pretrain": 3.0}, "data": {"test_mean_words": 11.0}}

@@ -138,7 +138,7 @@ def test_rlvr_smoke_writes_a_pass_rate_curve(tiny: tuple[Path, Path], tmp_path: 
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2] and all(0.0 <= r["pass_rate"] <= 1.0 for r in rows)
     if extra:
-        assert all(math.isfinite(r["reward_d_mean"]) and "d_acc" in r for r in rows)
+        assert all(math.isfinite(r["reward_d_mean"]) and "d_accuracy" in r for r in rows)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["algo"] == "rlvr" and (out / "model" / "config.json").is_file() and (out / "curves.png").is_file()
     config = json.loads((out / "config.json").read_text())

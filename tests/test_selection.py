@@ -43,7 +43,7 @@ def test_text_validation_is_held_out_of_training_and_never_touches_test(tmp_path
     assert not train & test and not train & valid and not test & valid
     without_valid = load_text_corpus(str(source), "", TextConfig(test_fraction=0.1, valid_fraction=0.2))
     assert _rows(without_valid.test) == test  # the validation share never changes which sentences are test
-    assert corpus.stats["valid_sentences"] == 9 and corpus.stats["test_mean_length"] == 6.0
+    assert corpus.stats["valid_sentences"] == 9 and corpus.stats["test_mean_words"] == 6.0
 
 
 def _scripted_validation(monkeypatch: pytest.MonkeyPatch, curve: list[float]) -> None:

@@ -42,6 +42,7 @@ from typing import Any
 
 from sparring.errors import UserError
 from sparring.files import atomic_write_json, atomic_write_text, json_safe, read_jsonl_log, truncate_jsonl_log
+from sparring.metrics.vocabulary import current_names
 
 
 class RunDir:
@@ -85,7 +86,8 @@ class RunDir:
 
     # ---- metrics --------------------------------------------------------------------------
     def read_metrics(self) -> list[dict[str, Any]]:
-        return read_jsonl_log(self.metrics_path)
+        """The metrics rows, in the current vocabulary (an older run's names translated)."""
+        return current_names(read_jsonl_log(self.metrics_path))
 
     def append_jsonl(self, name: str, row: dict[str, Any]) -> None:
         with open(self.path / name, "a") as handle:
@@ -97,7 +99,7 @@ class RunDir:
         if not self.summary_path.exists():
             return None
         try:
-            return json.loads(self.summary_path.read_text())
+            return current_names(json.loads(self.summary_path.read_text()))
         except (OSError, json.JSONDecodeError) as exc:
             raise UserError(f"{self.summary_path}: unreadable ({exc})") from None
 

@@ -60,7 +60,7 @@ class DiscriminatorReward:
             loss, acc = discriminator_step(self.disc, self.optimizer, self.loss_kind, instruction, response, texts)
             losses.append(loss)
             accuracies.append(acc)
-        self.last.update(d_loss=sum(losses) / len(losses), d_acc=sum(accuracies) / len(accuracies))
+        self.last.update(d_loss=sum(losses) / len(losses), d_accuracy=sum(accuracies) / len(accuracies))
         self.seconds += time.perf_counter() - started
 
     def take_seconds(self) -> float:

@@ -138,7 +138,7 @@ def load_text_corpus(train_source: str, test_source: str, text_cfg: Any, valid_s
         "train_unk_rate": round(train.unk_rate, 5),
         "test_unk_rate": round(test.unk_rate, 5),
         # what a collapsed generator falls short of (report flags samples below 70% of these)
-        "test_mean_length": round(sum(map(len, references)) / len(references), 4),
+        "test_mean_words": round(sum(map(len, references)) / len(references), 4),
         "test_distinct_2": round(distinct_n(references, 2), 4),
     }
     return Corpus(train.ids, test.ids, valid.ids, len(vocab), vocab=vocab, stats=stats, test_sentences=references)

@@ -25,7 +25,7 @@ from sparring.metrics.diversity import distinct_n
 
 # Every metrics row carries these keys, so readers never need to guess; absent values are null.
 # Evaluation rows add the generator metrics of their data source (ORACLE_KEYS or TEXT_KEYS).
-METRIC_KEYS = ("nll_oracle", "nll_test", "nll_valid", "d_loss", "d_accuracy", "mean_reward")
+METRIC_KEYS = ("nll_oracle", "nll_test", "nll_valid", "d_loss", "d_accuracy", "reward_mean")
 BLEU_ORDERS = (2, 3, 4, 5)
 TEXT_KEYS = (
     *(f"bleu_{n}" for n in BLEU_ORDERS),
@@ -33,7 +33,7 @@ TEXT_KEYS = (
     "distinct_1",
     "distinct_2",
     "data_distinct_2",
-    "mean_length",
+    "mean_words",
 )
 
 
@@ -169,7 +169,7 @@ def text_metrics(sentences: list[list[str]], corpus: Corpus) -> dict[str, float]
         "distinct_2": distinct_n(sentences, 2),
         # the same count of real test sentences: distinct-n falls as a set grows, so only equal sizes compare
         "data_distinct_2": distinct_n(corpus.test_sentences[: len(sentences)], 2),
-        "mean_length": sum(map(len, sentences)) / len(sentences),
+        "mean_words": sum(map(len, sentences)) / len(sentences),
     }
 
 
@@ -241,9 +241,9 @@ def d_pretrain_phase(session: Session, gen: Any, data: Corpus, cfg: Any, d_round
     ``d_round`` is what differs between models (a CNN classifier epoch, RankGAN's ranker epoch).
     """
     pre = cfg.pretrain_d
-    for rnd in session.steps("pretrain_d", pre.rounds, label=label):
+    for rnd in session.steps("d_pretrain", pre.rounds, label=label):
         loss = d_round(sample(gen, pre.n_negatives, data), pre.epochs)
-        session.log("pretrain_d", rnd, **row(d_loss=loss, d_accuracy=d_eval()))
+        session.log("d_pretrain", rnd, **row(d_loss=loss, d_accuracy=d_eval()))
 
 
 def classifier_round(disc: CNNDiscriminator, d_opt: torch.optim.Optimizer, data: Corpus, d_cfg: Any) -> Any:
@@ -269,7 +269,7 @@ def log_adversarial_step(
 ) -> None:
     """Add one step's reward and D loss to the window; at evaluation steps log their means and reset it.
 
-    ``mean_reward`` is whatever the model's generator is rewarded with (see each model's docstring);
+    ``reward_mean`` is whatever the model's generator is rewarded with (see each model's docstring);
     ``extra`` holds the latest value of model-specific keys (e.g. LeakGAN's interleaved ``train_nll``).
     """
     adv = cfg.adversarial
@@ -281,7 +281,7 @@ def log_adversarial_step(
         n = window["n"]
         metrics = evaluate_generator(gen, data, cfg.eval)
         d_mean = window["d_loss"] / n if adv.d_rounds else None
-        session.log("adversarial", step, **row(**metrics, d_loss=d_mean, d_accuracy=d_eval(), mean_reward=window["reward"] / n, **extra))
+        session.log("adversarial", step, **row(**metrics, d_loss=d_mean, d_accuracy=d_eval(), reward_mean=window["reward"] / n, **extra))
         session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
 
 

@@ -151,7 +151,7 @@ def train_leakgan(session: Session, cfg: Any, data: Corpus, device: torch.device
         d_loss = d_rounds(adv.d_rounds, adv.d_epochs, adv.n_negatives)
         train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)
 
-        # mean_reward: D(Y) of the batch, before rank rescaling
+        # reward_mean: D(Y) of the batch, before rank rescaling
         reward = float(segment_scores[-1].mean())
         log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=reward, d_loss=d_loss, train_nll=train_nll)
     return gen

@@ -57,7 +57,7 @@ def train_maligan(session: Session, cfg: Any, data: Corpus, device: torch.device
         for _ in range(adv.d_rounds):
             d_loss = d_round(sample(gen, adv.n_negatives, data), adv.d_epochs)
 
-        # mean_reward: the mean D(Y) of the generator's batches
+        # reward_mean: the mean D(Y) of the generator's batches
         train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)  # optional (adversarial.mle_every)
         log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(d_probs.mean()), d_loss=d_loss, train_nll=train_nll)
     return gen

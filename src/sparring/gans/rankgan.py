@@ -110,7 +110,7 @@ def train_rankgan(session: Session, cfg: Any, data: Corpus, device: torch.device
         for _ in range(adv.d_rounds):
             d_loss = d_round(sample(gen, adv.n_negatives, data), adv.d_epochs)
 
-        # mean_reward: the mean rank score of the generated batch
+        # reward_mean: the mean rank score of the generated batch
         train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)  # optional (adversarial.mle_every)
         log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=float(q[:, -1].mean()), d_loss=d_loss, train_nll=train_nll)
     return gen

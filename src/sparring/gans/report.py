@@ -54,7 +54,7 @@ def _row(name: str, algo: str, values: dict[str, Any], summary: dict[str, Any], 
         "self_bleu_4": values.get("self_bleu_4"),
         "nll_valid": values.get("nll_valid"),
         "d_accuracy": summary.get("d_accuracy"),
-        "mean_length": values.get("mean_length"),
+        "mean_words": values.get("mean_words"),
         "distinct_2": values.get("distinct_2"),
         "data_distinct_2": values.get("data_distinct_2"),
         "data": summary.get("data") or {},
@@ -107,7 +107,7 @@ def collapse_flags(rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         data = r["data"]
         distinct_reference = r.get("data_distinct_2") or data.get("test_distinct_2")  # same-size real set when logged
-        for key, reference in (("mean_length", data.get("test_mean_length")), ("distinct_2", distinct_reference)):
+        for key, reference in (("mean_words", data.get("test_mean_words")), ("distinct_2", distinct_reference)):
             if r.get(key) is not None and reference and r[key] < COLLAPSE_SHARE * reference:
                 lines.append(
                     f"collapsed: {r['run']}'s {key} is {r[key]:.3f}, below {COLLAPSE_SHARE:.0%} of the data's {reference:.3f}"

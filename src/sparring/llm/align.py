@@ -321,7 +321,7 @@ def _pretrain_discriminator(
             [pairs.train_responses[i] for i in pick],
             [fake[i] for i in pick],
         )
-        row = {"step": step, "phase": "d_pretrain", "d_loss": loss, "d_acc": acc}
+        row = {"step": step, "phase": "d_pretrain", "d_loss": loss, "d_accuracy": acc}
         writer.log(row, guard=("d_loss",), where=f"D pre-training step {step}")
 
 

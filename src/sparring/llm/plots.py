@@ -9,7 +9,7 @@ from sparring.plots import new_figure, save_figure, series
 
 PANELS = [
     ("reward_mean", "reward (mean over completions)"),
-    ("d_acc", "discriminator accuracy"),
+    ("d_accuracy", "discriminator accuracy"),
     ("kl", "KL to reference (per token)"),
     ("completion_length", "completion length (tokens)"),
     ("sft_loss", "SFT loss (NLL per real response token)"),
@@ -22,8 +22,8 @@ def plot_align_curves(rows: list[dict[str, Any]], path: Path) -> None:
     pre = [r for r in rows if r.get("phase") == "d_pretrain"]
     adv = [r for r in rows if r.get("phase") == "adversarial"]
     for ax, (key, title) in zip(axes, PANELS, strict=True):
-        if key == "d_acc" and pre:
-            ax.plot([r["step"] - len(pre) for r in pre], [r["d_acc"] for r in pre], color="grey", label="D pre-training")
+        if key == "d_accuracy" and pre:
+            ax.plot([r["step"] - len(pre) for r in pre], [r["d_accuracy"] for r in pre], color="grey", label="D pre-training")
         if key == "sft_loss" and sft:  # the sft objective, or GAD's warm-up
             ax.plot(*zip(*series(sft, "step", key), strict=True), marker=".", color="tab:green", label="SFT")
         points = series(adv, "step", key)

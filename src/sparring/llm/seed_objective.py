@@ -92,7 +92,7 @@ def seed_train(
                     "step": step,
                     "phase": "adversarial",
                     "d_loss": sum(s[0] for s in d_stats) / len(d_stats),
-                    "d_acc": sum(s[1] for s in d_stats) / len(d_stats),
+                    "d_accuracy": sum(s[1] for s in d_stats) / len(d_stats),
                     "g_loss": g_loss,
                     "p_real": p_real,
                     "g_skipped": g_loss is None,

@@ -239,5 +239,8 @@ def test_an_older_runs_names_are_read_in_the_current_vocabulary(tmp_path: Path) 
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (run / "summary.json").write_text(json.dumps({"phases": {"pretrain_d": 3.0}, "data": {"test_mean_length": 11.0}}))
     got = RunDir(run).read_metrics()
-    assert got == [{"phase": "d_pretrain", "step": 1, "d_accuracy": 0.5}, {"phase": "adversarial", "step": 1, "reward_mean": 0.2, "mean_words": 9.0}]
+    assert got == [
+        {"phase": "d_pretrain", "step": 1, "d_accuracy": 0.5},
+        {"phase": "adversarial", "step": 1, "reward_mean": 0.2, "mean_words": 9.0},
+    ]
     assert RunDir(run).read_summary() == {"phases": {"d_pretrain": 3.0}, "data": {"test_mean_words": 11.0}}

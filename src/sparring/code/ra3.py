@@ -63,6 +63,7 @@ from sparring.errors import UserError
 from sparring.files import atomic_write_text
 from sparring.hf.generation import encode_with_char_mask, span_logprobs, token_logprobs
 from sparring.hf.models import save_model
+from sparring.hf.sft import sft_step, target_tokens
 from sparring.parallel import ONE_PROCESS, DataParallel
 from sparring.rl.advantages import group_advantages
 from sparring.runs import RunDir, RunWriter, check_run, start_run
@@ -299,7 +300,8 @@ def sft(
     optimiser steps and continues from the newest complete one: the batches are a seeded sequence,
     so the resumed loop skips the ones it has trained on and draws the same ones next. The logs go
     back to that checkpoint, or to ``before`` (where they stood when the loop began) without one."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.mstep.lr, weight_decay=0.0)
+    params = list(model.parameters())
+    optimizer = torch.optim.AdamW(params, lr=cfg.mstep.lr, weight_decay=0.0)
     size = cfg.mstep.batch_size
     trained, step, epochs_done = 0, 0, 0
     last = checkpoints.latest() if checkpoints is not None and writer is not None and writer.resumed else None
@@ -310,29 +312,21 @@ def sft(
         trained, step, epochs_done = last.state["trained"], last.step, last.state["epochs_done"]
     if writer is not None:
         writer.rewind(last.state["log"] if last is not None else before)
-    batches = shuffled_batches(len(texts), size, random.Random(seed))
+    order = shuffled_batches(len(texts), size, random.Random(seed))
     for _ in range(step):  # the batches the checkpoint has trained on
-        next(batches)
+        next(order)
     model.train()
     with Progress(transient=True, disable=not dp.is_main) as bar:
         task = bar.add_task("SFT", total=token_budget or epochs * -(-len(texts) // size), completed=trained if token_budget else step)
         while (trained < token_budget) if token_budget else (epochs_done < epochs):
-            picked, ends_epoch = next(batches)
-            mine = dp.share(picked)
-            optimizer.zero_grad(set_to_none=True)
-            local_loss = 0.0
-            if mine:  # the epoch's last batch can be smaller than the number of ranks
-                batch = encode_with_char_mask(tokenizer, [texts[i] for i in mine], [char_masks[i] for i in mine], cfg.data.max_length)
-                logp, mask = token_logprobs(model, batch)
-                tokens = int(dp.sum(int(mask.sum())))
-                loss = -logp.sum() / max(tokens, 1)
-                loss.backward()
-                local_loss = float(loss.detach())
-            else:
-                tokens = int(dp.sum(0))
-            dp.sum_gradients(model.parameters(), fill=True)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            picked, ends_epoch = next(order)
+            mine = dp.share(picked)  # the epoch's last batch can be smaller than the number of ranks: a share may be empty
+            batches = []
+            if mine:
+                chosen = [texts[i] for i in mine], [char_masks[i] for i in mine]
+                batches.append(encode_with_char_mask(tokenizer, *chosen, cfg.data.max_length))
+            tokens = int(dp.sum(sum(target_tokens(b) for b in batches)))
+            local_loss, _ = sft_step(model, optimizer, params, batches, tokens, dp)
             trained, step, epochs_done = trained + tokens, step + 1, epochs_done + ends_epoch
             log({"sft_step": step, "sft_loss": dp.sum(local_loss), "tokens_trained": trained})
             bar.advance(task, tokens if token_budget else 1)

@@ -216,6 +216,7 @@ def trainer_class() -> type:
     from trl import GRPOTrainer
 
     from sparring.hf.generation import token_logprobs, tokens_to_stop
+    from sparring.hf.sft import masked_nll
 
     class SparringGRPOTrainer(GRPOTrainer):
         critics: tuple[Any, ...] = ()  # objects with update(): they learn from what they just scored
@@ -243,7 +244,7 @@ def trainer_class() -> type:
             loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             if self.sft_coef > 0 and self.sft_batches is not None:  # interleaved MLE on real responses
                 logp, mask = token_logprobs(model, next(self.sft_batches))
-                loss = loss + self.sft_coef * (-logp.sum() / mask.sum().clamp_min(1.0))
+                loss = loss + self.sft_coef * masked_nll(logp, mask.sum().clamp_min(1.0))
             return loss
 
     return SparringGRPOTrainer

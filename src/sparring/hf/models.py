@@ -137,11 +137,17 @@ def load_model_and_tokenizer(spec: str, device: str = "cpu") -> tuple[Any, Any, 
     return load_causal_lm(path, device), tokenizer, path
 
 
-def add_lora(model: Any, rank: int, alpha: int, dropout: float, target_modules: list[str]) -> Any:
-    from peft import LoraConfig, get_peft_model
+def lora_config(rank: int, alpha: int, dropout: float, target_modules: list[str]) -> Any:
+    """The one LoRA builder: peft's config for a causal LM's adapter (what TRL adds, and ``add_lora``)."""
+    from peft import LoraConfig
 
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    return LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type="CAUSAL_LM")
+
+
+def add_lora(model: Any, rank: int, alpha: int, dropout: float, target_modules: list[str]) -> Any:
+    from peft import get_peft_model
+
+    return get_peft_model(model, lora_config(rank, alpha, dropout, target_modules))
 
 
 def load_trained(run_model_dir: Path, device: str = "cpu") -> Any:

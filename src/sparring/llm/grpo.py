@@ -18,6 +18,7 @@ import torch
 from sparring.critics.reward import DiscriminatorReward
 from sparring.hf.generation import chat_prompt, conversation, encode_pairs
 from sparring.hf.grpo import RunLogCallback, grpo_checkpoints, grpo_config, restore, train_from, trainer_class
+from sparring.hf.models import lora_config
 from sparring.llm.config import AlignConfig
 from sparring.llm.tasks import PairData
 from sparring.runs import RunWriter
@@ -60,12 +61,8 @@ def grpo_train(
 
     peft_config = None
     if cfg.model.lora and not is_peft_model(model):  # a warm-started adapter is trained as it is
-        from peft import LoraConfig
-
         m = cfg.model
-        peft_config = LoraConfig(
-            r=m.lora_rank, lora_alpha=m.lora_alpha, lora_dropout=m.lora_dropout, target_modules=m.lora_targets, task_type="CAUSAL_LM"
-        )
+        peft_config = lora_config(m.lora_rank, m.lora_alpha, m.lora_dropout, m.lora_targets)
     args = grpo_config(
         grpo_checkpoints(writer).folder,
         steps=t.steps,

@@ -20,9 +20,10 @@ import torch
 from rich.progress import Progress
 
 from sparring.checkpoints import restore_rng, rng_state
-from sparring.hf.generation import chat_prompt, encode_pairs, token_logprobs
+from sparring.hf.generation import chat_prompt, encode_pairs
 from sparring.hf.grpo import weights_finite
 from sparring.hf.models import trainable_state
+from sparring.hf.sft import sft_step, target_tokens
 from sparring.llm.config import AlignConfig
 from sparring.llm.tasks import PairData
 from sparring.runs import RunWriter, TrainingDiverged, check_finite
@@ -75,18 +76,10 @@ def sft_train(
                 encode_pairs(tokenizer, [prompts[i] for i in chunk], [pairs.train_responses[i] for i in chunk])
                 for chunk in (picked[k : k + micro] for k in range(0, per_step, micro))
             ]
-            tokens = sum(float(b["target_mask"][:, 1:].sum()) for b in batches)
+            tokens = float(sum(target_tokens(b) for b in batches))
             model.train()
-            optimizer.zero_grad(set_to_none=True)
-            loss_value = 0.0
-            for batch in batches:  # accumulated: the step's loss is the mean over all its response tokens
-                logp, _ = token_logprobs(model, batch)
-                loss = -logp.sum() / max(tokens, 1.0)
-                loss.backward()
-                loss_value += float(loss.detach())
-            check_finite({"sft_loss": loss_value}, None, f"SFT step {step}", writer.path)
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
-            optimizer.step()
+            guard = lambda loss, step=step: check_finite({"sft_loss": loss}, None, f"SFT step {step}", writer.path)  # noqa: E731
+            loss_value, grad_norm = sft_step(model, optimizer, params, batches, tokens, check=guard)
             if not weights_finite(model):
                 raise TrainingDiverged(f"training diverged: the weights became non-finite at SFT step {step} (lower the learning rate)")
             writer.log({"step": step, "phase": PHASE, "sft_loss": loss_value, "grad_norm": grad_norm, "tokens": int(tokens),

@@ -23,8 +23,9 @@ import pytest
 from code_fixtures import write_tiny_mbpp, write_tiny_plus
 from sparring.code import sandbox as sandbox_module
 from sparring.code.benchmarks import load_benchmark
+from sparring.code.isolation import Isolation
 from sparring.code.judge import STATUS_CHARS, humaneval_namespace, judge, mbpp_namespace
-from sparring.code.sandbox import Isolation, Limits, Remote, Session, best_isolation, isolation
+from sparring.code.sandbox import Limits, Remote, Session, best_isolation, isolation
 from sparring.errors import UserError
 
 FAST = Limits(timeout_s=5.0)
@@ -339,10 +340,12 @@ def test_a_directory_tree_deeper_than_the_recursion_limit_is_cleaned_up(mode: st
 
 def test_no_separation_from_the_users_uid_is_refused_unless_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(sandbox_module, "best_isolation", lambda: Isolation(namespaces=False, own_uid=False, cgroup=None))
-    monkeypatch.setattr(sandbox_module, "_UNSAFE_ALLOWED", [False])
+    from sparring.code import isolation as isolation_module
+
+    monkeypatch.setattr(isolation_module, "_UNSAFE_ALLOWED", [False])
     with pytest.raises(UserError, match="--unsafe-no-isolation"):
         isolation()
-    sandbox_module.allow_unsafe_isolation()
+    isolation_module.allow_unsafe_isolation()
     assert isolation().as_dict()["unsafe_no_isolation"] is True
 
 

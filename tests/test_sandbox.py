@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sparring.code.sandbox import Isolation, Limits, Session, hide_from_sandboxes, isolation, run_program
+from sparring.code.isolation import Isolation
+from sparring.code.sandbox import Limits, Session, hide_from_sandboxes, isolation, run_program
 
 FAST = Limits(timeout_s=2.0)
 needs_namespaces = pytest.mark.skipif(
@@ -87,7 +88,7 @@ def test_killing_the_parent_does_not_reach_it() -> None:
 
 def _sandbox_processes() -> list[int]:
     """Host processes running as a sandbox uid."""
-    from sparring.code.sandbox import MAX_SLOTS, UID_BASE
+    from sparring.code.slots import MAX_SLOTS, UID_BASE
 
     found = []
     for entry in os.listdir("/proc"):

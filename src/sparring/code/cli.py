@@ -23,7 +23,7 @@ def add_unsafe_argument(parser: argparse.ArgumentParser) -> None:
 
 def allow_unsafe_if_asked(args: argparse.Namespace) -> None:
     if args.unsafe_no_isolation:
-        from sparring.code.sandbox import allow_unsafe_isolation
+        from sparring.code.isolation import allow_unsafe_isolation
 
         allow_unsafe_isolation()
 

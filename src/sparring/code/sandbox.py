@@ -32,18 +32,14 @@ forces a fallback, to test it. The README's threat model states what is and is n
 
 from __future__ import annotations
 
-import atexit
 import builtins
-import fcntl
 import json
 import os
 import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -51,13 +47,12 @@ from pathlib import Path
 from typing import Any
 
 from sparring.code import wire
+from sparring.code.isolation import SAFE_ENV, Isolation, can_change_uid, program_interpreter, unsafe_allowed
+from sparring.code.slots import SLOTS, cgroups, remove_files_of, remove_tree
 from sparring.errors import UserError
 
-SAFE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
 RUNNER = Path(__file__).with_name("sandbox_runner.py")
 WIRE = Path(wire.__file__)
-UID_BASE = 1_600_000_000  # sandbox uids: no account uses them; one per concurrent sandbox
-MAX_SLOTS = 512
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a reply larger than this fails the session, and is never read whole
 TAIL_BYTES = 2048  # of stdout/stderr the parent keeps
 TEXT_CHARS = 300  # of an exception's message or any other text the sandbox sends
@@ -117,85 +112,13 @@ class RemoteError(Exception):
 # --- isolation -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Isolation:
-    namespaces: bool
-    own_uid: bool  # one uid per concurrent sandbox
-    cgroup: str | None  # "v2", "v1" or None
-    user_namespace: bool = False  # the namespaces come from an unprivileged user namespace (no root needed)
-    syscall_filter: bool = False  # seccomp: keyrings, ptrace, io_uring, new namespaces, mounts, vsock, locks, watches denied
-
-    @property
-    def separated(self) -> bool:
-        """Whether anything stands between a sandbox and the parent's own uid (namespaces or a uid of its own)."""
-        return self.namespaces or self.own_uid
-
-    def describe(self) -> str:
-        if self.namespaces:
-            how = "an unprivileged user namespace" if self.user_namespace else "root"
-            parts = [f"namespaces via {how} (net, mount, pid with its own /proc, ipc, uts), read-only root, private tmpfs, no pty"]
-        else:
-            parts = ["no namespaces: host filesystem, network and process table visible"]
-        if self.own_uid:
-            parts.append("a uid per sandbox")
-        elif self.user_namespace:
-            parts.append("the user namespace's root, with no capabilities")
-        else:
-            parts.append("UNSAFE: the current user's uid (a completion can signal the parent and leave processes behind)")
-        parts.append(f"cgroup {self.cgroup} memory+pids caps" if self.cgroup else "no cgroup (rlimits per process only)")
-        parts.append("syscall filter" if self.syscall_filter else "no syscall filter")
-        parts.append("rlimits")
-        return "; ".join(parts)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "namespaces": self.namespaces, "user_namespace": self.user_namespace, "uid_per_sandbox": self.own_uid,
-            "cgroup": self.cgroup, "syscall_filter": self.syscall_filter, "unsafe_no_isolation": not self.separated,
-            "description": self.describe(),
-        }  # fmt: skip
-
-
-def _world_executable(path: str) -> bool:
-    """Can an unprivileged user run ``path``: every directory on the way searchable, the file executable by others."""
-    real = Path(os.path.realpath(path))
-    try:
-        return real.is_file() and all(p.stat().st_mode & 0o001 for p in [real, *real.parents])
-    except OSError:
-        return False
-
-
-@cache
-def program_interpreter() -> str:
-    """The Python that runs programs. Programs need only the standard library, and a sandbox uid may not
-    be allowed into the directory of a venv or a pyenv build, so the first world-executable of this
-    interpreter, python3.11 and python3 on the system path is used."""
-    candidates = [sys.executable, shutil.which("python3.11", path=SAFE_ENV["PATH"]), shutil.which("python3", path=SAFE_ENV["PATH"])]
-    for candidate in candidates:
-        if candidate and _world_executable(candidate):
-            return os.path.realpath(candidate)
-    return os.path.realpath(sys.executable)  # then only the current user can run it: no uid change
-
-
-def _can_change_uid() -> bool:
-    return os.geteuid() == 0 and _world_executable(program_interpreter())
-
-
-_UNSAFE_ALLOWED = [False]
-
-
-def allow_unsafe_isolation() -> None:
-    """The user asked for it (``--unsafe-no-isolation``): judge even where nothing separates a
-    sandbox from this user's uid. ``isolation().separated`` is then False, and summaries say so."""
-    _UNSAFE_ALLOWED[0] = True
-
-
 def isolation() -> Isolation:
     """What this machine gives a sandbox (``best_isolation``), refused with a UserError where nothing
     separates a sandbox from the parent's uid (no root, no user namespaces: a completion could kill
     the parent, or leave a process that rewrites the run's files after its score is printed) unless
     the user asked for it with ``--unsafe-no-isolation``."""
     level = best_isolation()
-    if not level.separated and not _UNSAFE_ALLOWED[0]:
+    if not level.separated and not unsafe_allowed():
         raise UserError(
             "sandbox: nothing separates untrusted code from this user here (not root, and no unprivileged user namespaces); "
             "refusing to judge completions. Pass --unsafe-no-isolation to judge them anyway, as this user."
@@ -216,9 +139,9 @@ def best_isolation() -> Isolation:
         raise UserError(f"SPARRING_SANDBOX_ISOLATION={forced}: choose namespaces, rlimits or none")
     if forced == "none":  # the level a machine without root or user namespaces gets (to test that it is refused)
         return Isolation(namespaces=False, own_uid=False, cgroup=None)
-    own_uid = _can_change_uid()
+    own_uid = can_change_uid()
     root = os.geteuid() == 0
-    version = _cgroups().version if own_uid else None
+    version = cgroups().version if own_uid else None
     errors: list[str] = []
     structures = []
     if forced != "rlimits" and shutil.which("unshare"):
@@ -248,158 +171,6 @@ def _probe(candidate: Isolation) -> str | None:
     if session.failure is not None or session.load_error is not None:
         return session.outcome.status + (f" ({_last_line(session.outcome.stderr)})" if session.outcome.stderr.strip() else "")
     return None if answer == [1, 2] else f"the probe answered {answer!r}"
-
-
-# --- slots: a uid and a cgroup per concurrent sandbox ---------------------------------------------
-
-
-@dataclass
-class _Cgroups:
-    version: str | None
-    bases: list[Path]  # where our slot cgroups are made: one per hierarchy (v2: one; v1: memory, pids)
-
-
-@cache
-def _cgroups() -> _Cgroups:
-    """Find cgroup directories we may create children in, with memory and pids control."""
-    try:
-        mounts = [line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-        own = [line.split(":", 2) for line in Path("/proc/self/cgroup").read_text().splitlines()]
-    except OSError:
-        return _Cgroups(None, [])
-    fs = {}  # fstype -> [(mount point, super options)]
-    for fields in mounts:
-        sep = fields.index("-")
-        fs.setdefault(fields[sep + 1], []).append((fields[4], fields[sep + 3].split(",")))
-    v2_path = next((p for h, c, p in own if h == "0" and c == ""), None)
-    for point, _ in fs.get("cgroup2", []):
-        if v2_path is None:
-            break
-        base = Path(point + v2_path)
-        try:
-            if not {"memory", "pids"} <= set((base / "cgroup.controllers").read_text().split()):
-                continue
-            home = base / "sparring-sandbox"
-            home.mkdir(exist_ok=True)
-            (base / "cgroup.subtree_control").write_text("+memory +pids")  # refused when our cgroup holds processes
-            (home / "cgroup.subtree_control").write_text("+memory +pids")
-            return _Cgroups("v2", [home])
-        except OSError:
-            continue
-    bases = []
-    for controller in ("memory", "pids"):
-        point = next((p for p, opts in fs.get("cgroup", []) if controller in opts), None)
-        path = next((p for h, c, p in own if controller in c.split(",")), None)
-        if point is None or path is None:
-            return _Cgroups(None, [])
-        home = Path(point + path.rstrip("/")) / "sparring-sandbox"
-        try:
-            home.mkdir(exist_ok=True)
-        except OSError:
-            return _Cgroups(None, [])
-        bases.append(home)
-    return _Cgroups("v1", bases)
-
-
-class _Slot:
-    """One uid (held by an exclusive flock, so other sparring processes skip it) and its cgroups."""
-
-    def __init__(self, uid: int, lock_fd: int | None, cgroups: _Cgroups) -> None:
-        self.uid, self.lock_fd, self.version = uid, lock_fd, cgroups.version
-        self.cgroups = [base / f"uid-{uid}" for base in cgroups.bases]
-        for path in self.cgroups:
-            path.mkdir(exist_ok=True)
-
-    def configure(self, limits: Limits) -> None:
-        memory = str(limits.memory_mb * 1024 * 1024)
-        for path in self.cgroups:
-            names = (
-                {"memory.max": memory, "memory.swap.max": "0", "pids.max": str(limits.processes)}
-                if self.version == "v2"
-                else {"memory.limit_in_bytes": memory, "pids.max": str(limits.processes)}
-            )
-            for name, value in names.items():
-                if (path / name).exists():
-                    (path / name).write_text(value)
-
-    def pids(self, scan_uid: bool) -> list[int]:
-        found: set[int] = set()
-        for path in self.cgroups:
-            try:
-                found.update(int(p) for p in (path / "cgroup.procs").read_text().split())
-            except OSError:
-                pass
-        if scan_uid and not self.cgroups and self.uid != os.geteuid():
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        if os.stat(f"/proc/{entry}").st_uid == self.uid:
-                            found.add(int(entry))
-                    except OSError:
-                        pass
-        return sorted(found)
-
-    def reap(self, scan_uid: bool) -> None:
-        """Kill whatever the last program left (a daemonised child in the fallback); wait until it is gone."""
-        deadline = time.monotonic() + 2.0
-        while (pids := self.pids(scan_uid)) and time.monotonic() < deadline:
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.005)
-
-    def remove(self) -> None:
-        for path in self.cgroups:
-            try:
-                path.rmdir()
-            except OSError:
-                pass
-
-
-class _SlotPool:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.free: list[_Slot] = []
-        self.all: list[_Slot] = []
-        atexit.register(self.close)
-
-    def acquire(self, own_uid: bool) -> _Slot:
-        with self.lock:
-            if not own_uid:
-                return _Slot(os.geteuid(), None, _Cgroups(None, []))
-            if self.free:
-                return self.free.pop()
-            lock_dir = Path(tempfile.gettempdir()) / "sparring-sandbox-uids"
-            lock_dir.mkdir(mode=0o700, exist_ok=True)
-            taken = {s.uid for s in self.all}
-            for uid in range(UID_BASE, UID_BASE + MAX_SLOTS):
-                if uid in taken:
-                    continue
-                fd = os.open(lock_dir / f"{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    os.close(fd)
-                    continue
-                slot = _Slot(uid, fd, _cgroups())
-                slot.reap(scan_uid=True)  # what a sparring process that died with this uid left; later ones reap at close
-                self.all.append(slot)
-                return slot
-            raise UserError(f"sandbox: all {MAX_SLOTS} sandbox uids are in use")
-
-    def release(self, slot: _Slot) -> None:
-        if slot.lock_fd is not None:
-            with self.lock:
-                self.free.append(slot)
-
-    def close(self) -> None:
-        for slot in self.all:
-            slot.remove()
-
-
-_SLOTS = _SlotPool()
 
 
 # --- a session: one live sandbox and the calls into it ---------------------------------------------
@@ -459,7 +230,7 @@ class Session:
         self._process: subprocess.Popen | None = None
         self._closed = False
         self._requests = self._replies = -1
-        self._slot = _SLOTS.acquire(self.level.own_uid)
+        self._slot = SLOTS.acquire(self.level.own_uid)
         self._host = Path(tempfile.mkdtemp(prefix="sparring-sandbox-"))
         self._started = time.perf_counter()
         try:
@@ -483,7 +254,7 @@ class Session:
                 host.chmod(0o711)  # the sandbox's uid may pass through to its work dir, and list nothing
         cgroups = self._slot.cgroups if level.cgroup else []
         if level.cgroup:
-            self._slot.configure(limits)
+            self._slot.configure(limits.memory_mb, limits.processes)
         requests_r, self._requests = os.pipe()
         self._replies, replies_w = os.pipe()
         config = {
@@ -670,7 +441,7 @@ class Session:
         self._slot.reap(scan_uid=not self.level.namespaces)
         if not self.level.namespaces and self._slot.uid != os.geteuid():
             remove_files_of(self._slot.uid)  # what the fallback's uid left in the host's shared directories
-        _SLOTS.release(self._slot)
+        SLOTS.release(self._slot)
         remove_tree(self._host)
 
     def __enter__(self) -> Session:
@@ -711,50 +482,6 @@ def _open_private(path: Path) -> Any:
 def _write_private(path: Path, data: bytes) -> None:
     with _open_private(path) as handle:
         handle.write(data)
-
-
-# The host's directories that anyone may write to: where the rlimits fallback's uid can leave files.
-SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")
-
-
-def remove_files_of(uid: int) -> None:
-    """Remove what ``uid`` owns in the host's world-writable directories (and in their world-writable
-    subdirectories, such as /tmp/.X11-unix), leaving everything else there as it was."""
-    places = []
-    for root in SHARED_WRITABLE:
-        places.append(root)
-        try:
-            with os.scandir(root) as entries:
-                places += [e.path for e in entries if e.is_dir(follow_symlinks=False) and e.stat(follow_symlinks=False).st_mode & 0o002]
-        except OSError:
-            continue
-    for place in dict.fromkeys(os.path.realpath(p) for p in places):
-        try:
-            with os.scandir(place) as entries:
-                owned = [e.path for e in entries if e.stat(follow_symlinks=False).st_uid == uid]
-        except OSError:
-            continue
-        for path in owned:
-            remove_tree(Path(path))
-
-
-def remove_tree(path: Path) -> None:
-    """Remove ``path`` whatever its shape: ``shutil.rmtree`` recurses and a tree deeper than Python's
-    recursion limit (or wider than the open-file limit) defeats it, so whatever it leaves goes to
-    ``rm -rf``, which has no depth limit."""
-    try:
-        if path.is_symlink() or not path.is_dir():
-            path.unlink()
-            return
-        shutil.rmtree(path)
-    except FileNotFoundError:
-        return
-    except (OSError, RecursionError):
-        pass
-    if os.path.lexists(path):
-        if os.geteuid() != 0:  # a directory its own uid made unreadable stops rm too
-            subprocess.run(["chmod", "-R", "u+rwx", "--", str(path)], capture_output=True, timeout=120, check=False)
-        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True, timeout=120, check=False)
 
 
 def _tail(path: Path) -> str:

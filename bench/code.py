@@ -214,7 +214,8 @@ def held_out_evaluations(models: dict) -> dict:
 
 
 def train_if_needed(kind: str, base: Path, preset: str, model: str, extra: list[str] | None = None, name: str | None = None) -> Path:
-    from sparring.code.ra3 import ra3_token_budget, train_ntp, train_ra3
+    from sparring.code.ntp import ra3_token_budget, train_ntp
+    from sparring.code.ra3 import train_ra3
     from sparring.code.rlvr import train_rlvr
     from sparring.config import to_dict
     from sparring.kinds import build_config

@@ -61,7 +61,7 @@ def test_collectives_in_two_processes(tmp_path: Path) -> None:
 def _sft_step(dp: DataParallel, model_dir: str) -> list[float]:
     """The gradient that one SFT step clips and applies (first 200 values): what ranks must agree on."""
     from code_fixtures import TASKS
-    from sparring.code import ra3
+    from sparring.code import midtraining
     from sparring.hf.models import load_model_and_tokenizer
     from sparring.kinds import build_config
 
@@ -79,7 +79,7 @@ def _sft_step(dp: DataParallel, model_dir: str) -> list[float]:
 
     torch.nn.utils.clip_grad_norm_ = record_then_clip
     try:
-        ra3.sft(model, tokenizer, texts, masks, cfg, seed=0, dp=dp)
+        midtraining.sft(model, tokenizer, texts, masks, cfg, seed=0, epochs=cfg.mstep.epochs, dp=dp)
     finally:
         torch.nn.utils.clip_grad_norm_ = clip
     return seen

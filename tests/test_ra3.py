@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 from code_fixtures import build_tiny_code_llm, write_tiny_mbpp  # noqa: E402
 from sparring.checkpoints import Checkpoints  # noqa: E402
 from sparring.cli import main  # noqa: E402
-from sparring.code import ra3  # noqa: E402
+from sparring.code import estep, midtraining  # noqa: E402
 from sparring.code.latents import (  # noqa: E402
     Document,
     assemble,
@@ -65,7 +65,7 @@ def test_reward_advantages_choice_and_elbo_by_hand() -> None:
 def test_shuffled_batches_cover_each_epoch_once() -> None:
     import random
 
-    stream = ra3.shuffled_batches(5, 2, random.Random(0))
+    stream = midtraining.shuffled_batches(5, 2, random.Random(0))
     epoch = [next(stream) for _ in range(3)]
     assert sorted(i for batch, _ in epoch for i in batch) == [0, 1, 2, 3, 4]
     assert [last for _, last in epoch] == [False, False, True]
@@ -90,7 +90,7 @@ def test_ra3_reward_equals_hand_computed_gain_minus_cost(tiny: tuple[Path, Path]
     cfg = build_config("ra3", "smoke", None, ["estep.horizon=2", "estep.think_cost=0.05"])
     docs, t = [DOC], 3
     continuations = [[" loop over the numbers", ""]]
-    rewards = ra3.think_rewards(model, tokenizer, docs, [(0, t)], continuations, cfg)
+    rewards = estep.think_rewards(model, tokenizer, docs, [(0, t)], continuations, cfg)
     prefix = assemble(DOC, {}, upto=t)
     target = "    for x in xs:\n        total += x\n"
     without = _full_logits_logprob(model, tokenizer, prefix + target, len(prefix))
@@ -106,16 +106,16 @@ def test_full_elbo_terms_equal_hand_computed_logprobs(tiny: tuple[Path, Path]) -
     model.eval()
     cfg = build_config("ra3", "smoke")
     comment = comment_line(DOC, 3, " loop over the numbers")
-    joint, _ = ra3.code_logprob(model, tokenizer, [DOC], [{3: comment}], cfg, with_comments=True)
+    joint, _ = estep.code_logprob(model, tokenizer, [DOC], [{3: comment}], cfg, with_comments=True)
     text = assemble(DOC, {3: comment})
     assert joint == pytest.approx(_full_logits_logprob(model, tokenizer, text, len(DOC.header)), abs=1e-4)
-    log_q = ra3.chosen_logprob(model, tokenizer, [DOC], [((0, 3), " loop over the numbers")], cfg)
-    prompt = ra3.proposal_prompt(DOC, 3)
+    log_q = estep.chosen_logprob(model, tokenizer, [DOC], [((0, 3), " loop over the numbers")], cfg)
+    prompt = estep.proposal_prompt(DOC, 3)
     assert prompt.endswith("    #")
     assert log_q == pytest.approx(_full_logits_logprob(model, tokenizer, prompt + " loop over the numbers\n", len(prompt)), abs=1e-4)
-    _, n_code = ra3.code_logprob(model, tokenizer, [DOC], [{3: comment}], cfg)
+    _, n_code = estep.code_logprob(model, tokenizer, [DOC], [{3: comment}], cfg)
     assert full_elbo(joint, log_q, n_code) == pytest.approx((joint - log_q) / n_code)
-    plain, _ = ra3.code_logprob(model, tokenizer, [DOC], [{}], cfg, with_comments=True)
+    plain, _ = estep.code_logprob(model, tokenizer, [DOC], [{}], cfg, with_comments=True)
     assert full_elbo(plain, 0.0, n_code) == pytest.approx(plain / n_code)  # no thoughts: the NTP log-likelihood
 
 
@@ -147,7 +147,7 @@ def test_ra3_smoke_then_ntp_at_the_same_token_budget(tiny: tuple[Path, Path], tm
     summary = json.loads((tmp_path / "ra3" / "summary.json").read_text())
     assert summary["tokens_trained"] == em[0]["tokens_trained"] > 0
     cfg = build_config("ra3", "smoke", None, [f"data.mbpp_file={mbpp}"])
-    _, docs = ra3.expert_documents(cfg)
+    _, docs = midtraining.expert_documents(cfg)
     _, tokenizer, _ = load_model_and_tokenizer(str(model_dir))
     plain = encode_with_char_mask(tokenizer, [assemble(d, {}) for d in docs], [code_char_mask(d, {}, False) for d in docs], 256)
     assert em[0]["mstep_tokens"] >= int(plain["target_mask"][:, 1:].sum())  # every document once (and its comments)

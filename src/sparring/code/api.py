@@ -29,7 +29,7 @@ def ntp(
     cfg: Any, out: str | Path, tokens: int | None = None, match: str | Path | None = None, resume: bool = False, report_to: str = "none"
 ) -> dict[str, Any]:
     """``sparring ntp``: the NTP baseline, for ``tokens`` trained tokens or as many as the ra3 run ``match``."""
-    from sparring.code.ra3 import ra3_token_budget, train_ntp
+    from sparring.code.ntp import ra3_token_budget, train_ntp
 
     budget = ra3_token_budget(str(match)) if match is not None else tokens
     return train_ntp(cfg, out, budget, resume=resume, report_to=report_to)

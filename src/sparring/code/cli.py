@@ -156,7 +156,7 @@ def run_ra3(args: argparse.Namespace) -> int:
 
 
 def run_ntp(args: argparse.Namespace) -> int:
-    from sparring.code.ra3 import ra3_token_budget, train_ntp
+    from sparring.code.ntp import ra3_token_budget, train_ntp
 
     if args.tokens is not None and args.tokens < 1:
         raise UserError(f"--tokens must be >= 1, got {args.tokens}")

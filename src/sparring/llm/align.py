@@ -27,22 +27,16 @@ import resource
 from pathlib import Path
 from typing import Any
 
-from sparring.config import load, to_dict
+from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
-from sparring.files import atomic_torch_save, atomic_write_json, atomic_write_text, read_jsonl_log
+from sparring.files import atomic_torch_save, atomic_write_text
 from sparring.hf.models import save_model
-from sparring.llm.config import AlignConfig
+from sparring.llm.before_after import evaluate_run
+from sparring.llm.config import AlignConfig, require_llm_stack
+from sparring.llm.d_pretrain import pretrain_or_restore_discriminator
 from sparring.parallel import launch_env
 from sparring.runs import RunDir, RunWriter, check_run, require_algo, start_run
-
-DATA_EXTRA = "pip install 'sparring[llm]'"
-
-
-def _require_llm_stack() -> None:
-    for module in ("transformers", "trl", "peft", "datasets", "sklearn", "scipy"):
-        if importlib.util.find_spec(module) is None:
-            raise UserError(f"'sparring align' needs the LLM extra: {DATA_EXTRA} (missing module '{module}')")
 
 
 def load_user_reward(spec: str) -> Any:
@@ -69,18 +63,6 @@ def load_user_reward(spec: str) -> Any:
     return function
 
 
-def config_from_dict(data: dict[str, Any]) -> AlignConfig:
-    """An align run's settings from its config.json (the one typed loader: ``sparring.config.load``)."""
-    from sparring.llm.config import KINDS
-
-    return load(KINDS[0], data)
-
-
-def _read_pairs_file(path: Path) -> tuple[list[str], list[str]]:
-    rows = read_jsonl_log(path)
-    return [r["prompt"] for r in rows], [r["response"] for r in rows]
-
-
 def _rss_gib() -> float:
     """Peak resident memory of this process (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -88,7 +70,7 @@ def _rss_gib() -> float:
 
 def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any = None, report_to: str = "none") -> dict[str, Any]:
     """The whole run: inputs checked, the run claimed, real pairs, D's pre-training, the game, the evaluation."""
-    _require_llm_stack()
+    require_llm_stack()
     import torch
 
     from sparring.critics.registry import build_critic
@@ -267,196 +249,8 @@ def finish_align(
     return writer.finish(summary)
 
 
-D_PRETRAIN = "d_pretrain"  # RUN_DIR/checkpoints/d_pretrain/step-N
-
-
-def pretrain_or_restore_discriminator(
-    writer: RunWriter, cfg: AlignConfig, policy: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any, start: dict | None = None
-) -> dict[str, Any]:
-    """D learns real vs the starting policy's answers before the generator moves, so its first rewards
-    mean something; a resumed run reloads that D instead. ``start``: where the logs stood before
-    (after an SFT warm-up). Returns where they stood after it."""
-    from sparring.checkpoints import restore_rng, rng_state
-
-    checkpoints = writer.dir.checkpoints(D_PRETRAIN, enabled=writer.is_main)
-    last = checkpoints.latest() if writer.resumed else None
-    if last is not None:
-        disc.load_state_dict(last["disc"])
-        d_optimizer.load_state_dict(last["optimizer"])
-        restore_rng(last["rng"])
-        return last.state["log"]
-    writer.rewind(start)  # rows of an attempt that died during pre-training
-    if cfg.disc.pretrain_steps:
-        _pretrain_discriminator(cfg, policy, tokenizer, pairs, disc, d_optimizer, writer)
-    position = writer.rows()
-    payloads = {"disc": disc.state_dict(), "optimizer": d_optimizer.state_dict(), "rng": rng_state()}
-    checkpoints.save(cfg.disc.pretrain_steps, payloads, {"log": position})
-    return position
-
-
 def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
     return sum(values) / len(values) if values else None
 
 
-def _pretrain_discriminator(
-    cfg: AlignConfig, policy: Any, tokenizer: Any, pairs: Any, disc: Any, d_optimizer: Any, writer: RunWriter
-) -> None:
-    """D learns real vs the starting policy's answers before the generator moves."""
-    from sparring.critics.discriminators import discriminator_step
-    from sparring.hf.generation import chat_prompt, generate
-
-    d, g = cfg.disc, cfg.generation
-    n = min(len(pairs.train_prompts), d.pretrain_steps * d.pretrain_batch)
-    prompts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in pairs.train_prompts[:n]]
-    fake = generate(policy, tokenizer, prompts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 104729, "D negatives")
-    rng = random.Random(cfg.seed + 2)
-    for step in range(1, d.pretrain_steps + 1):
-        pick = [rng.randrange(n) for _ in range(d.pretrain_batch)]
-        loss, acc = discriminator_step(
-            disc,
-            d_optimizer,
-            d.loss,
-            [pairs.train_prompts[i] for i in pick],
-            [pairs.train_responses[i] for i in pick],
-            [fake[i] for i in pick],
-        )
-        row = {"step": step, "phase": "d_pretrain", "d_loss": loss, "d_accuracy": acc}
-        writer.log(row, guard=("d_loss",), where=f"D pre-training step {step}")
-
-
-def evaluate_run(
-    run_path: Path,
-    policy: Any = None,
-    tokenizer: Any = None,
-    reference: Any = None,
-    cfg: AlignConfig | None = None,
-    model_path: str | None = None,
-    device: str | None = None,
-) -> dict[str, Any]:
-    """Before (the base model) and after (the run's model) on the run's held-out pairs.
-
-    Writes evaluation.json, evaluation.md and samples.csv into the run directory.
-    """
-    from sparring.critics.discriminators import resolve_encoder
-    from sparring.hf.generation import chat_prompt, generate, pooled_nll, response_nlls, sequence_kls
-    from sparring.hf.models import load_causal_lm, load_tokenizer, load_trained
-    from sparring.llm.evaluation import (
-        SentenceEmbedder,
-        compare_sets,
-        diversity_on,
-        diversity_statistics,
-        prompt_clusters,
-        with_intervals,
-        write_predictions,
-    )
-    from sparring.llm.tasks import base_model_samples
-    from sparring.metrics.intervals import cluster_jackknife
-
-    run = RunDir.open_existing(run_path)
-    data = run.read_config()
-    cfg = cfg or config_from_dict(data)
-    model_path = model_path or data.get("model_path")
-    if not model_path or model_path.startswith("/") and not Path(model_path).exists():
-        raise UserError(f"{run.path}: base model {model_path} is gone; cannot evaluate before/after")
-    device = device or resolve_device(cfg.device)
-    if policy is None:
-        if not (run.path / "model").is_dir():
-            raise UserError(f"{run.path}: no trained model (the run has not finished)")
-        tokenizer = load_tokenizer(str(run.path / "model"))
-        policy = load_trained(run.path / "model", device)
-    reference = reference or load_causal_lm(model_path, device)
-    prompts, real = _read_pairs_file(run.path / "eval_pairs.jsonl")
-    index = {p: i for i, p in enumerate(dict.fromkeys(prompts))}
-    groups = [index[p] for p in prompts]  # the unit of every interval: a prompt with all its responses
-    clusters = prompt_clusters(groups)
-    g = cfg.generation
-    public = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in prompts]
-    before = base_model_samples(reference, tokenizer, model_path, cfg, public, cfg.seed + 31)
-    after = generate(policy, tokenizer, public, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 31, "after")
-    embedder = SentenceEmbedder(resolve_encoder("minilm"), device)
-    real_stats = diversity_statistics(real)
-    result: dict[str, Any] = {
-        "n_prompts": len(clusters),
-        "responses_per_prompt": round(len(prompts) / len(clusters), 2),
-        "real": with_intervals(lambda items: diversity_on(real_stats, items), clusters, ("distinct_2", "self_bleu_4", "mean_words")),
-    }
-    result["before"] = compare_sets(embedder, real, before, groups, cfg.eval.folds, cfg.seed)
-    result["after"] = compare_sets(embedder, real, after, groups, cfg.eval.folds, cfg.seed)
-
-    def add(name: str, key: str, values: list, pooled: Any) -> None:
-        """A per-response metric on ``name``'s row, with its interval over prompts."""
-        value, low, high = cluster_jackknife(lambda items: pooled([values[i] for i in items]), clusters)
-        result[name][key] = value
-        result[name].setdefault("ci", {})[key] = [low, high]
-
-    def mean(values: list) -> float:
-        return sum(values) / max(len(values), 1)
-
-    result["before"]["kl_to_reference"] = 0.0
-    add("after", "kl_to_reference", sequence_kls(policy, reference, tokenizer, public, after, g.batch_size), mean)
-    # Coverage, the NLL-test analogue: how likely each model finds the real held-out responses.
-    add("before", "nll_of_real", response_nlls(reference, tokenizer, public, real, g.batch_size), pooled_nll)
-    add("after", "nll_of_real", response_nlls(policy, tokenizer, public, real, g.batch_size), pooled_nll)
-    if cfg.task.name == "imitation":
-        hidden = [chat_prompt(tokenizer, cfg.task.teacher_instruction, p) for p in prompts]
-        for name, responses in (("real", real), ("before", before), ("after", after)):
-            add(name, "teacher_nll", response_nlls(reference, tokenizer, hidden, responses, g.batch_size), pooled_nll)
-    write_predictions(run.path / "samples.csv", prompts, real, before, after)
-    atomic_write_json(run.path / "evaluation.json", result)
-    atomic_write_text(run.path / "evaluation.md", evaluation_markdown(result))
-    return result
-
-
-COLUMNS = [
-    ("c2st_acc", "two-sample acc (0.5 = indistinguishable)"),
-    ("frechet", "Frechet (MiniLM)"),
-    ("teacher_nll", "teacher NLL"),
-    ("nll_of_real", "model NLL of real"),
-    ("kl_to_reference", "KL to base"),
-    ("distinct_2", "distinct-2"),
-    ("self_bleu_4", "Self-BLEU-4"),
-    ("mean_words", "mean words"),
-]
-
-
-def evaluation_markdown(result: dict[str, Any]) -> str:
-    k = result.get("responses_per_prompt", 1)
-    lines = [
-        f"held-out prompts: {result['n_prompts']}, responses per prompt: {k:g}; each cell: value [95% interval over prompts]",
-        "",
-        "| set | " + " | ".join(c[1] for c in COLUMNS) + " |",
-        "|---|" + "---|" * len(COLUMNS),
-    ]
-    for name in ("real", "before", "after"):
-        row = result.get(name, {})
-        cells = []
-        for key, _ in COLUMNS:
-            value, ci = row.get(key), row.get("ci", {}).get(key)
-            if value is None:
-                cells.append("-")
-            elif ci:
-                cells.append(f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]")
-            else:
-                cells.append(f"{value:.3f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def generate_from_run(
-    run_path: str | Path, prompts: list[str], n: int, temperature: float | None, max_new_tokens: int | None, seed: int
-) -> list[str]:
-    _require_llm_stack()
-    from sparring.hf.generation import chat_prompt, generate
-    from sparring.hf.models import load_tokenizer, load_trained
-    run = RunDir.open_existing(run_path)
-    require_algo(run.path, run.read_config()["algo"], ["align"], "generate")
-    if not (run.path / "model").is_dir():
-        raise UserError(f"{run.path}: no trained model (the run has not finished)")
-    cfg = config_from_dict(run.read_config())
-    tokenizer = load_tokenizer(str(run.path / "model"))
-    model = load_trained(run.path / "model", resolve_device(cfg.device))
-    texts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in prompts for _ in range(n)]
-    g = cfg.generation
-    temperature = g.temperature if temperature is None else temperature  # 0 is greedy, not "the run's"
-    return generate(model, tokenizer, texts, max_new_tokens or g.max_new_tokens, temperature, g.top_p, g.batch_size, seed)

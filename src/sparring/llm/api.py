@@ -17,6 +17,6 @@ def generate(
     run_dir: str | Path, prompts: list[str], n: int = 1, temperature: float | None = None, max_new_tokens: int | None = None, seed: int = 0
 ) -> list[str]:
     """``sparring generate``: ``n`` responses per prompt from an align run's model (temperature 0: greedy)."""
-    from sparring.llm.align import generate_from_run
+    from sparring.llm.generate import generate_from_run
 
     return generate_from_run(run_dir, prompts, n, temperature, max_new_tokens, seed)

@@ -109,7 +109,7 @@ def _align(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from sparring.llm.align import generate_from_run
+    from sparring.llm.generate import generate_from_run
 
     if args.n < 1:
         raise UserError(f"--n must be >= 1, got {args.n}")
@@ -125,7 +125,7 @@ def evaluate(args: argparse.Namespace) -> int:
     given = [f"--{k.replace('_', '-')}" for k in ("temperature", "out", "pca_samples", "seed") if getattr(args, k) is not None]
     if given:
         raise UserError(f"evaluate of align runs takes no {', '.join(given)} (it uses each run's own generation settings and seed)")
-    from sparring.llm.align import evaluate_run, evaluation_markdown
+    from sparring.llm.before_after import evaluate_run, evaluation_markdown
 
     for path in args.run_dirs:
         with writing_into(path):

@@ -16,10 +16,12 @@ it could already write.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparring.config import ConfigKind, need, need_device, setting
+from sparring.config import ConfigKind, load, need, need_device, setting
+from sparring.errors import UserError
 from sparring.hf.grpo_options import GRPO_LOSS_TYPES, SCALE_REWARDS
 
 PUBLIC_SYSTEM = "You are a helpful AI assistant."
@@ -209,3 +211,17 @@ def validate_align(cfg: AlignConfig) -> None:
 
 
 KINDS = (ConfigKind("align", AlignConfig, PRESETS, validate_align, "align"),)
+
+
+DATA_EXTRA = "pip install 'sparring[llm]'"
+
+
+def require_llm_stack() -> None:
+    for module in ("transformers", "trl", "peft", "datasets", "sklearn", "scipy"):
+        if importlib.util.find_spec(module) is None:
+            raise UserError(f"'sparring align' needs the LLM extra: {DATA_EXTRA} (missing module '{module}')")
+
+
+def load_align_config(data: dict[str, Any]) -> AlignConfig:
+    """An align run's settings from its config.json (the one typed loader: ``sparring.config.load``)."""
+    return load(KINDS[0], data)

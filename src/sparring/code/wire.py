@@ -27,7 +27,7 @@ MAX_ITEMS = 4_000_000  # elements in one value (a generator is materialised up t
 REPR_CHARS = 200
 INT_INLINE = 2**63  # larger integers travel as hex: CPython caps int <-> decimal conversions at 4300 digits
 MAX_INT_HEX = 1 << 21  # hex digits of one integer (8M bits; HumanEval+ has 3.3M-bit outputs), so that a test's arithmetic on it stays cheap
-MEMORY_FACTOR = 32  # parsing a line never holds more than this many times its length (tests/test_wire.py)
+MEMORY_FACTOR = 32  # parsing a line never holds more than this many times its length (tests/code/test_wire.py)
 
 _DICT_KEYS, _DICT_VALUES, _DICT_ITEMS = type({}.keys()), type({}.values()), type({}.items())
 _JSON_SCALARS = (str, bool, type(None))
@@ -290,7 +290,7 @@ def parse(line: bytes, opaque: Callable[[list], Any], deadline: float | None = N
 
     ``opaque(fields)`` rebuilds an opaque handle. Time is linear in the line's length (``crowded``);
     memory is what the values take plus a transient of one JSON object at a time (at most
-    ``MEMORY_FACTOR`` times the line, measured in ``tests/test_wire.py``). Raises ``EncodeError``
+    ``MEMORY_FACTOR`` times the line, measured in ``tests/code/test_wire.py``). Raises ``EncodeError``
     on anything malformed, nested deeper than ``MAX_DEPTH`` or over ``max_items``, and
     ``DecodeTimeout`` once past ``deadline`` (``time.monotonic``), so that a reply the completion
     forged is a failed call, never an exception the parent did not expect. A message's ``ok`` is

@@ -1,3 +1,5 @@
+"""The GANs' CNN discriminator: it learns, its loss adds L2 on the output layer, its features."""
+
 import torch
 
 from sparring.gans.engine import adam, discriminator_accuracy, discriminator_round

@@ -1,3 +1,5 @@
+"""sparring train / sample / report / evaluate on text-GAN runs: the run contract, exact resume after a crash, bad input."""
+
 import json
 import math
 import shutil

@@ -1,3 +1,5 @@
+"""The synthetic oracle: fixed by its own seed, cached, the same data for every training seed."""
+
 import hashlib
 
 import torch

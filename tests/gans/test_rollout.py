@@ -1,3 +1,5 @@
+"""Monte Carlo rollouts and SeqGAN's policy-gradient loss against hand-computed values."""
+
 import collections
 
 import torch

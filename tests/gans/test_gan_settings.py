@@ -1,3 +1,5 @@
+"""The text-GAN settings: the paper preset, override order and types, JSON round trips, one-line errors, help for every setting."""
+
 import pytest
 
 from sparring.config import to_dict

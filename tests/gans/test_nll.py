@@ -1,3 +1,5 @@
+"""Per-token NLL (NLL-oracle, NLL-test) against hand-computed values."""
+
 import math
 
 import torch

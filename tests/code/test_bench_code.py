@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))  # bench/code.py imports its sibling _common
 _spec = importlib.util.spec_from_file_location("code_bench", BENCH / "code.py")  # not "code": that is a stdlib module
 code_bench = importlib.util.module_from_spec(_spec)

@@ -17,7 +17,7 @@ from sparring.errors import UserError
 from sparring.kinds import build_config, describe_settings, names
 from sparring.runs import SAFE_ON_RESUME, resume_differences, start_run
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "sparring"
+SRC = Path(__file__).resolve().parents[2] / "src" / "sparring"
 
 
 @pytest.mark.parametrize("kind", ["seqgan", "align", "ra3", "rlvr"])

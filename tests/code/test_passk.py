@@ -1,3 +1,5 @@
+"""pass@k: the unbiased estimator against the binomial formula, and its intervals."""
+
 from math import comb
 
 import pytest

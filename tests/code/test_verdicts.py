@@ -20,7 +20,7 @@ from sparring.code.judge import judge, plus_outputs_match
 from sparring.code.sandbox import Limits, isolation
 
 FAST = Limits(timeout_s=3.0)
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 # Function bodies (indented for a def) that return a wrong answer or none at all.
 BODIES = {

@@ -30,7 +30,7 @@ from sparring.errors import UserError
 
 FAST = Limits(timeout_s=5.0)
 P = 2**61 - 1
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 # Bodies of ``def add(a, b):`` (MBPP fixture task 11: add(1, 2) == 3, add(0, 0) == 0).
 RETURNS = {

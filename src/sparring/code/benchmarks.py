@@ -97,9 +97,6 @@ class Benchmark:
             raise UserError(f"--split {split}: {self.name} has only {', '.join(self.splits)}")
         return [t for t, task in self.tasks.items() if task.split == split]
 
-    def eval_ids(self) -> list[str]:
-        return self.ids_in_split("test")
-
     # ---- judging ------------------------------------------------------------------------------
     def sandbox_source(self, task_id: str, completion: str) -> str:
         """The module the sandbox loads: the completion with what it needs to run, and no test."""

@@ -158,12 +158,3 @@ def write_predictions(path: Path, prompts: Sequence[str], references: Sequence[s
         writer = csv.writer(handle)
         writer.writerow(["prompt", "reference", "before", "after"])
         writer.writerows(zip(prompts, references, before, after, strict=True))
-
-
-def evaluation_table(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows real / before / after with the headline metrics, for printing and for the benchmark."""
-    rows = []
-    for name in ("real", "before", "after"):
-        if name in result:
-            rows.append({"set": name, **result[name]})
-    return rows

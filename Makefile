@@ -1,5 +1,5 @@
-# The two commands of the README. Each creates .venv when needed (torch 2.13.0 first: the CPU
-# build that lies on this machine's disk; any other torch request may download gigabytes).
+# The two commands of the README (make test also builds the manual in docs/ with mkdocs --strict).
+# Each creates .venv when needed (torch 2.13.0 first: the CPU build that lies on this machine's disk; any other torch request may download gigabytes).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -39,6 +39,7 @@ code-demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir "$$(mktemp -d)"
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 bench: $(BIN)/.installed

@@ -53,7 +53,7 @@ METHODS = {
 METRICS = [  # (key, label, lower is better)
     ("c2st_acc", "two-sample acc", True),
     ("frechet", "Frechet", True),
-    ("teacher_nll", "teacher NLL", None),  # neither: bland text scores well (see the README)
+    ("teacher_nll", "teacher NLL", None),  # neither: bland text scores well (see docs/llm.md)
     ("nll_of_real", "model NLL of real", True),
     ("distinct_2", "distinct-2", None),
     ("self_bleu_4", "Self-BLEU-4", None),

@@ -211,7 +211,7 @@ def test_a_keyring_cannot_carry_a_bit_to_a_later_sandbox(mode: str) -> None:
     if level.syscall_filter:
         assert stored[0] == -1 and found[0] == -1, (stored, found)
     else:
-        pytest.skip("no syscall filter on this machine: keyrings stay reachable (README: threat model)")
+        pytest.skip("no syscall filter on this machine: keyrings stay reachable (docs/threat-model.md)")
 
 
 def _level(mode: str) -> Isolation:

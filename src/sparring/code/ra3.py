@@ -1,7 +1,7 @@
 """``sparring ra3`` and ``sparring ntp``: mid-training on expert code, with and without latent thoughts.
 
 RA3 (Zhang et al., arXiv 2509.25810) is an EM loop on a temporal ELBO. Our reading, with every
-choice the paper leaves open (all in the README):
+choice the paper leaves open (all in docs/code.md):
 
 - **Expert code**: MBPP's training ids (511-1000 of the sanitized file), each document being the
   task docstring (the same prompt format eval-code uses) followed by the reference solution.

@@ -27,7 +27,7 @@ one (the runner drops every capability before the completion runs). In every mod
 watches. Without namespaces (``unshare`` refused) the same protocol runs with the limits that remain;
 where nothing at all separates a sandbox from the parent's uid, ``isolation()`` refuses unless the
 user asked for it (``--unsafe-no-isolation``). ``SPARRING_SANDBOX_ISOLATION=rlimits`` (or ``none``)
-forces a fallback, to test it. The README's threat model states what is and is not contained.
+forces a fallback, to test it. docs/threat-model.md states what is and is not contained.
 """
 
 from __future__ import annotations

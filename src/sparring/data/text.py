@@ -1,6 +1,6 @@
 """Real text: reading sentence files, a word-level vocabulary, and fixed-length id tensors.
 
-Conventions (the README repeats them):
+Conventions (docs/gans.md repeats them):
 - One sentence per example. Plain ``.txt`` files hold one sentence per line; ``.jsonl``, ``.csv``
   and ``.parquet`` files hold one per row, in the column ``text_col``. Anything else that is not a
   file is tried as a Hugging Face ``datasets`` name (online machines only).

@@ -9,7 +9,7 @@
    intrinsic reward (how well its tokens moved the features along the Manager's goals). Then D
    rounds on fresh negatives, and every ``mle_every`` steps an interleaved MLE phase.
 
-Choices where the paper is silent or its code differs (also in the README):
+Choices where the paper is silent or its code differs (also in docs/gans.md):
 - rollouts use the current generator (LeakGAN's code), not a lagged copy as in SeqGAN;
 - one Adam optimiser per phase over Manager and Worker; the Worker's loss does not reach the
   Manager (its goals are detached on the Worker's side), as in LeakGAN's separate updates.

@@ -7,7 +7,7 @@
    through its embedding matrix, so its gradient reaches the generator. The Gumbel-softmax
    inverse temperature anneals exponentially from 1 to ``max_inverse_temperature``.
 
-Where this departs from the paper (also in the README): the discriminator is our CNN (RelGAN's
+Where this departs from the paper (also in docs/gans.md): the discriminator is our CNN (RelGAN's
 has several embedded representations); masking after ``<eos>`` is not applied to relaxed
 one-hots on real text (the generator learns to emit ``<eos>`` padding, as real sentences have).
 """

@@ -25,7 +25,7 @@ from sparring.code import sandbox as sandbox_module
 from sparring.code.benchmarks import load_benchmark
 from sparring.code.isolation import Isolation
 from sparring.code.judge import STATUS_CHARS, humaneval_namespace, judge, mbpp_namespace
-from sparring.code.sandbox import Limits, Remote, Session, best_isolation, isolation
+from sparring.code.sandbox import Limits, Remote, Sandbox, best_isolation, isolation
 from sparring.errors import UserError
 
 FAST = Limits(timeout_s=5.0)
@@ -203,9 +203,9 @@ KEYRING = (
 @pytest.mark.parametrize("mode", ["best", "rlimits"])
 def test_a_keyring_cannot_carry_a_bit_to_a_later_sandbox(mode: str) -> None:
     level = _level(mode)
-    with Session(KEYRING, FAST, level) as first:
+    with Sandbox(KEYRING, FAST, level) as first:
         stored = first.call(("g", "store"))
-    with Session(KEYRING, FAST, level) as second:  # the slot (and so the uid) is reused
+    with Sandbox(KEYRING, FAST, level) as second:  # the slot (and so the uid) is reused
         found = second.call(("g", "find"))
     assert first.outcome.passed and second.outcome.passed
     if level.syscall_filter:
@@ -262,7 +262,7 @@ def test_the_syscall_filter_denies_every_channel_and_keeps_what_programs_use() -
     level = best_isolation()
     if not level.syscall_filter:
         pytest.skip("the kernel refused the syscall filter here")
-    with Session(CHANNELS, Limits(timeout_s=10.0), level) as session:
+    with Sandbox(CHANNELS, Limits(timeout_s=10.0), level) as session:
         tried = session.call(("g", "tries"))
         controls = session.call(("g", "controls"))
     assert session.outcome.passed, session.outcome.status
@@ -288,7 +288,7 @@ def test_the_fallback_leaves_no_file_in_shared_directories_and_keeps_the_hosts()
         f"        open(os.path.join(place, {marker!r} + '.txt'), 'w').write('x')\n"
         "    except OSError:\n        pass\n"
     )
-    with Session(program, FAST, level) as session:
+    with Sandbox(program, FAST, level) as session:
         pass
     assert session.outcome.passed, session.outcome.status
     for place, names in before.items():
@@ -315,11 +315,11 @@ def test_the_fallbacks_neighbours_cannot_read_each_others_files() -> None:
         "        try:\n            found.append(open(path).read())\n        except OSError:\n            pass\n"
         "    return found\n"
     )
-    with Session(writer, Limits(timeout_s=6.0), level) as first:
+    with Sandbox(writer, Limits(timeout_s=6.0), level) as first:
         thread = threading.Thread(target=first.call, args=(("g", "wait"),))
         thread.start()
         time.sleep(0.3)
-        with Session(reader, FAST, level) as second:
+        with Sandbox(reader, FAST, level) as second:
             found = second.call(("g", "look"))
         thread.join()
     assert first.outcome.passed and second.outcome.passed, (first.outcome.status, second.outcome.status)
@@ -331,7 +331,7 @@ def test_a_directory_tree_deeper_than_the_recursion_limit_is_cleaned_up(mode: st
     level = _level(mode)
     program = "import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\nopen('leaf', 'w').write('x')\n"
     before = set(os.listdir(sandbox_module.tempfile.gettempdir()))
-    with Session(program, Limits(timeout_s=20.0), level) as session:
+    with Sandbox(program, Limits(timeout_s=20.0), level) as session:
         pass
     assert session.outcome.passed, session.outcome.status
     left = {n for n in set(os.listdir(sandbox_module.tempfile.gettempdir())) - before if n.startswith("sparring-sandbox-")}

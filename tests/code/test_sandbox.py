@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sparring.code.isolation import Isolation
-from sparring.code.sandbox import Limits, Session, hide_from_sandboxes, isolation, run_program
+from sparring.code.sandbox import Limits, Sandbox, hide_from_sandboxes, isolation, run_program
 
 FAST = Limits(timeout_s=2.0)
 needs_namespaces = pytest.mark.skipif(
@@ -160,10 +160,10 @@ def test_two_running_programs_cannot_read_each_others_files() -> None:
         "            try:\n                found.append(open(path).read())\n            except OSError:\n                pass\n"
         "    return found\n"
     )
-    with Session(writer, Limits(timeout_s=5.0)) as first:
+    with Sandbox(writer, Limits(timeout_s=5.0)) as first:
         thread = threading.Thread(target=first.call, args=(("g", "wait"),))
         thread.start()
-        with Session(reader, FAST) as second:
+        with Sandbox(reader, FAST) as second:
             found = second.call(("g", "look"))
         thread.join()
     assert first.outcome.passed and second.outcome.passed and secret not in found
@@ -175,7 +175,7 @@ def test_a_correct_program_next_to_a_fork_bomb_still_passes() -> None:
     results = {}
 
     def detonate() -> None:
-        with Session(bomb, Limits(timeout_s=4.0)) as session:
+        with Sandbox(bomb, Limits(timeout_s=4.0)) as session:
             try:
                 session.call(("g", "boom"))
             except BaseException as exc:  # the session times out: a SandboxFailure
@@ -194,10 +194,10 @@ def test_a_correct_program_next_to_a_fork_bomb_still_passes() -> None:
 def test_the_fallback_without_namespaces_still_runs_programs() -> None:
     """The rlimits-only fallback (no root or no unshare): a correct program runs, an early exit fails."""
     level = Isolation(namespaces=False, own_uid=isolation().own_uid, cgroup=isolation().cgroup)
-    with Session("def f(x):\n    open('scratch', 'w').write('x')\n    return x * 2\n", FAST, level) as session:
+    with Sandbox("def f(x):\n    open('scratch', 'w').write('x')\n    return x * 2\n", FAST, level) as session:
         assert session.call(("g", "f"), (21,)) == 42
     assert session.outcome.passed, session.outcome.status
-    with Session("def f(x):\n    import os\n    os._exit(0)\n", FAST, level) as session:
+    with Sandbox("def f(x):\n    import os\n    os._exit(0)\n", FAST, level) as session:
         with pytest.raises(BaseException, match="ended before"):
             session.call(("g", "f"), (21,))
     assert not session.outcome.passed

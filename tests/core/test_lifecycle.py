@@ -244,3 +244,12 @@ def test_an_older_runs_names_are_read_in_the_current_vocabulary(tmp_path: Path) 
         {"phase": "adversarial", "step": 1, "reward_mean": 0.2, "mean_words": 9.0},
     ]
     assert RunDir(run).read_summary() == {"phases": {"d_pretrain": 3.0}, "data": {"test_mean_words": 11.0}}
+
+
+@pytest.mark.parametrize("line_name, command", [*_commands(), ("root", "evaluate")])
+def test_every_registered_command_answers_help(line_name: str, command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI smoke, driven by the lines' registries: each command builds its parser and describes itself."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: sparring {command}" in capsys.readouterr().out

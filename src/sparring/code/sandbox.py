@@ -162,7 +162,7 @@ def best_isolation() -> Isolation:
 def _probe(candidate: Isolation) -> str | None:
     """None when a trivial program loads and answers a call under ``candidate``, else why not."""
     try:
-        with Session("def probe(x):\n    return [x, x + 1]\n", Limits(timeout_s=10.0), candidate) as session:
+        with Sandbox("def probe(x):\n    return [x, x + 1]\n", Limits(timeout_s=10.0), candidate) as session:
             answer = session.call(("g", "probe"), (1,)) if session.failure is None and session.load_error is None else None
     except SandboxFailure:
         answer = None
@@ -181,7 +181,7 @@ class Remote:
     methods and attributes are fetched from there. It equals nothing but itself, and its truthiness
     is the one the sandbox reported."""
 
-    def __init__(self, session: Session, ref: tuple[str, Any], type_name: str = "function", text: str = "", truthy: bool = True) -> None:
+    def __init__(self, session: Sandbox, ref: tuple[str, Any], type_name: str = "function", text: str = "", truthy: bool = True) -> None:
         self._session, self._ref, self._type, self._text, self._truthy = session, ref, type_name, text, truthy
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -213,7 +213,7 @@ class Outcome:
         return self.status == "passed"
 
 
-class Session:
+class Sandbox:
     """One sandbox with ``source`` loaded; ``call`` runs one of its functions. Use as a context manager.
 
     Every failure of the sandbox itself (it ended, went silent past the deadline, sent garbage) is a
@@ -444,7 +444,7 @@ class Session:
         SLOTS.release(self._slot)
         remove_tree(self._host)
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -504,7 +504,7 @@ def run_program(source: str, limits: Limits = Limits()) -> Outcome:  # noqa: B00
     """Load ``source`` in a sandbox and report how that went: "passed" when it ran to its end, else
     the error it raised ("failed: <type>: <message>") or "timed out". Not a verdict on any test:
     benchmarks judge completions through ``judge.judge``."""
-    with Session(source, limits) as session:
+    with Sandbox(source, limits) as session:
         pass
     outcome: Outcome = session.outcome
     return outcome

@@ -1,7 +1,7 @@
 """What runs inside the sandbox: build the walls, drop privileges, load the completion, answer calls.
 
 Started as ``python -I -S sandbox_runner.py CONFIG_JSON`` (under ``unshare`` when namespaces are
-available) by ``sandbox.Session``. It uses the standard library only: the sandbox's interpreter is
+available) by ``sandbox.Sandbox``. It uses the standard library only: the sandbox's interpreter is
 the system Python, which has no sparring installed. Order matters and is the point of the file:
 
 1. join the sandbox's cgroups (memory and process caps for everything it will ever spawn);
@@ -21,7 +21,7 @@ the system Python, which has no sparring installed. Order matters and is the poi
 
 The completion shares this process and can read or write both pipes; that is by design harmless:
 all that ever crosses is values, the expected values never enter the sandbox, and the parent
-decides the verdict (``sandbox.Session`` and ``judge``).
+decides the verdict (``sandbox.Sandbox`` and ``judge``).
 """
 
 import builtins

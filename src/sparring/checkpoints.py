@@ -7,6 +7,10 @@ A phase's checkpoints live in one folder, one sub-folder per numbered step::
     RUN_DIR/checkpoints/<phase>/step-<N>/complete.json written last: the step, the JSON state (where
                                                         the logs stood), and every file's size
 
+A phase may also give one payload of its newest complete step a stable name (``latest_link``): the
+GAN loops keep ``RUN_DIR/checkpoints/last.pt``, the run-directory contract scripts read, pointing at
+the newest step's ``models.pt``.
+
 Each file is written to a temporary sibling and renamed, and the marker comes last, so a folder
 without ``complete.json`` was cut short and is never resumed from. A folder whose files do not match
 the sizes its marker lists, or whose payload does not load, is torn (a disk that lost the tail of a
@@ -22,6 +26,7 @@ TRL's GRPO checkpoints follow the same rule with TRL's folder names: TRL writes 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import sys
@@ -75,8 +80,9 @@ class Checkpoints:
     than 0) makes every write a no-op."""
 
     def __init__(self, folder: str | Path, prefix: str = "step-", keep: int | None = 2, enabled: bool = True,
-                 say: Callable[[str], None] = _say) -> None:
+                 say: Callable[[str], None] = _say, latest_link: tuple[Path, str] | None = None) -> None:
         self.folder = Path(folder)
+        self.latest_link = latest_link  # (path, payload): a stable name for that payload of the newest complete step
         self.prefix = prefix
         self.keep = keep
         self.enabled = enabled
@@ -124,6 +130,16 @@ class Checkpoints:
         marker = {"format": FORMAT, "step": step, "state": state or {}, "payloads": sorted(payloads or {}), "files": _sizes(target)}
         atomic_write_json(target / MARKER, marker)
         self._prune()
+        if self.latest_link is not None:
+            self._link(target / f"{self.latest_link[1]}.pt", self.latest_link[0])
+
+    @staticmethod
+    def _link(payload: Path, link: Path) -> None:
+        """Point ``link`` at ``payload`` (relative, so a copied run keeps it), replacing it atomically."""
+        tmp = link.with_name(f".{link.name}.tmp")
+        tmp.unlink(missing_ok=True)
+        os.symlink(os.path.relpath(payload, link.parent), tmp)
+        os.replace(tmp, link)
 
     def _prune(self) -> None:
         """Remove the complete steps beyond ``keep`` and any torn attempt older than the newest."""

@@ -110,11 +110,15 @@ class RunDir:
         atomic_write_text(self.samples_path, "".join(line + "\n" for line in lines))
 
     # ---- checkpoints ------------------------------------------------------------------------
-    def checkpoints(self, phase: str, prefix: str = "step-", keep: int | None = 2, enabled: bool = True) -> Any:
-        """The numbered checkpoints of one phase of this run (``sparring.checkpoints``)."""
+    def checkpoints(
+        self, phase: str, prefix: str = "step-", keep: int | None = 2, enabled: bool = True, latest_link: tuple[str, str] | None = None
+    ) -> Any:
+        """The numbered checkpoints of one phase of this run (``sparring.checkpoints``); ``latest_link``
+        (file name under ``checkpoints/``, payload) names that payload of the newest complete step."""
         from sparring.checkpoints import Checkpoints
 
-        return Checkpoints(self.path / "checkpoints" / phase, prefix, keep, enabled)
+        link = (self.path / "checkpoints" / latest_link[0], latest_link[1]) if latest_link else None
+        return Checkpoints(self.path / "checkpoints" / phase, prefix, keep, enabled, latest_link=link)
 
 
 def require_algo(run_path: Path, algo: Any, accepted: list[str], verb: str) -> None:

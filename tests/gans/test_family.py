@@ -9,7 +9,7 @@ from sparring.cli import main
 from sparring.gans.api import load_run
 from sparring.gans.registry import METHODS
 
-CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/train", "curves.png"]
+CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/train", "checkpoints/last.pt", "curves.png"]
 ALGOS = sorted(METHODS)  # every registered method, so a new one is tested without editing this file
 WORDS = "a man dog cat rides sits on the with red blue small big bike horse table park street near".split()
 

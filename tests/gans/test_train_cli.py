@@ -14,7 +14,7 @@ from sparring.config import to_dict
 from sparring.gans.session import Session
 from sparring.kinds import build_config
 
-CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/train", "curves.png"]
+CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "samples.txt", "checkpoints/train", "checkpoints/last.pt", "curves.png"]
 ROW_KEYS = {"phase", "step", "nll_oracle", "nll_test", "d_loss", "d_accuracy", "reward_mean", "elapsed_s"}
 
 
@@ -148,6 +148,9 @@ def test_a_torn_newest_checkpoint_falls_back_to_the_previous_one_and_says_so(smo
     shutil.copytree(smoke_run, run)
     steps = sorted((run / "checkpoints" / "train").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
     assert len(steps) == 2  # the newest two complete steps are kept
+    last = smoke_run / "checkpoints" / "last.pt"  # the contract's stable name: the newest step's models
+    newest = max((smoke_run / "checkpoints" / "train").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert last.is_symlink() and last.resolve() == (newest / "models.pt").resolve()
     models = steps[-1] / "models.pt"
     models.write_bytes(models.read_bytes()[: models.stat().st_size // 2])  # a disk that lost the file's tail
     assert main(["sample", str(run), "--n", "2"]) == 0

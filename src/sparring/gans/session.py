@@ -21,6 +21,7 @@ from sparring.runs import RunWriter
 
 # The GAN loops' checkpoints: RUN_DIR/checkpoints/train/step-N (every phase of a GAN run in one numbering).
 PHASE = "train"
+LATEST = ("last.pt", "models")  # checkpoints/last.pt: the newest step's models (the run-directory contract)
 
 # A non-finite value of one of these means the weights are gone: stop with one line instead of logging nulls.
 DIVERGENCE_KEYS = ("train_nll", "nll_test", "nll_oracle", "d_loss")
@@ -75,7 +76,7 @@ class Session:
     def save(self) -> None:
         """A numbered checkpoint (the steps done in all phases so far): models, the session's state, RNG, log position."""
         session = {"state": self.state, "progress": self.progress, "phase_seconds": self.phase_seconds, "rng": rng_state()}
-        self.run.checkpoints(PHASE).save(
+        self.run.checkpoints(PHASE, latest_link=LATEST).save(
             sum(self.progress.values()),
             {"models": {name: obj.state_dict() for name, obj in self.tracked.items()}, "session": session},
             {"log": self.writer.rows()},

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparring.code.benchmarks import DEFAULT_MBPP_FILE
-from sparring.config import ConfigKind, need, need_device, setting, without
+from sparring.config import ConfigKind, need, need_device, need_precision, setting, without
 from sparring.hf.grpo_options import GRPO_LOSS_TYPES, SCALE_REWARDS
+from sparring.precision import PRECISION_HELP
 
 
 @dataclass
@@ -68,6 +69,7 @@ class RA3Config:
     checkpoint_every: int = setting(100, "SFT optimiser steps between checkpoints (the M-step, NTP; safe to change on resume)")
     seed: int = setting(0, "seed of sampling and data order")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
+    precision: str = setting("auto", PRECISION_HELP)
 
 
 @dataclass
@@ -82,6 +84,7 @@ class NTPConfig:
     checkpoint_every: int = setting(100, "SFT optimiser steps between checkpoints (safe to change on resume)")
     seed: int = setting(0, "seed of the data order")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
+    precision: str = setting("auto", PRECISION_HELP)
 
 
 @dataclass
@@ -112,6 +115,7 @@ class RLVRConfig:
     checkpoint_every: int = setting(50, "steps between checkpoints (safe to change on resume)")
     seed: int = setting(0, "seed of sampling and data order")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
+    precision: str = setting("auto", PRECISION_HELP)
 
 
 RA3_PRESETS: dict[str, dict[str, Any]] = {
@@ -171,6 +175,7 @@ def _validate_common(cfg: Any) -> None:
     if hasattr(cfg.data, "max_length"):
         need(cfg.data.max_length >= 32, "data.max_length", ">= 32")
     need_device(cfg.device)
+    need_precision(cfg.precision)
 
 
 def _validate_sft(cfg: Any) -> None:
@@ -231,6 +236,7 @@ class EvalCodeConfig:
     prompt_style: str = setting("auto", "with model: chat, completion, or auto (chat when the model has a chat template)")
     seed: int = setting(0, "sampling seed")
     device: str = setting("auto", "with model: auto (CUDA when there is one), cpu, cuda or cuda:N")
+    precision: str = setting("auto", f"with model: {PRECISION_HELP}")
     workers: int = setting(2, "sandboxes judging in parallel")
     timeout_s: float = setting(0.0, "seconds per completion; 0: the benchmark's default (3 humaneval, 10 mbpp, 20 the plus sets)")
 
@@ -252,6 +258,7 @@ def validate_eval(cfg: EvalCodeConfig) -> None:
     need(cfg.split in ("test", "train", "prompt"), "split", "test, train or prompt")
     need(cfg.prompt_style in ("auto", "chat", "completion"), "prompt_style", "auto, chat or completion")
     need_device(cfg.device)
+    need_precision(cfg.precision)
 
 
 KINDS = (

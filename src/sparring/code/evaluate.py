@@ -25,6 +25,7 @@ from sparring.data.text import jsonl_objects
 from sparring.devices import resolve_device
 from sparring.errors import UserError
 from sparring.files import atomic_write_text
+from sparring.precision import resolve_precision
 from sparring.runs import disposable_run
 
 
@@ -132,28 +133,31 @@ def generate_samples(
     from sparring.code.prompting import default_style
     from sparring.hf.models import load_model_and_tokenizer
 
-    model, tokenizer, path = load_model_and_tokenizer(request.model, resolve_device(request.device))
+    device = resolve_device(request.device)
+    model, tokenizer, path = load_model_and_tokenizer(request.model, device)
+    precision = resolve_precision(request.precision, device)
     style = default_style(tokenizer) if request.prompt_style == "auto" else request.prompt_style
     if style == "chat" and not getattr(tokenizer, "chat_template", None):
         raise UserError(f"--prompt-style chat: {request.model} has no chat template (use --prompt-style completion)")
     log(f"sampling {request.n} completion(s) for {len(task_ids)} {benchmark.name} tasks from {path}, {style} prompts")
     started = time.perf_counter()
-    completions = sample_completions(
-        model,
-        tokenizer,
-        [benchmark.tasks[t].prompt for t in task_ids],
-        request.n,
-        request.temperature,
-        request.max_new_tokens,
-        request.batch_size,
-        request.seed,
-        benchmark.stop,
-        style=style,
-    )
+    with precision.autocast():  # the weights are cast once for the whole call (autocast's cache)
+        completions = sample_completions(
+            model,
+            tokenizer,
+            [benchmark.tasks[t].prompt for t in task_ids],
+            request.n,
+            request.temperature,
+            request.max_new_tokens,
+            request.batch_size,
+            request.seed,
+            benchmark.stop,
+            style=style,
+        )
     seconds = time.perf_counter() - started
     samples = [{"task_id": t, "completion": c} for t, group in zip(task_ids, completions, strict=True) for c in group]
     extra = {
         "model": request.model, "prompt_style": style, "n": request.n, "temperature": request.temperature,
-        "generation_seconds": round(seconds, 1),
+        "generation_seconds": round(seconds, 1), **precision.record("generation (the sandbox's verdicts do not depend on it)"),
     }  # fmt: skip
     return samples, extra

@@ -22,7 +22,11 @@ from sparring.hf.generation import encode_with_char_mask
 from sparring.hf.models import save_model
 from sparring.hf.sft import sft_step, target_tokens
 from sparring.parallel import ONE_PROCESS, DataParallel
+from sparring.precision import resolve_precision
 from sparring.runs import RunWriter
+
+# What a mid-training run (RA3, NTP) computes in bf16 when its precision is bf16.
+MIDTRAINING_BF16 = "SFT forward passes; RA3's E-step (proposal updates, scoring, annotation); log-probabilities and the ELBO terms in fp32"
 
 
 def expert_documents(cfg: RA3Config | NTPConfig) -> tuple[list[str], list[Document]]:
@@ -86,6 +90,7 @@ def sft(
     for _ in range(step):  # the batches the checkpoint has trained on
         next(order)
     model.train()
+    precision = resolve_precision(cfg.precision, str(next(model.parameters()).device))
     with Progress(transient=True, disable=not dp.is_main) as bar:
         task = bar.add_task("SFT", total=token_budget or epochs * -(-len(texts) // size), completed=trained if token_budget else step)
         while (trained < token_budget) if token_budget else (epochs_done < epochs):
@@ -96,7 +101,7 @@ def sft(
                 chosen = [texts[i] for i in mine], [char_masks[i] for i in mine]
                 batches.append(encode_with_char_mask(tokenizer, *chosen, cfg.data.max_length))
             tokens = int(dp.sum(sum(target_tokens(b) for b in batches)))
-            local_loss, _ = sft_step(model, optimizer, params, batches, tokens, dp)
+            local_loss, _ = sft_step(model, optimizer, params, batches, tokens, dp, precision=precision)
             trained, step, epochs_done = trained + tokens, step + 1, epochs_done + ends_epoch
             log({"sft_step": step, "sft_loss": dp.sum(local_loss), "tokens_trained": trained})
             bar.advance(task, tokens if token_budget else 1)

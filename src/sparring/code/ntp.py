@@ -14,10 +14,11 @@ from sparring.code.latents import (
     assemble,
     code_char_mask,
 )
-from sparring.code.midtraining import expert_documents, finish, sft, silent, start_parallel
+from sparring.code.midtraining import MIDTRAINING_BF16, expert_documents, finish, sft, silent, start_parallel
 from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
+from sparring.precision import resolve_precision
 from sparring.runs import RunDir, check_run, start_run
 
 
@@ -56,7 +57,9 @@ def train_ntp(
         record = lambda row: writer.log({"phase": "sft", **row})  # noqa: E731 - one line, one job
         trained = sft(model, tokenizer, texts, masks, cfg, cfg.seed, epochs, token_budget, record, dp, checkpoints, writer)
         log(f"NTP: {trained} tokens trained" + (f" (budget {token_budget})" if token_budget else ""))
-        return finish(writer, model, tokenizer, {"algo": "ntp", "tokens_trained": trained, "token_budget": token_budget})
+        summary = {"algo": "ntp", "tokens_trained": trained, "token_budget": token_budget}
+        summary.update(resolve_precision(cfg.precision, str(next(model.parameters()).device)).record(MIDTRAINING_BF16))
+        return finish(writer, model, tokenizer, summary)
 
 
 def ra3_token_budget(run_dir: str) -> int:
@@ -66,5 +69,3 @@ def ra3_token_budget(run_dir: str) -> int:
     if not summary or summary.get("algo") != "ra3":
         raise UserError(f"--match {run_dir}: not a finished ra3 run (no ra3 summary.json)")
     return int(summary["tokens_trained"])
-
-

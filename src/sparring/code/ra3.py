@@ -49,12 +49,13 @@ from sparring.code.latents import (
     latent_positions,
     temporal_elbo,
 )
-from sparring.code.midtraining import expert_documents, finish, sft, silent, start_parallel
+from sparring.code.midtraining import MIDTRAINING_BF16, expert_documents, finish, sft, silent, start_parallel
 from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.files import atomic_write_text
 from sparring.hf.models import save_model
 from sparring.parallel import ONE_PROCESS, DataParallel
+from sparring.precision import resolve_precision
 from sparring.runs import RunDir, RunWriter, check_run, start_run
 
 EM, ESTEP, MSTEP = "em", "estep", "mstep"  # RUN_DIR/checkpoints/<phase>/step-N (N: the EM iteration, or the M-step's SFT step)
@@ -92,6 +93,7 @@ def train_ra3(
             if dp.is_main:  # the iteration's M-step checkpoints are behind the one just written
                 shutil.rmtree(writer.dir.checkpoints(f"{MSTEP}-{iteration}").folder, ignore_errors=True)
         summary = {"algo": "ra3", "tokens_trained": state["tokens_trained"], "iterations": cfg.iterations}
+        summary.update(resolve_precision(cfg.precision, str(next(model.parameters()).device)).record(MIDTRAINING_BF16))
         return finish(writer, model, tokenizer, summary)
 
 
@@ -159,7 +161,10 @@ def e_step(
     dp: DataParallel = ONE_PROCESS,
 ) -> dict[str, Any]:
     """The E-step and the posterior choice: a proposal trained from the model, the comments it
-    chooses for every program, and the ELBO terms of those (JSON, so a checkpoint can hold it)."""
+    chooses for every program, and the ELBO terms of those (JSON, so a checkpoint can hold it).
+    In bf16 the proposal's updates and the annotation run under autocast; the ELBO terms, which
+    are the run's metrics, are computed in float32."""
+    precision = resolve_precision(cfg.precision, str(next(model.parameters()).device))
     torch.manual_seed(seed)
     model.eval()
     for p in model.parameters():
@@ -171,12 +176,14 @@ def e_step(
     rng = random.Random(seed)
     for step in range(1, cfg.estep.steps + 1):
         positions = rng.sample(all_positions, min(cfg.estep.positions_per_step, len(all_positions)))
-        row = estep_update(policy, model, tokenizer, optimizer, docs, positions, cfg, seed * 100 + step, dp)
+        with precision.autocast():
+            row = estep_update(policy, model, tokenizer, optimizer, docs, positions, cfg, seed * 100 + step, dp)
         row = {"phase": "estep", "iteration": iteration, "step": step, **row}
         writer.log(row, guard=("loss",), where=f"iteration {iteration} E-step {step}")
         log(f"iter {iteration} E-step {step}/{cfg.estep.steps}: reward {row['reward_mean']:+.3f}, think rate {row['think_rate']:.2f}")
     policy.eval()
-    comments, gains, chosen = annotate(policy, model, tokenizer, docs, cfg, seed, dp)
+    with precision.autocast():
+        comments, gains, chosen = annotate(policy, model, tokenizer, docs, cfg, seed, dp)
     log_q = chosen_logprob(policy, tokenizer, docs, chosen, cfg, dp)
     del policy, optimizer
     thinks = sum(len(c) for c in comments)
@@ -195,5 +202,3 @@ def e_step(
         "comment_chars_mean": sum(comment_chars) / len(comment_chars) if comment_chars else 0.0,
     }
     return {"comments": [{str(t): text for t, text in c.items()} for c in comments], "row": row}
-
-

@@ -38,6 +38,7 @@ from sparring.files import atomic_torch_save
 from sparring.hf.grpo import RunLogCallback, completion_text, grpo_checkpoints, grpo_config, restore, train_from, trainer_class
 from sparring.hf.models import load_causal_lm, load_tokenizer, resolve_model, save_model
 from sparring.parallel import launch_env
+from sparring.precision import resolve_precision
 from sparring.runs import check_run, start_run
 
 SAMPLES_FILE = "samples.jsonl"
@@ -134,6 +135,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
         left = f" not seen by {cfg.model} (skip_start_programs=false keeps them)" if seen else ""
         raise UserError(f"{cfg.data.mbpp_file}: no training tasks{left} (MBPP ids 511-1000)")
     device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
     model_path = resolve_model(cfg.model)
     tokenizer = load_tokenizer(model_path, need_chat_template=False)
     style = default_style(tokenizer) if cfg.prompt_style == "auto" else cfg.prompt_style
@@ -158,7 +160,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
 
             disc = build_critic("encoder", encoder="minilm", max_length=256).to(device)
             d_optimizer = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr)
-            rewards.append(DiscriminatorReward(disc, d_optimizer, "bce", 1))
+            rewards.append(DiscriminatorReward(disc, d_optimizer, "bce", 1, precision))
             critic_state = {"disc": disc, "d_optimizer": d_optimizer}
         torch.manual_seed(cfg.seed)
         dataset = Dataset.from_dict(
@@ -182,6 +184,7 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             save_every=cfg.checkpoint_every,
             seed=cfg.seed,
             use_cpu=device == "cpu",
+            bf16=precision.bf16,
             world_size=world_size,
             loss_type=cfg.loss_type,
             scale_rewards=cfg.scale_rewards,
@@ -215,5 +218,6 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             "start_programs_skipped": len(seen),  # the start's own training programs, left out of the prompts
             "verdict_memo_hit_rate": pass_rate.hit_rate,  # of this process (a resumed run starts with an empty memo)
             "isolation_detail": isolation().as_dict(),  # what held the rewarded completions (unsafe_no_isolation among it)
+            **precision.record("the policy's GRPO forward passes and generation (TRL's bf16) and the critic's passes"),
         }
         return writer.finish(summary)

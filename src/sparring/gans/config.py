@@ -14,7 +14,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparring.config import need, need_device, setting
+from sparring.config import need, need_device, need_precision, setting
+from sparring.precision import PRECISION_HELP
 
 
 @dataclass
@@ -65,13 +66,15 @@ class DiscriminatorConfig:
     def check(self, cfg: Any) -> None:
         need(len(self.filter_sizes) == len(self.num_filters) > 0, "discriminator.num_filters", "as long as discriminator.filter_sizes")
         seq_len = sequence_length(cfg)
-        need(all(1 <= w <= seq_len for w in self.filter_sizes), "discriminator.filter_sizes",
-             f"between 1 and the sequence length ({seq_len})")
+        need(
+            all(1 <= w <= seq_len for w in self.filter_sizes),
+            "discriminator.filter_sizes",
+            f"between 1 and the sequence length ({seq_len})",
+        )
         need(all(n >= 1 for n in self.num_filters), "discriminator.num_filters", ">= 1 each")
         need(0 <= self.dropout < 1, "discriminator.dropout", "in [0, 1)")
         need(self.l2_reg >= 0, "discriminator.l2_reg", ">= 0")
         need(self.lr > 0 and self.batch_size >= 1, "discriminator.lr/batch_size", "> 0")
-
 
 
 @dataclass
@@ -132,8 +135,11 @@ class SequenceAdversarialConfig:
         need(self.steps >= 0, "adversarial.steps", ">= 0")
         need(self.batch_size >= 1, "adversarial.batch_size", ">= 1")
         need(self.lr > 0 and self.grad_clip > 0, "adversarial.lr/grad_clip", "> 0")
-        need(self.d_rounds >= 0 and self.d_epochs >= 1 and self.n_negatives >= 1, "adversarial.d_rounds/d_epochs/n_negatives",
-             "d_rounds >= 0, d_epochs >= 1, n_negatives >= 1")
+        need(
+            self.d_rounds >= 0 and self.d_epochs >= 1 and self.n_negatives >= 1,
+            "adversarial.d_rounds/d_epochs/n_negatives",
+            "d_rounds >= 0, d_epochs >= 1, n_negatives >= 1",
+        )
         need(self.eval_every >= 1, "adversarial.eval_every", ">= 1")
         need(self.mle_every >= 0 and self.mle_epochs >= 1, "adversarial.mle_every/mle_epochs", "mle_every >= 0, mle_epochs >= 1")
 
@@ -167,6 +173,7 @@ class MLERunConfig:
     algo: str = "mle"
     seed: int = setting(0, "training seed (the oracle has its own, oracle.seed)")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
+    precision: str = setting("auto", PRECISION_HELP)
     data: str = setting("oracle", "'oracle', a text/.jsonl/.csv/.parquet file, or a Hugging Face dataset name")
     test: str = setting("", "held-out file for real text; empty: hold out text.test_fraction of the training file")
     valid: str = setting("", "validation file for real text; empty: hold out text.valid_fraction of the training file")
@@ -190,6 +197,7 @@ def validate(cfg: Any) -> None:
     need(0 < t.valid_fraction < 1 and t.test_fraction + t.valid_fraction < 1, "text.valid_fraction", "in (0, 1 - text.test_fraction)")
     need(bool(t.text_col), "text.text_col", "a column name")
     need_device(cfg.device)
+    need_precision(cfg.precision)
     need(cfg.checkpoint_every >= 1, "checkpoint_every", ">= 1")
     o = cfg.oracle
     need(o.vocab_size >= 2, "oracle.vocab_size", ">= 2")

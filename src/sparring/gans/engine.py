@@ -22,6 +22,7 @@ from sparring.gans.rollout import lagged_update, monte_carlo_q
 from sparring.gans.session import Session
 from sparring.metrics.bleu import bleu, self_bleu
 from sparring.metrics.diversity import distinct_n
+from sparring.precision import resolve_precision
 
 # Every metrics row carries these keys, so readers never need to guess; absent values are null.
 # Evaluation rows add the generator metrics of their data source (ORACLE_KEYS or TEXT_KEYS).
@@ -43,8 +44,12 @@ def build_generator(cfg: Any, vocab_size: int, device: torch.device) -> LSTMLang
 
 
 def build_discriminator(cfg: Any, vocab_size: int, device: torch.device) -> CNNDiscriminator:
+    """The run's CNN discriminator, in the run's precision (the generators' LSTMs stay float32:
+    their products, 64 x 32 x 128 per step, are too small for the bf16 units to pay for the casts)."""
     d = cfg.discriminator
-    return CNNDiscriminator(vocab_size, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout).to(device)
+    disc = CNNDiscriminator(vocab_size, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout).to(device)
+    disc.bf16 = resolve_precision(cfg.precision, str(device)).bf16
+    return disc
 
 
 def adam(params: Any, lr: float) -> torch.optim.Adam:
@@ -132,8 +137,9 @@ def discriminator_round(
 
 @torch.no_grad()
 def discriminator_accuracy(disc: CNNDiscriminator, real: torch.Tensor, fake: torch.Tensor) -> float:
-    """Held-out accuracy on real vs generated sequences (0.5 = cannot tell them apart)."""
-    correct = (disc.prob_real(real) > 0.5).sum() + (disc.prob_real(fake) <= 0.5).sum()
+    """Held-out accuracy on real vs generated sequences (0.5 = cannot tell them apart), in float32."""
+    with disc.full_precision():
+        correct = (disc.prob_real(real) > 0.5).sum() + (disc.prob_real(fake) <= 0.5).sum()
     return float(correct) / (len(real) + len(fake))
 
 
@@ -151,8 +157,13 @@ def evaluate_generator(gen: Any, corpus: Corpus, eval_cfg: Any, temperature: flo
     nll_valid = per_token_nll(gen, corpus.valid, corpus.mask(corpus.valid), temperature=temperature)
     if not corpus.is_text:
         samples = sample(gen, eval_cfg.n_samples, corpus, temperature)
-        return {"nll_oracle": per_token_nll(corpus.oracle, samples), "nll_test": nll_test, "nll_valid": nll_valid,
-                "temperature": temperature, "n_samples": eval_cfg.n_samples}
+        return {
+            "nll_oracle": per_token_nll(corpus.oracle, samples),
+            "nll_test": nll_test,
+            "nll_valid": nll_valid,
+            "temperature": temperature,
+            "n_samples": eval_cfg.n_samples,
+        }
     words = corpus.words(sample(gen, eval_cfg.n_bleu, corpus, temperature))
     metrics = {"nll_oracle": None, "nll_test": nll_test, "nll_valid": nll_valid, **text_metrics(words, corpus)}
     return {**metrics, "temperature": temperature, "n_samples": eval_cfg.n_bleu}

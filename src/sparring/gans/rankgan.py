@@ -76,13 +76,15 @@ def reward_fn(disc: CNNDiscriminator, data: Corpus, cfg: Any):
 
 @torch.no_grad()
 def ranking_accuracy(disc: CNNDiscriminator, data: Corpus, fake: torch.Tensor, cfg: Any) -> float:
-    """How often a held-out real sentence outranks a generated one (each among the other kind); 0.5 = no better than chance."""
+    """How often a held-out real sentence outranks a generated one (each among the other kind); 0.5 = no
+    better than chance. In float32, as every evaluation."""
     disc.eval()
     real = data.valid[: len(fake)]
-    refs = disc.features(_pick(data.train, cfg.ranker.n_reference))
-    gamma, n_compare = cfg.ranker.gamma, cfg.ranker.n_compare
-    real_scores = rank_scores(disc.features(real), refs, disc.features(_pick(fake, n_compare)), gamma)
-    fake_scores = rank_scores(disc.features(fake[: len(real)]), refs, disc.features(_pick(data.train, n_compare)), gamma)
+    with disc.full_precision():
+        refs = disc.features(_pick(data.train, cfg.ranker.n_reference))
+        gamma, n_compare = cfg.ranker.gamma, cfg.ranker.n_compare
+        real_scores = rank_scores(disc.features(real), refs, disc.features(_pick(fake, n_compare)), gamma)
+        fake_scores = rank_scores(disc.features(fake[: len(real)]), refs, disc.features(_pick(data.train, n_compare)), gamma)
     return float((real_scores > fake_scores).float().mean())
 
 

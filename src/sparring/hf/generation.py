@@ -15,6 +15,7 @@ import torch
 from rich.progress import Progress
 
 from sparring.errors import UserError
+from sparring.precision import full_precision
 
 
 def chat_prompt(tokenizer: Any, system: str, user: str) -> str:
@@ -130,7 +131,7 @@ def decode_batch(
     positions = (attention.long().cumsum(-1) - 1).clamp(min=0)
     keyword = cache_keyword(model)
     out = model(input_ids=ids, attention_mask=attention, position_ids=positions, use_cache=True, logits_to_keep=1)
-    cache, logits = getattr(out, keyword), out.logits[:, -1]
+    cache, logits = getattr(out, keyword), out.logits[:, -1].float()  # sampling in fp32 in every precision
     next_position = positions[:, -1:] + 1
     alive = list(range(ids.shape[0]))
     generated: list[list[int]] = [[] for _ in alive]
@@ -155,7 +156,7 @@ def decode_batch(
             input_ids=tokens[:, None], attention_mask=attention, position_ids=next_position,
             use_cache=True, logits_to_keep=1, **{keyword: cache},
         )  # fmt: skip
-        cache, logits = getattr(out, keyword), out.logits[:, -1]
+        cache, logits = getattr(out, keyword), out.logits[:, -1].float()  # sampling in fp32 in every precision
         next_position = next_position + 1
     return generated
 
@@ -253,10 +254,11 @@ def token_logprobs(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Te
     logp = torch.zeros(mask.shape, device=device)
     if head is not None and body is not None and body is not model:
         hidden = body(input_ids=ids, attention_mask=attention).last_hidden_state[:, :-1]
-        logits = head(hidden[mask]).float()
+        with full_precision():  # log-probabilities are float32 in every precision (PG ratios, KL, NLL)
+            logits = head(hidden[mask].float()).float()
         logp[mask] = torch.log_softmax(logits, dim=-1).gather(-1, targets[mask].unsqueeze(-1)).squeeze(-1)
     else:  # a model without the usual body/head split: full logits
-        logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
+        logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()  # the head as autocast runs it
         logp = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
     return logp, mask.float()
 

@@ -59,6 +59,7 @@ def grpo_config(
     save_every: int,
     seed: int,
     use_cpu: bool,
+    bf16: bool = False,
     top_p: float = 1.0,
     reward_weights: list[float] | None = None,
     log_every: int = 1,
@@ -69,7 +70,9 @@ def grpo_config(
 ) -> Any:
     """GRPOConfig for one optimiser step per ``prompts_per_step`` prompts x ``num_generations`` completions
     (one prompt's group per micro-batch, accumulated; split across data-parallel ranks), a constant
-    learning rate, fp32 on the CPU, and TRL's own reporting off (our callback logs)."""
+    learning rate, fp32 unless ``bf16`` (TRL's own switch: accelerate runs the policy's forward passes,
+    generation included, under bf16 autocast; weights and optimiser stay fp32), and TRL's own
+    reporting off (our callback logs)."""
     from trl import GRPOConfig
 
     return GRPOConfig(
@@ -92,7 +95,7 @@ def grpo_config(
         save_steps=save_every,
         seed=seed,
         data_seed=seed,
-        bf16=False,
+        bf16=bf16,
         fp16=False,
         gradient_checkpointing=False,
         use_cpu=use_cpu,
@@ -200,6 +203,15 @@ def train_from(trainer: Any, checkpoint: Checkpoint | None, steps: int) -> None:
         trainer._load_from_checkpoint(str(checkpoint.folder))  # the weights (model or adapter) the train() call would restore
         return
     trainer.train(resume_from_checkpoint=str(checkpoint.folder) if checkpoint else None)
+    full_precision_forward(trainer.model)
+
+
+def full_precision_forward(model: Any) -> None:
+    """Undo accelerate's bf16 wrapper of ``model.forward`` (accelerate's own unwrapping, in place),
+    so that what follows training, the evaluation and the saved model, runs in float32."""
+    from accelerate.utils import extract_model_from_parallel
+
+    extract_model_from_parallel(model, keep_fp32_wrapper=False)
 
 
 def trainer_class() -> type:

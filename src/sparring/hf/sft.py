@@ -16,6 +16,7 @@ import torch
 
 from sparring.hf.generation import token_logprobs
 from sparring.parallel import ONE_PROCESS, DataParallel
+from sparring.precision import FP32, Precision
 
 
 def masked_nll(logp: torch.Tensor, tokens: float | torch.Tensor) -> torch.Tensor:
@@ -37,14 +38,18 @@ def sft_step(
     dp: DataParallel = ONE_PROCESS,
     check: Callable[[float], None] = lambda loss: None,
     max_grad_norm: float = 1.0,
+    precision: Precision = FP32,
 ) -> tuple[float, float]:
     """One optimiser step on ``batches`` (this process's micro-batches, accumulated), the loss
     normalised by ``tokens`` (all processes' target tokens, at least 1). ``check(loss)`` runs before
-    the weights move (the divergence guard). Returns (this process's loss, the gradient norm)."""
+    the weights move (the divergence guard). Returns (this process's loss, the gradient norm).
+    In bf16 the forward runs under autocast (the log-probabilities and the loss stay float32,
+    ``token_logprobs``); the backward runs outside it, as autocast's rules ask."""
     optimizer.zero_grad(set_to_none=True)
     loss_value = 0.0
     for batch in batches:
-        logp, _ = token_logprobs(model, batch)
+        with precision.autocast():
+            logp, _ = token_logprobs(model, batch)
         loss = masked_nll(logp, max(tokens, 1.0))
         loss.backward()
         loss_value += float(loss.detach())

@@ -36,6 +36,7 @@ from sparring.llm.before_after import evaluate_run
 from sparring.llm.config import AlignConfig, require_llm_stack
 from sparring.llm.d_pretrain import pretrain_or_restore_discriminator
 from sparring.parallel import launch_env
+from sparring.precision import resolve_precision
 from sparring.runs import RunDir, RunWriter, check_run, require_algo, start_run
 
 
@@ -129,8 +130,15 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
         # ---- the discriminator, warmed up on the starting policy's answers ---------------------------
         torch.manual_seed(cfg.seed)
         d = cfg.disc
-        disc = build_critic(d.kind, encoder=d.encoder, max_length=d.max_length, generator_hidden_size=base.config.hidden_size,
-                            seed_heads=d.seed_heads, seed_layers=d.seed_layers, seed_lstm=d.seed_lstm).to(device)
+        disc = build_critic(
+            d.kind,
+            encoder=d.encoder,
+            max_length=d.max_length,
+            generator_hidden_size=base.config.hidden_size,
+            seed_heads=d.seed_heads,
+            seed_layers=d.seed_layers,
+            seed_lstm=d.seed_lstm,
+        ).to(device)
         d_optimizer = torch.optim.AdamW(disc.parameters(), lr=cfg.disc.lr)
         if hasattr(disc, "bind"):
             disc.bind(policy, tokenizer, cfg.model.system_prompt, cfg.disc.max_length)
@@ -145,7 +153,7 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
             from sparring.critics.reward import DiscriminatorReward
             from sparring.llm.grpo import grpo_train
 
-            reward = DiscriminatorReward(disc, d_optimizer, cfg.disc.loss, cfg.disc.d_steps)
+            reward = DiscriminatorReward(disc, d_optimizer, cfg.disc.loss, cfg.disc.d_steps, resolve_precision(cfg.precision, device))
             policy = grpo_train(
                 cfg, writer, policy, tokenizer, pairs, reward, d_optimizer, user_reward, world_size, use_cpu=device == "cpu", before=before
             )
@@ -245,6 +253,9 @@ def finish_align(
         "peak_cuda_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
         "evaluation": result,
         "final": adversarial[-1] if adversarial else {},
+        **resolve_precision(cfg.precision, device).record(
+            "the policy's SFT and GRPO forward passes, its generation in training, the critic's passes; the evaluation in fp32"
+        ),
     }
     return writer.finish(summary)
 
@@ -252,5 +263,3 @@ def finish_align(
 def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
     return sum(values) / len(values) if values else None
-
-

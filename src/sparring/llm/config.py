@@ -20,9 +20,10 @@ import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparring.config import ConfigKind, load, need, need_device, setting
+from sparring.config import ConfigKind, load, need, need_device, need_precision, setting
 from sparring.errors import UserError
 from sparring.hf.grpo_options import GRPO_LOSS_TYPES, SCALE_REWARDS
+from sparring.precision import PRECISION_HELP
 
 PUBLIC_SYSTEM = "You are a helpful AI assistant."
 TWON_SYSTEM = "You are a social media user. Write a matching post to the given topic."
@@ -117,6 +118,7 @@ class AlignConfig:
     eval: AlignEvalConfig = field(default_factory=AlignEvalConfig)
     seed: int = setting(0, "seed of sampling, D's initialisation and data order")
     device: str = setting("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
+    precision: str = setting("auto", PRECISION_HELP)
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -163,8 +165,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-
-
 def validate_align(cfg: AlignConfig) -> None:
     need(cfg.task.name in {"imitation", "data"}, "task.name", "imitation or data")
     need(cfg.task.name != "data" or bool(cfg.task.data), "task.data", "a .csv/.jsonl/.parquet file (--data)")
@@ -208,6 +208,7 @@ def validate_align(cfg: AlignConfig) -> None:
     need(cfg.eval.folds >= 2, "eval.folds", ">= 2")
     need(cfg.model.lora_rank >= 1, "model.lora_rank", ">= 1")
     need_device(cfg.device)
+    need_precision(cfg.precision)
 
 
 KINDS = (ConfigKind("align", AlignConfig, PRESETS, validate_align, "align"),)

@@ -42,11 +42,16 @@ def _pretrain_discriminator(
     """D learns real vs the starting policy's answers before the generator moves."""
     from sparring.critics.discriminators import discriminator_step
     from sparring.hf.generation import chat_prompt, generate
+    from sparring.precision import resolve_precision
 
     d, g = cfg.disc, cfg.generation
     n = min(len(pairs.train_prompts), d.pretrain_steps * d.pretrain_batch)
     prompts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in pairs.train_prompts[:n]]
-    fake = generate(policy, tokenizer, prompts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 104729, "D negatives")
+    precision = resolve_precision(cfg.precision, str(next(policy.parameters()).device))
+    with precision.autocast():
+        fake = generate(
+            policy, tokenizer, prompts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 104729, "D negatives"
+        )
     rng = random.Random(cfg.seed + 2)
     for step in range(1, d.pretrain_steps + 1):
         pick = [rng.randrange(n) for _ in range(d.pretrain_batch)]
@@ -57,8 +62,7 @@ def _pretrain_discriminator(
             [pairs.train_prompts[i] for i in pick],
             [pairs.train_responses[i] for i in pick],
             [fake[i] for i in pick],
+            precision,
         )
         row = {"step": step, "phase": "d_pretrain", "d_loss": loss, "d_accuracy": acc}
         writer.log(row, guard=("d_loss",), where=f"D pre-training step {step}")
-
-

@@ -26,6 +26,7 @@ from sparring.hf.models import trainable_state
 from sparring.hf.sft import sft_step, target_tokens
 from sparring.llm.config import AlignConfig
 from sparring.llm.tasks import PairData
+from sparring.precision import resolve_precision
 from sparring.runs import RunWriter, TrainingDiverged, check_finite
 
 PHASE = "sft"
@@ -49,6 +50,7 @@ def sft_train(
     ``before``: where the logs stood when the phase began. A resumed run whose SFT phase finished
     reloads the weights and leaves the logs alone (a later phase cuts them back to its own checkpoint)."""
     t = cfg.train
+    precision = resolve_precision(cfg.precision, str(next(model.parameters()).device))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=t.lr, weight_decay=0.0)
     per_step, micro = t.prompts_per_step * t.num_generations, t.num_generations
@@ -79,11 +81,19 @@ def sft_train(
             tokens = float(sum(target_tokens(b) for b in batches))
             model.train()
             guard = lambda loss, step=step: check_finite({"sft_loss": loss}, None, f"SFT step {step}", writer.path)  # noqa: E731
-            loss_value, grad_norm = sft_step(model, optimizer, params, batches, tokens, check=guard)
+            loss_value, grad_norm = sft_step(model, optimizer, params, batches, tokens, check=guard, precision=precision)
             if not weights_finite(model):
                 raise TrainingDiverged(f"training diverged: the weights became non-finite at SFT step {step} (lower the learning rate)")
-            writer.log({"step": step, "phase": PHASE, "sft_loss": loss_value, "grad_norm": grad_norm, "tokens": int(tokens),
-                        "step_time": time.perf_counter() - started})
+            writer.log(
+                {
+                    "step": step,
+                    "phase": PHASE,
+                    "sft_loss": loss_value,
+                    "grad_norm": grad_norm,
+                    "tokens": int(tokens),
+                    "step_time": time.perf_counter() - started,
+                }
+            )
             if step % t.checkpoint_every == 0 or step == steps:
                 payloads = {"model": trainable_state(model), "optimizer": optimizer.state_dict(), "rng": rng_state()}
                 checkpoints.save(step, payloads, {"log": writer.rows()})

@@ -4,13 +4,24 @@ Each convolution is computed as a matrix product over unfolded windows, and the 
 applied after the max over time (max(relu(x + b)) == relu(max(x) + b), since both are monotone).
 That keeps the (batch, positions, filters) tensor free of two elementwise passes and their
 backward, which is where a 2-core CPU spends its time with 1,720 filters.
+
+With ``bf16 = True`` (the run's precision is bf16) the training and scoring passes run their
+products in bfloat16 under autocast, with the embeddings cast once before the windows are unfolded
+(so the unfold, the window products and the max over time move half the bytes), and the logits
+returned in float32 for the loss. The weights stay float32. ``full_precision()`` turns it off
+for a block: evaluation is computed in float32.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sparring.precision import full_precision
 
 
 class CNNDiscriminator(nn.Module):
@@ -35,6 +46,7 @@ class CNNDiscriminator(nn.Module):
         self.highway = nn.Linear(features, 2 * features)  # transform gate and candidate, fused
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(features, 2)
+        self.bf16 = False  # mixed precision for training and scoring (not saved: the run's setting)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -53,10 +65,30 @@ class CNNDiscriminator(nn.Module):
 
     def features_from_embedded(self, emb: torch.Tensor) -> torch.Tensor:
         """``features`` from embedded inputs (B, T, E): RelGAN feeds soft one-hots @ embedding."""
-        pooled = []
-        for width, weight, bias in zip(self.filter_sizes, self.conv_weights, self.conv_biases, strict=True):
-            pooled.append(F.relu(self._window_scores(emb, width, weight).amax(dim=1) + bias))
-        return self.highway_output(torch.cat(pooled, dim=1))
+        with self._mixed() as emb_dtype:
+            emb = emb.to(emb_dtype)
+            pooled = []
+            for width, weight, bias in zip(self.filter_sizes, self.conv_weights, self.conv_biases, strict=True):
+                pooled.append(F.relu(self._window_scores(emb, width, weight).amax(dim=1) + bias))
+            return self.highway_output(torch.cat(pooled, dim=1)).float()
+
+    @contextlib.contextmanager
+    def _mixed(self) -> Iterator[torch.dtype]:
+        """The compute region of a pass: bf16 autocast when ``self.bf16``; yields the dtype embeddings go in."""
+        if not self.bf16:
+            yield self.embedding.weight.dtype
+            return
+        with torch.autocast(self.embedding.weight.device.type, dtype=torch.bfloat16):
+            yield torch.bfloat16
+
+    @contextlib.contextmanager
+    def full_precision(self) -> Iterator[None]:
+        """A block computed in float32 whatever the run's precision (evaluation)."""
+        was, self.bf16 = self.bf16, False
+        try:
+            yield
+        finally:
+            self.bf16 = was
 
     def highway_output(self, flat: torch.Tensor) -> torch.Tensor:
         gate, candidate = self.highway(flat).chunk(2, dim=1)
@@ -77,7 +109,7 @@ class CNNDiscriminator(nn.Module):
         return torch.stack(out, dim=1)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits (B, 2); class 1 means "real"."""
+        """Logits (B, 2), float32; class 1 means "real"."""
         return self.output(self.dropout(self.features(tokens)))
 
     @torch.no_grad()
@@ -101,14 +133,20 @@ class CNNDiscriminator(nn.Module):
         which saves about a third of the paper discriminator's convolution work in SeqGAN's search.
         Eval mode (no dropout), as ``prob_real``. Returns (G, R, B).
         """
+        with self._mixed() as emb_dtype:
+            return self._prob_real_completions(seqs, completions, prefix_lens, emb_dtype)
+
+    def _prob_real_completions(
+        self, seqs: torch.Tensor, completions: torch.Tensor, prefix_lens: list[int], emb_dtype: torch.dtype
+    ) -> torch.Tensor:
         groups, rollouts, batch, seq_len = completions.shape
-        seq_emb = self.embedding(seqs)
+        seq_emb = self.embedding(seqs).to(emb_dtype)
         # running max over window starts of seqs' own convolutions: entry s = max over starts <= s
         widths = zip(self.filter_sizes, self.conv_weights, strict=True)
         prefix_max = [self._window_scores(seq_emb, w, weight).cummax(dim=1).values for w, weight in widths]
         probs = []
         for g, prefix_len in enumerate(prefix_lens):
-            emb = self.embedding(completions[g].reshape(rollouts * batch, seq_len))
+            emb = self.embedding(completions[g].reshape(rollouts * batch, seq_len)).to(emb_dtype)
             pooled = []
             for w, weight, bias, inside in zip(self.filter_sizes, self.conv_weights, self.conv_biases, prefix_max, strict=True):
                 first = max(0, prefix_len - w + 1)  # the first window start that reaches past the prefix
@@ -116,8 +154,9 @@ class CNNDiscriminator(nn.Module):
                 if first > 0:  # windows starting at 0..first-1 lie inside the prefix
                     best = torch.maximum(best.view(rollouts, batch, -1), inside[:, first - 1]).view(rollouts * batch, -1)
                 pooled.append(F.relu(best + bias))
-            logits = self.output(self.highway_output(torch.cat(pooled, dim=1)))
-            probs.append(torch.softmax(logits, dim=1)[:, 1].view(rollouts, batch))
+            features = self.highway_output(torch.cat(pooled, dim=1)).float()
+            with full_precision():  # the output layer and the probabilities in float32, as in ``forward``
+                probs.append(torch.softmax(self.output(features), dim=1)[:, 1].view(rollouts, batch))
         return torch.stack(probs)
 
     @staticmethod

@@ -12,6 +12,7 @@ it finished. Runs go to bench/runs/ (not committed).
 
     python bench/oracle.py --preset demo --seq-len 20 --models mle,seqgan,leakgan --seeds 3
     python bench/oracle.py --preset demo --seq-len 40 --models mle,seqgan,leakgan   # LeakGAN's long-text setting
+    python bench/oracle.py --preset demo --models mle,seqgan --set precision=fp32 --variant 'seqgan-bf16=seqgan:precision=bf16'
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from _common import (  # noqa: E402
     finished_seeds,
     frontier_gap,
     machine,
+    parse_variant,
     phase_seconds,
     run_family,
     seed_header,
     seed_table,
+    variant_lines,
     write_results,
 )
 
@@ -68,6 +71,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1 (the oracle is the same for all)")
     parser.add_argument("--temperatures", default="0.8,1.0,1.25", help="sweep for the frontier comparison ('' to skip)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra settings for every run")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=ALGO:KEY=VALUE;...",
+                        help="one more row: ALGO with extra settings, compared with plain ALGO seed by seed")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--name", default=None, help="results name (default oracle-<len>-<preset>)")
     parser.add_argument("--runs", default=str(Path(__file__).resolve().parent / "runs"))
@@ -79,7 +84,8 @@ def main() -> None:
 
     name = args.name or f"oracle-{args.seq_len}-{args.preset}"
     temperatures = [float(t) for t in args.temperatures.split(",") if t]
-    same = {"preset": args.preset, "seq_len": args.seq_len, "settings": args.set}
+    variants = dict(parse_variant(v) for v in args.variant)
+    same = {"preset": args.preset, "seq_len": args.seq_len, "settings": args.set, "variants": variants or None}
     per_seed, frontier = finished_seeds(name, same) if args.resume else ({}, {})
     for seed in range(args.seeds):
         if seed in per_seed:
@@ -89,7 +95,7 @@ def main() -> None:
         common = {"seed": seed, "oracle.seq_len": args.seq_len, "device": args.device, **dict(parse_assignment(a) for a in args.set)}
         if args.seq_len == 40:  # LeakGAN's long-sequence oracle: embedding and hidden size 64 (generators to match)
             common.update({"oracle.emb_dim": 64, "oracle.hidden_dim": 64, "generator.emb_dim": 64, "generator.hidden_dim": 64})
-        runs = run_family(base, args.preset, common, args.models.split(","))
+        runs = run_family(base, args.preset, common, args.models.split(","), variants=variants)
         per_seed[seed] = {algo: run_metrics(run, algo) for algo, run in runs.items()}
         if temperatures:
             evaluate_runs([str(r.path) for r in runs.values()], temperatures, str(base / "evaluation"), pca_samples=200, seed=seed)
@@ -116,12 +122,13 @@ def main() -> None:
             epochs = [m["epoch"] for m in mle_runs]
             notes.append(f"MLE's best-validation NLL-test is strictly below its last-epoch NLL-test in {below} of {len(mle_runs)} "
                          f"seeds (best epochs {epochs}; with mle.patience the last epoch is a few after the best).")
+        notes.extend(variant_lines(per_seed, METRICS, variants))
         notes.append("The paper column is each paper's own oracle and full schedule: compare orderings, not values.")
         notes.append(f"Machine: {machine()}")
         write_results(
             name,
             {"preset": args.preset, "seq_len": args.seq_len, "seeds": sorted(per_seed), "device": args.device, "per_seed": per_seed,
-             "frontier": frontier, "summary": table, "settings": args.set, "machine": machine()},
+             "frontier": frontier, "summary": table, "settings": args.set, "variants": variants or None, "machine": machine()},
             seed_header(METRICS, "paper"),
             rows,
             notes,

@@ -1,16 +1,27 @@
-"""Time SeqGAN's hot paths on this machine: median of N runs after a warm-up.
+"""Time each line's hot paths in fp32 and in bf16 in one run, next to the machine's matrix-product peaks.
 
-Writes bench/results/speed.json (keys rollout_s, mc_search_s, sample_10k_s, mle_epoch_s,
-d_epoch_s) and speed.md. ``rollout_s`` is the generation of every Monte Carlo completion (16
-rollouts x 64 sequences x 19 prefixes at length 20), the same work as a plain per-step loop
-does; ``mc_search_s`` adds scoring all 19,456 completions with the paper's discriminator, which is
-what one full Q computation costs.
+Writes bench/results/speed.json and speed.md. Top-level keys (rollout_s, mc_search_s, sample_10k_s,
+mle_epoch_s, d_epoch_s, ...) are the fp32 medians, as before the precision setting existed;
+``bf16`` holds the same measures in bf16 and ``ratio`` fp32 / bf16. Results are written after
+every measure, so a cut run keeps what it measured.
+
+GAN line: ``rollout_s`` is the generation of every Monte Carlo completion (16 rollouts x 64
+sequences x 19 prefixes at length 20); ``mc_search_s`` adds scoring all 19,456 completions with the
+paper's discriminator, which is what one full Q computation costs. The generators' LSTMs are fp32
+in both precisions (their products are too small for the bf16 units: the ``matmul`` rows show it),
+so their rows measure the same code twice; the discriminator rows are where bf16 acts.
+
+LLM and code lines (SmolLM2-135M-Instruct, full weights): an SFT step (16 x 112 tokens, forward and
+backward, ``sparring.hf.sft.sft_step``), the same with a LoRA adapter (what align's demo trains),
+scoring (the E-step's and the evaluation's forward-only log-probabilities) and sampling 16 x 48
+tokens (eval-code's and the E-step's generation, ``sparring.hf.generation.generate``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,36 +29,37 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine, median_time, write_results  # noqa: E402
-from sparring.gans import leakgan  # noqa: E402
-from sparring.gans.corpus import Corpus  # noqa: E402
-from sparring.gans.engine import adam, build_discriminator, build_generator, discriminator_round, mle_epoch, sample  # noqa: E402
-from sparring.gans.rollout import monte_carlo_q, rollout_completions  # noqa: E402
-from sparring.kinds import build_config  # noqa: E402
+from sparring.precision import FP32, Precision, probe, time_matmul  # noqa: E402
 
-# Targets from the foundation issue and TextGAN-PyTorch measured on the same 2-core CPU.
+# Targets from the foundation issue and TextGAN-PyTorch measured on the same 2-core CPU (fp32).
 TARGETS = {"rollout_s": 4.0, "sample_10k_s": 4.0, "mle_epoch_s": 3.0, "d_epoch_s": 14.0}
 TEXTGAN = {"rollout_s": 32.0, "sample_10k_s": 22.0, "mle_epoch_s": 4.4, "d_epoch_s": 21.0, "leakgan_adv_epoch_s": 32 * 60.0}
+# bf16 / fp32 ratio targets of the precision issue
+RATIO_TARGETS = {"d_epoch_s": 3.0, "sft_step_s": 2.0, "lora_step_s": 2.0, "generate_16x48_s": 1.5}
+# (m, k, n) products: the probe's, a large one, the paper D's widest windows, and the LSTM generator's per-step products
+MATMULS = {"1024x1024x1024": (1024, 1024, 1024), "4096x1024x1024": (4096, 1024, 1024), "paper_d_1280x1280x1720": (1280, 1280, 1720),
+           "lstm_output_64x32x5000": (64, 32, 5000), "lstm_gates_64x32x128": (64, 32, 128)}  # fmt: skip
+BF16 = Precision("bf16", "bf16", "cpu")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--only", default="", help="comma-separated measures to rerun (others are kept from speed.json)")
-    args = parser.parse_args()
+def gan_jobs(device: torch.device) -> tuple[dict, dict]:
+    """(jobs, switch): each job runs one measure; ``switch(precision)`` sets the discriminators' precision."""
+    from sparring.gans import leakgan
+    from sparring.gans.corpus import Corpus
+    from sparring.gans.engine import adam, build_discriminator, build_generator, discriminator_round, mle_epoch, sample
+    from sparring.gans.rollout import monte_carlo_q, rollout_completions
+    from sparring.kinds import build_config
+
     torch.manual_seed(0)
-    device = torch.device(args.device)
-    cfg = build_config("seqgan", "paper")
+    cfg = build_config("seqgan", "paper", overrides={"precision": "fp32"})
     gen, disc = build_generator(cfg, 5000, device), build_discriminator(cfg, 5000, device)
     shape = Corpus(torch.zeros(1, 20, dtype=torch.long), torch.zeros(1, 20, dtype=torch.long), torch.zeros(1, 20, dtype=torch.long), 5000)
     seqs = sample(gen, 64, shape)
-    real = sample(gen, 10_000, shape)
-    fake = sample(gen, 10_000, shape)
+    real, fake = sample(gen, 10_000, shape), sample(gen, 10_000, shape)
     corpus = Corpus(real, real[:1000], real[1000:2000], 5000)
     g_opt, d_opt = adam(gen.parameters(), 1e-2), adam(disc.parameters(), 1e-4)
-
     # LeakGAN's paper configuration: adversarial step = one generator update with its rollouts, then D rounds.
-    lk_cfg = build_config("leakgan", "paper")
+    lk_cfg = build_config("leakgan", "paper", overrides={"precision": "fp32"})
     lk = leakgan.build_models(lk_cfg, 5000, device)
     lk_gen, lk_disc = lk["generator"], lk["discriminator"]
     lk_g_opt, lk_d_opt = adam(lk_gen.parameters(), 1e-3), adam(lk_disc.parameters(), 1e-4)
@@ -57,70 +69,153 @@ def main() -> None:
         negatives = sample(lk_gen, lk_adv.n_negatives, corpus)
         discriminator_round(lk_disc, lk_d_opt, real, negatives, lk_adv.d_epochs, 64, 0.2)
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+    def switch(precision: Precision) -> None:
+        disc.bf16 = lk_disc.bf16 = precision.bf16
 
-    shared_prefix = disc.prob_real_completions
     jobs = {
-        "rollout_s": lambda: (rollout_completions(gen.params(), seqs, 16), sync()),
-        # as SeqGAN scores it: the windows inside each shared prefix computed once per sequence
-        "mc_search_s": lambda: (monte_carlo_q(gen.params(), seqs, 16, disc.prob_real, score_completions=shared_prefix), sync()),
-        "sample_10k_s": lambda: (sample(gen, 10_000, shape), sync()),
-        "mle_epoch_s": lambda: (mle_epoch(gen, g_opt, corpus, 64, 5.0), sync()),
-        "d_epoch_s": lambda: (discriminator_round(disc, d_opt, real, fake, 1, 64, 0.2), sync()),
-        "leakgan_g_step_s": lambda: (leakgan.generator_update(lk_gen, lk_disc, corpus, lk_g_opt, lk_cfg), sync()),
-        "leakgan_d_round_s": lambda: (leakgan_d_round(), sync()),
+        "rollout_s": lambda: rollout_completions(gen.params(), seqs, 16),
+        "mc_search_s": lambda: monte_carlo_q(gen.params(), seqs, 16, disc.prob_real, score_completions=disc.prob_real_completions),
+        "sample_10k_s": lambda: sample(gen, 10_000, shape),
+        "mle_epoch_s": lambda: mle_epoch(gen, g_opt, corpus, 64, 5.0),
+        "d_epoch_s": lambda: discriminator_round(disc, d_opt, real, fake, 1, 64, 0.2),
+        "leakgan_g_step_s": lambda: leakgan.generator_update(lk_gen, lk_disc, corpus, lk_g_opt, lk_cfg),
+        "leakgan_d_round_s": leakgan_d_round,
     }
-    only = set(args.only.split(",")) if args.only else set(jobs)
-    results, runs = {}, {}
-    for key, job in jobs.items():
-        if key not in only:
-            continue
-        repeats = args.repeats if not key.startswith("leakgan_d") else max(1, args.repeats // 2)
-        results[key], runs[key] = median_time(job, repeats)
-        print(f"{key:14s} {results[key]:8.3f} s", flush=True)
-    if "leakgan_g_step_s" in results and "leakgan_d_round_s" in results:
+    return jobs, {"switch": switch, "d_rounds": lk_adv.d_rounds, "d_epochs": lk_adv.d_epochs}
+
+
+def llm_jobs() -> tuple[dict, dict]:
+    """SmolLM2's SFT step (full and LoRA), scoring and sampling; the precision is applied per call."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from peft import get_peft_model
+
+    from sparring.hf.generation import generate, token_logprobs
+    from sparring.hf.models import load_model_and_tokenizer, lora_config
+    from sparring.hf.sft import sft_step
+
+    model, tokenizer, _ = load_model_and_tokenizer("smollm2")
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 49_000, (16, 112), generator=gen)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "target_mask": torch.ones_like(ids)}
+    params = list(model.parameters())
+    optimizer = torch.optim.AdamW(params, lr=0.0)  # lr 0: the weights stay the same from call to call
+    lora = get_peft_model(load_model_and_tokenizer("smollm2")[0], lora_config(8, 16, 0.0, ("q_proj", "v_proj")))
+    lora_params = [p for p in lora.parameters() if p.requires_grad]
+    lora_opt = torch.optim.AdamW(lora_params, lr=0.0)
+    prompts = [f"Write a Python function number {i} that adds two numbers." for i in range(16)]
+    state = {"precision": FP32}
+
+    def score():
+        with torch.no_grad(), state["precision"].autocast():
+            token_logprobs(model, batch)
+
+    def sample_16x48():
+        with state["precision"].autocast():
+            generate(model, tokenizer, prompts, 48, 1.0, 1.0, 16, 0, raw=True)
+
+    jobs = {
+        "sft_step_s": lambda: sft_step(model, optimizer, params, [batch], 16 * 111, precision=state["precision"]),
+        "lora_step_s": lambda: sft_step(lora, lora_opt, lora_params, [batch], 16 * 111, precision=state["precision"]),
+        "score_16x112_s": score,
+        "generate_16x48_s": sample_16x48,
+    }
+    return jobs, {"switch": lambda p: state.update(precision=p)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--lines", default="gans,llm", help="which lines' hot paths: gans, llm (comma-separated)")
+    parser.add_argument("--only", default="", help="comma-separated measures to rerun (others are kept from speed.json)")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    only = set(args.only.split(",")) if args.only else None
+    partial = bool(args.only) or args.lines != "gans,llm"
+    previous = json.loads((RESULTS / "speed.json").read_text()) if partial and (RESULTS / "speed.json").exists() else {}
+    data: dict = {**previous, "repeats": args.repeats, "device": str(device), "machine": machine()}
+    data.setdefault("bf16", {})
+    data.setdefault("ratio", {})
+    data.setdefault("runs", {})
+    data["probe"] = probe(str(device))
+
+    peaks = {}
+    for name, (m, k, n) in MATMULS.items():
+        fp32_s, bf16_s = time_matmul(torch.float32, (m, k, n), 7), time_matmul(torch.bfloat16, (m, k, n), 7)
+        flops = 2.0 * m * k * n
+        peak = {"fp32_gflops": round(flops / fp32_s / 1e9, 1), "bf16_gflops": round(flops / bf16_s / 1e9, 1)}
+        peak["ratio"] = round(fp32_s / bf16_s, 2)
+        peaks[name] = peak
+        print(f"matmul {name:26s} fp32 {peak['fp32_gflops']:7.1f} GFLOP/s  bf16 {peak['bf16_gflops']:7.1f}  x{peak['ratio']}", flush=True)
+    data["matmul"] = peaks
+
+    groups = []
+    lines = args.lines.split(",")
+    if "gans" in lines:
+        groups.append(gan_jobs(device))
+    if "llm" in lines:
+        groups.append(llm_jobs())
+    for jobs, extra in groups:
+        for key, job in jobs.items():
+            if only is not None and key not in only:
+                continue
+            repeats = args.repeats if not key.startswith("leakgan_d") else max(1, args.repeats // 2)
+            times = {}
+            for name, precision in (("fp32", FP32), ("bf16", BF16)):
+                extra["switch"](precision)
+                times[name], runs = median_time(job, repeats)
+                data["runs"][f"{key}:{name}"] = runs
+            data[key], data["bf16"][key] = times["fp32"], times["bf16"]
+            data["ratio"][key] = round(times["fp32"] / times["bf16"], 2)
+            print(f"{key:18s} fp32 {times['fp32']:8.3f} s  bf16 {times['bf16']:8.3f} s  x{data['ratio'][key]:.2f}", flush=True)
+            write(data, extra)
+        extra["switch"](FP32)
+    write(data, {})
+    print(f"wrote {RESULTS / 'speed.md'} and {RESULTS / 'speed.json'}")
+
+
+def write(data: dict, extra: dict) -> None:
+    """speed.json and speed.md from what is measured so far."""
+    if "leakgan_g_step_s" in data and "leakgan_d_round_s" in data and "d_rounds" in extra:
         # one adversarial epoch as TextGAN-PyTorch counts it: a generator step, then d_rounds D rounds
-        results["leakgan_adv_epoch_s"] = results["leakgan_g_step_s"] + lk_adv.d_rounds * results["leakgan_d_round_s"]
-        print(f"{'leakgan_adv_epoch_s':14s} {results['leakgan_adv_epoch_s']:8.3f} s", flush=True)
-    previous = json.loads((RESULTS / "speed.json").read_text()) if args.only and (RESULTS / "speed.json").exists() else {}
-    for key in jobs:
-        if key not in results and key in previous:
-            results[key], runs[key] = previous[key], previous.get("runs", {}).get(key, [])
-    data = {**results, "runs": runs, "repeats": args.repeats, "device": str(device), "machine": machine()}
+        data["d_rounds"] = extra["d_rounds"]
+        for target in (data, data["bf16"]):
+            if "leakgan_d_round_s" in target:
+                target["leakgan_adv_epoch_s"] = target["leakgan_g_step_s"] + extra["d_rounds"] * target["leakgan_d_round_s"]
+        data["ratio"]["leakgan_adv_epoch_s"] = round(data["leakgan_adv_epoch_s"] / data["bf16"]["leakgan_adv_epoch_s"], 2)
     rows = []
-    for key in results:
-        target = TARGETS.get(key)
-        rows.append(
-            [
-                key,
-                f"{results[key]:.2f}",
-                f"{target:.0f}" if target else "-",
-                f"{TEXTGAN[key]:.1f}" if key in TEXTGAN else "-",
-                ("yes" if results[key] <= target else "no") if target else "-",
-            ]
-        )
-    md = write_results(
+    for key, ratio in data["ratio"].items():
+        target, ratio_target = TARGETS.get(key), RATIO_TARGETS.get(key)
+        rows.append([
+            key, f"{data[key]:.2f}", f"{data['bf16'][key]:.2f}", f"{ratio:.2f}",
+            f"{ratio_target:.1f}x ({'met' if ratio >= ratio_target else 'not met'})" if ratio_target else "-",
+            f"{target:.0f}" if target else "-", f"{TEXTGAN[key]:.1f}" if key in TEXTGAN else "-",
+        ])  # fmt: skip
+    peaks = [
+        f"{name}: fp32 {p['fp32_gflops']} GFLOP/s, bf16 {p['bf16_gflops']} GFLOP/s ({p['ratio']}x)"
+        for name, p in data.get("matmul", {}).items()
+    ]
+    write_results(
         "speed",
         data,
-        ["measure", "sparring (s, median)", "target (s)", "TextGAN-PyTorch (s)", "meets target"],
+        ["measure", "fp32 (s, median)", "bf16 (s, median)", "fp32 / bf16", "bf16 target", "fp32 target (s)", "TextGAN-PyTorch (s)"],
         rows,
         [
-            f"Machine: {data['machine']}; device {device}; median of {args.repeats} runs after one warm-up"
-            + (f" for {', '.join(sorted(only))}; the other rows are kept from the previous full run (medians of 5)." if args.only else "."),
-            "rollout_s: generating the 16 x 64 x 19 Monte Carlo completions at length 20 (the work TextGAN's rollout and the",
-            "acceptance reference time); mc_search_s: the same plus scoring all 19,456 completions with the paper's discriminator",
-            "(prob_real_completions: windows inside a completion's shared prefix are computed once per sequence).",
-            "mle_epoch_s: 10,000 sequences, batch 64. d_epoch_s: 20,000 sequences (10,000 real + 10,000 generated), batch 64,",
-            "paper discriminator (1,720 filters, widths 1-20, highway).",
-            "leakgan_g_step_s: one LeakGAN adversarial generator update (64 samples, rollouts 4 at every 4th token, D features",
-            "leaked at every step, rank rescaling, Manager and Worker backward). leakgan_d_round_s: 10,000 fresh negatives and",
-            f"{lk_adv.d_epochs} D epochs on 20,000 sequences with LeakGAN's D. leakgan_adv_epoch_s = g step + {lk_adv.d_rounds} D rounds;",
-            "TextGAN-PyTorch's LeakGAN was estimated at about 32 minutes per adversarial epoch on this CPU (after a patch to run at all).",
+            f"Machine: {data['machine']}; device {data['device']}; median of {data['repeats']} runs after one warm-up,",
+            "both precisions in one run.",
+            f"Probe (what precision=auto reads): {data.get('probe')}.",
+            "Matrix products on this machine (best of 7), the floor each figure is read against:",
+            *[f"- {line}" for line in peaks],
+            "GAN rows: rollout_s, sample_10k_s and mle_epoch_s run the fp32 LSTM generator in both columns (the same code: its",
+            "products, 64x32x128 and 64x32x5000 per step, are too small for the bf16 units, see the matmul rows); mc_search_s,",
+            "d_epoch_s and the LeakGAN rows are where the bf16 discriminator acts. d_epoch_s: 20,000 sequences, batch 64, the",
+            "paper discriminator (1,720 filters, widths 1-20, highway). leakgan_adv_epoch_s = g step + d_rounds D rounds.",
+            "LLM rows (SmolLM2-135M-Instruct): sft_step_s 16 x 112 tokens forward and backward with AdamW (full weights);",
+            "lora_step_s the same with a rank-8 q,v adapter (align's demo); score_16x112_s forward-only log-probabilities",
+            "(E-step scoring); generate_16x48_s sampling 48 tokens for 16 prompts (eval-code, E-step). Log-probabilities are",
+            "float32 in both columns (the output layer runs in fp32 under bf16).",
         ],
     )
-    print(f"wrote {md} and {md.with_suffix('.json')}")
 
 
 if __name__ == "__main__":

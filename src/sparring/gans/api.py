@@ -27,7 +27,7 @@ from sparring.errors import UserError
 from sparring.files import atomic_write_json
 from sparring.gans.config import sequence_length
 from sparring.gans.corpus import Corpus, load_corpus
-from sparring.gans.engine import BEST_FILE, TEXT_KEYS
+from sparring.gans.engine import BEST_FILE, BF16_MIN_FILTERS, TEXT_KEYS
 from sparring.gans.nll import per_token_nll
 from sparring.gans.plots import plot_curves
 from sparring.gans.registry import METHODS
@@ -187,7 +187,13 @@ def _finish(writer: RunWriter, session: Session, cfg: Any, data: Corpus, gen: An
     if data.is_text:
         summary["data"] = data.stats
     summary.update(algo=cfg.algo, seed=cfg.seed, device=str(device), wall_time_s=round(session.elapsed(), 3))
-    scope = "the CNN discriminator's training and scoring passes" if "discriminator" in session.tracked else "nothing (no discriminator)"
+    disc = session.tracked.get("discriminator")
+    if disc is None:
+        scope = "nothing (no discriminator; the generators are fp32)"
+    elif disc.bf16:
+        scope = "the CNN discriminator's training and scoring passes (the generators and the evaluation are fp32)"
+    else:
+        scope = f"nothing (a discriminator of {disc.feature_dim} filters stays fp32: below {BF16_MIN_FILTERS}, bf16 measured slower)"
     summary.update(resolve_precision(cfg.precision, str(device)).record(scope))
     plot_curves([(run.path.name, rows, floor, pretrained_epochs(cfg))], run.curves_path)
     writer.finish(summary)

@@ -43,12 +43,19 @@ def build_generator(cfg: Any, vocab_size: int, device: torch.device) -> LSTMLang
     return gen.init_normal_(cfg.generator.init_std).to(device)
 
 
+# bf16 pays for its casts only on a wide discriminator (bench/speed.py, one run, 2 cores): the
+# paper's 1,720 filters train 1.5x and score Monte Carlo completions 1.5x faster in bf16, LeakGAN's
+# 300 are 0.93x (slower). Below this many filters the discriminator stays float32 in a bf16 run.
+BF16_MIN_FILTERS = 1000
+
+
 def build_discriminator(cfg: Any, vocab_size: int, device: torch.device) -> CNNDiscriminator:
-    """The run's CNN discriminator, in the run's precision (the generators' LSTMs stay float32:
-    their products, 64 x 32 x 128 per step, are too small for the bf16 units to pay for the casts)."""
+    """The run's CNN discriminator, in the run's precision where that is faster (``BF16_MIN_FILTERS``).
+    The generators' LSTMs stay float32: their per-step gate product (64 x 32 x 128) is 4x slower in
+    bf16 (bench/speed.py's matmul rows) and their kernels are fused by hand in float32."""
     d = cfg.discriminator
     disc = CNNDiscriminator(vocab_size, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout).to(device)
-    disc.bf16 = resolve_precision(cfg.precision, str(device)).bf16
+    disc.bf16 = resolve_precision(cfg.precision, str(device)).bf16 and sum(d.num_filters) >= BF16_MIN_FILTERS
     return disc
 
 

@@ -1,0 +1,194 @@
+"""Quality in bf16 against fp32: the same runs in both precisions, paired by seed (or by task), ties called ties.
+
+Rows:
+- ``oracle``: SeqGAN on the length-20 oracle, the demo schedule with the paper's 1,720-filter
+  discriminator (the demo's own 300-filter D stays fp32 in a bf16 run, so it would compare a run with
+  itself) and 2,000 negatives per D round, each seed's MLE run shared by both; NLL-oracle and NLL-test.
+- ``align-sft``: ``sparring align --objective sft`` on the imitation task (demo schedule, fewer
+  evaluation prompts); the two-sample accuracy and the model's NLL of the real responses after training.
+- ``mbpp``: the base model's pass@1 on the first MBPP test tasks (greedy, completion prompts),
+  paired by task (a paired bootstrap over tasks).
+
+Every run is an ordinary run directory under bench/runs/precision/; a finished one is kept and read
+back, so ``--continue`` after a cut resumes where it stopped. Results go to
+bench/results/precision.{json,md} after every run.
+
+    python bench/precision.py --seeds 3            # all rows
+    python bench/precision.py --only mbpp --continue
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, machine, write_results  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ORACLE = [  # the demo schedule with the paper's discriminator, 2,000 negatives per D round
+    "discriminator.filter_sizes=1,2,3,4,5,6,7,8,9,10,15,20",
+    "discriminator.num_filters=100,200,200,200,200,100,100,100,100,100,160,160",
+    "pretrain_d.n_negatives=2000",
+    "adversarial.n_negatives=2000",
+]
+ALIGN = ["--task", "imitation", "--objective", "sft", "--preset", "demo", "--set", "eval.n_prompts=60"]
+
+
+def cli(args: list[str]) -> None:
+    from sparring.cli import main
+
+    code = main(args)
+    if code != 0:
+        raise SystemExit(f"sparring {' '.join(args)} exited {code}")
+
+
+def finished(run: Path) -> dict[str, Any] | None:
+    path = run / "summary.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def sets(items: list[str]) -> list[str]:
+    return [a for item in items for a in ("--set", item)]
+
+
+def oracle_runs(root: Path, seed: int) -> dict[str, dict]:
+    """MLE, then SeqGAN from its best checkpoint in fp32 and in bf16."""
+    base = root / "oracle" / f"seed-{seed}"
+    out: dict[str, dict] = {}
+    mle = base / "mle"
+    if not finished(mle):
+        cli(["train", "mle", "--preset", "demo", "--seed", str(seed), "--out", str(mle), *sets(["precision=fp32"]), *resume(mle)])
+    for precision in ("fp32", "bf16"):
+        run = base / f"seqgan-{precision}"
+        if not finished(run):
+            more = [*ORACLE, f"pretrained={mle}", f"precision={precision}"]
+            cli(["train", "seqgan", "--preset", "demo", "--seed", str(seed), "--out", str(run), *sets(more), *resume(run)])
+        summary = finished(run)
+        out[precision] = {"nll_oracle": summary["final"]["nll_oracle"], "nll_test": summary["final"]["nll_test"],
+                          "wall_time_s": summary["wall_time_s"], "precision": summary["precision"]}  # fmt: skip
+    return out
+
+
+def align_runs(root: Path, seed: int) -> dict[str, dict]:
+    out = {}
+    for precision in ("fp32", "bf16"):
+        run = root / "align-sft" / f"{precision}-s{seed}"
+        if not finished(run):
+            cli(["align", *ALIGN, "--seed", str(seed), "--set", f"precision={precision}", "--out", str(run), *resume(run)])
+        summary = finished(run)
+        after = summary["evaluation"]["after"]
+        out[precision] = {"c2st_acc": after["c2st_acc"], "nll_of_real": after["nll_of_real"], "train_time_s": summary["train_time_s"],
+                          "mean_step_time_s": summary["mean_step_time_s"], "precision": summary["precision"]}  # fmt: skip
+    return out
+
+
+def mbpp_runs(root: Path, limit: int) -> dict[str, dict]:
+    out = {}
+    for precision in ("fp32", "bf16"):
+        run = root / "mbpp" / precision
+        if not finished(run):
+            if run.exists():
+                import shutil
+
+                shutil.rmtree(run)  # eval-code has no resume: a cut evaluation starts again
+            cli(["eval-code", "--benchmark", "mbpp", "--model", "smollm2", "--n", "1",
+                 "--temperature", "0", "--limit", str(limit), "--prompt-style", "completion", "--set", f"precision={precision}",
+                 "--out", str(run)])  # fmt: skip
+        summary = finished(run)
+        passed = {task: float(c > 0) for task, (_, c) in summary["per_task_correct"].items()}  # n = 1
+        out[precision] = {"pass_at_1": sum(passed.values()) / len(passed), "per_task": passed,
+                          "generation_seconds": summary.get("generation_seconds"), "precision": summary.get("precision")}  # fmt: skip
+    return out
+
+
+def resume(run: Path) -> list[str]:
+    return ["--resume"] if run.exists() else []
+
+
+def report(data: dict) -> None:
+    from sparring.metrics.intervals import format_interval, paired_bootstrap_verdict, paired_verdict
+
+    rows, notes = [], []
+    oracle = data.get("oracle", {})
+    seeds = sorted(int(s) for s in oracle)
+    for key, name in (("nll_oracle", "NLL-oracle"), ("nll_test", "NLL-test")):
+        if len(seeds) >= 2:
+            b = [oracle[str(s)]["bf16"][key] for s in seeds]
+            f = [oracle[str(s)]["fp32"][key] for s in seeds]
+            verdict, *interval = paired_verdict(b, f, lower_is_better=True)
+            rows.append([f"oracle SeqGAN {name}", f"{len(seeds)} seeds", f"{sum(f) / len(f):.3f}", f"{sum(b) / len(b):.3f}",
+                         format_interval(*interval), "tie" if verdict == "tie" else f"bf16 {verdict}"])  # fmt: skip
+    align = data.get("align", {})
+    seeds = sorted(int(s) for s in align)
+    for key, name in (("c2st_acc", "two-sample acc"), ("nll_of_real", "model NLL of real")):
+        if len(seeds) >= 2:
+            b = [align[str(s)]["bf16"][key] for s in seeds]
+            f = [align[str(s)]["fp32"][key] for s in seeds]
+            verdict, *interval = paired_verdict(b, f, lower_is_better=True)
+            rows.append([f"align SFT {name}", f"{len(seeds)} seeds", f"{sum(f) / len(f):.3f}", f"{sum(b) / len(b):.3f}",
+                         format_interval(*interval), "tie" if verdict == "tie" else f"bf16 {verdict}"])  # fmt: skip
+    mbpp = data.get("mbpp")
+    if mbpp and {"fp32", "bf16"} <= set(mbpp):
+        tasks = sorted(mbpp["fp32"]["per_task"])
+        b = [mbpp["bf16"]["per_task"][t] for t in tasks]
+        f = [mbpp["fp32"]["per_task"][t] for t in tasks]
+        verdict, *interval = paired_bootstrap_verdict(b, f, higher_is_better=True)
+        rows.append([f"MBPP pass@1 (base, greedy, first {len(tasks)} tasks)", f"{len(tasks)} tasks", f"{sum(f) / len(f):.3f}",
+                     f"{sum(b) / len(b):.3f}", format_interval(*interval), "tie" if verdict == "tie" else f"bf16 {verdict}"])  # fmt: skip
+        same = sum(x == y for x, y in zip(b, f, strict=True))
+        notes.append(f"MBPP: {same} of {len(tasks)} tasks have the same verdict in both precisions; generation "
+                     f"{mbpp['fp32']['generation_seconds']} s fp32, {mbpp['bf16']['generation_seconds']} s bf16.")  # fmt: skip
+    for name, section, key in (("oracle SeqGAN wall time (s)", oracle, "wall_time_s"), ("align SFT train time (s)", align, "train_time_s")):
+        if section:
+            f = [v["fp32"][key] for v in section.values()]
+            b = [v["bf16"][key] for v in section.values()]
+            notes.append(f"{name}: fp32 {sum(f) / len(f):.0f}, bf16 {sum(b) / len(b):.0f} (mean over {len(f)} seeds).")
+    write_results(
+        "precision",
+        data,
+        ["comparison", "paired over", "fp32", "bf16", "bf16 - fp32 [95% interval]", "verdict"],
+        rows,
+        [
+            "Each comparison runs the same settings and seeds in both precisions; the interval is the 95% t interval of the",
+            "paired difference over seeds (a paired bootstrap over tasks for MBPP). 'tie': the interval contains 0.",
+            "Oracle: SeqGAN demo schedule with the paper's discriminator (where bf16 acts) and 2,000 negatives per D round,",
+            "from each seed's fp32 MLE run. align SFT: imitation, demo schedule, 60 evaluation prompts. MBPP: SmolLM2-135M-Instruct,",
+            "completion prompts, greedy, n=1.",
+            *notes,
+            f"Machine: {machine()}",
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--mbpp-limit", type=int, default=100)
+    parser.add_argument("--only", nargs="+", choices=["oracle", "align", "mbpp"], default=["oracle", "align", "mbpp"])
+    parser.add_argument("--continue", dest="resume", action="store_true", help="keep what results/precision.json holds")
+    parser.add_argument("--runs", default=str(HERE / "runs" / "precision"))
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    root = Path(args.runs)
+    path = RESULTS / "precision.json"
+    data = json.loads(path.read_text()) if args.resume and path.exists() else {}
+    data["machine"] = machine()
+    for section in args.only:
+        if section == "mbpp":
+            data["mbpp"] = mbpp_runs(root, args.mbpp_limit)
+            report(data)
+            continue
+        for seed in range(args.seeds):
+            runner = oracle_runs if section == "oracle" else align_runs
+            data.setdefault(section, {})[str(seed)] = runner(root, seed)
+            report(data)
+    print((RESULTS / "precision.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

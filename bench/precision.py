@@ -82,7 +82,8 @@ def align_runs(root: Path, seed: int) -> dict[str, dict]:
             cli(["align", *ALIGN, "--seed", str(seed), "--set", f"precision={precision}", "--out", str(run), *resume(run)])
         summary = finished(run)
         after = summary["evaluation"]["after"]
-        out[precision] = {"c2st_acc": after["c2st_acc"], "nll_of_real": after["nll_of_real"], "train_time_s": summary["train_time_s"],
+        out[precision] = {"c2st_acc": after["c2st_acc"], "c2st_low": after["c2st_low"], "c2st_high": after["c2st_high"],
+                          "nll_of_real": after["nll_of_real"], "train_time_s": summary["train_time_s"],
                           "mean_step_time_s": summary["mean_step_time_s"], "precision": summary["precision"]}  # fmt: skip
     return out
 
@@ -125,6 +126,17 @@ def report(data: dict) -> None:
                          format_interval(*interval), "tie" if verdict == "tie" else f"bf16 {verdict}"])  # fmt: skip
     align = data.get("align", {})
     seeds = sorted(int(s) for s in align)
+    if len(seeds) == 1:  # one seed: each run's own interval over held-out prompts, a tie when they overlap
+        f, b = align[str(seeds[0])]["fp32"], align[str(seeds[0])]["bf16"]
+        apart = f["c2st_high"] < b["c2st_low"] or b["c2st_high"] < f["c2st_low"]
+        verdict = "tie" if not apart else ("bf16 ahead" if b["c2st_acc"] < f["c2st_acc"] else "bf16 behind")
+        rows.append(["align SFT two-sample acc", "1 seed (prompt intervals)",
+                     format_interval(f["c2st_acc"], f["c2st_low"], f["c2st_high"]),
+                     format_interval(b["c2st_acc"], b["c2st_low"], b["c2st_high"]),
+                     f"{b['c2st_acc'] - f['c2st_acc']:.3f}", verdict])  # fmt: skip
+        rows.append(["align SFT model NLL of real", "1 seed", f"{f['nll_of_real']:.3f}", f"{b['nll_of_real']:.3f}",
+                     f"{b['nll_of_real'] - f['nll_of_real']:.3f}", "no interval: context only"])  # fmt: skip
+        notes.append(f"align SFT mean step time: fp32 {f['mean_step_time_s']:.2f} s, bf16 {b['mean_step_time_s']:.2f} s.")
     for key, name in (("c2st_acc", "two-sample acc"), ("nll_of_real", "model NLL of real")):
         if len(seeds) >= 2:
             b = [align[str(s)]["bf16"][key] for s in seeds]

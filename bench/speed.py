@@ -70,7 +70,7 @@ def gan_jobs(device: torch.device) -> tuple[dict, dict]:
         discriminator_round(lk_disc, lk_d_opt, real, negatives, lk_adv.d_epochs, 64, 0.2)
 
     def switch(precision: Precision) -> None:
-        disc.bf16 = lk_disc.bf16 = precision.bf16
+        disc.precision = lk_disc.precision = precision
 
     jobs = {
         "rollout_s": lambda: rollout_completions(gen.params(), seqs, 16),
@@ -128,7 +128,13 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--lines", default="gans,llm", help="which lines' hot paths: gans, llm (comma-separated)")
     parser.add_argument("--only", default="", help="comma-separated measures to rerun (others are kept from speed.json)")
+    parser.add_argument("--report", action="store_true", help="only rewrite speed.md (and the estimate) from speed.json")
     args = parser.parse_args()
+    if args.report:
+        data = json.loads((RESULTS / "speed.json").read_text())
+        write(data, {"d_rounds": data.get("d_rounds", 5)})
+        print((RESULTS / "speed.md").read_text())
+        return
     device = torch.device(args.device)
     only = set(args.only.split(",")) if args.only else None
     partial = bool(args.only) or args.lines != "gans,llm"
@@ -174,8 +180,22 @@ def main() -> None:
     print(f"wrote {RESULTS / 'speed.md'} and {RESULTS / 'speed.json'}")
 
 
+def paper_schedule_hours(times: dict) -> float | None:
+    """SeqGAN's ``paper`` schedule on the length-20 oracle from measured step times, in hours:
+    120 MLE epochs; 50 D pre-training rounds of 10,000 fresh samples and 3 D epochs; 200
+    adversarial steps of one Monte Carlo search (16 rollouts) and 5 D rounds of 3 epochs each.
+    (Evaluations every 5 MLE epochs and 10 adversarial steps add a few minutes, not counted.)"""
+    needed = ("mle_epoch_s", "sample_10k_s", "d_epoch_s", "mc_search_s")
+    if not all(k in times for k in needed):
+        return None
+    d_round = times["sample_10k_s"] + 3 * times["d_epoch_s"]
+    seconds = 120 * times["mle_epoch_s"] + 50 * d_round + 200 * (times["mc_search_s"] + 5 * d_round)
+    return round(seconds / 3600, 1)
+
+
 def write(data: dict, extra: dict) -> None:
     """speed.json and speed.md from what is measured so far."""
+    data["paper_schedule_hours"] = {"fp32": paper_schedule_hours(data), "bf16": paper_schedule_hours({**data, **data["bf16"]})}
     if "leakgan_g_step_s" in data and "leakgan_d_round_s" in data and "d_rounds" in extra:
         # one adversarial epoch as TextGAN-PyTorch counts it: a generator step, then d_rounds D rounds
         data["d_rounds"] = extra["d_rounds"]
@@ -208,12 +228,16 @@ def write(data: dict, extra: dict) -> None:
             *[f"- {line}" for line in peaks],
             "GAN rows: rollout_s, sample_10k_s and mle_epoch_s run the fp32 LSTM generator in both columns (the same code: its",
             "products, 64x32x128 and 64x32x5000 per step, are too small for the bf16 units, see the matmul rows); mc_search_s,",
-            "d_epoch_s and the LeakGAN rows are where the bf16 discriminator acts. d_epoch_s: 20,000 sequences, batch 64, the",
-            "paper discriminator (1,720 filters, widths 1-20, highway). leakgan_adv_epoch_s = g step + d_rounds D rounds.",
+            "d_epoch_s are where the bf16 discriminator acts. d_epoch_s: 20,000 sequences, batch 64, the paper discriminator",
+            "(1,720 filters, widths 1-20, highway). The LeakGAN rows put LeakGAN's 300-filter D in bf16 by hand, to show why a",
+            "run keeps a discriminator under 1,000 filters in fp32. leakgan_adv_epoch_s = g step + d_rounds D rounds.",
             "LLM rows (SmolLM2-135M-Instruct): sft_step_s 16 x 112 tokens forward and backward with AdamW (full weights);",
             "lora_step_s the same with a rank-8 q,v adapter (align's demo); score_16x112_s forward-only log-probabilities",
             "(E-step scoring); generate_16x48_s sampling 48 tokens for 16 prompts (eval-code, E-step). Log-probabilities are",
             "float32 in both columns (the output layer runs in fp32 under bf16).",
+            "SeqGAN's paper schedule on the length-20 oracle, estimated from these rows (120 MLE epochs, 50 D pre-training rounds,",
+            f"200 adversarial steps with 5 D rounds of 3 epochs): {data['paper_schedule_hours']['fp32']} h in fp32, "
+            f"{data['paper_schedule_hours']['bf16']} h in bf16 on this machine.",
         ],
     )
 

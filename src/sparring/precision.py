@@ -132,6 +132,11 @@ class Precision:
 FP32 = Precision("fp32", "fp32", "cpu")  # the default of functions that take a precision
 
 
+def model_precision(requested: str, model: Any) -> Precision:
+    """``resolve_precision`` on the device ``model``'s weights are on (a command's training loops)."""
+    return resolve_precision(requested, str(next(model.parameters()).device))
+
+
 @contextlib.contextmanager
 def full_precision() -> Iterator[None]:
     """A block computed in float32 inside a bf16 one (log-probabilities, losses, metrics); outside

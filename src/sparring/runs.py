@@ -134,7 +134,7 @@ METRICS = "metrics.jsonl"
 
 # Facts a run records in config.json beside its settings; they are not settings, so neither the
 # config loader nor the resume check reads them.
-RUN_FACTS = ("model_path", "train_task_ids", "token_budget", "sft_epochs")
+RUN_FACTS = ("model_path", "train_task_ids", "token_budget", "sft_epochs", "precision_ran")
 
 # Settings that may differ on --resume: they change where or how fast a run computes, or how often
 # it saves, never what it computes. Any other difference is refused with one line naming it.
@@ -355,6 +355,12 @@ def check_run(
         return [], []
     saved = run.read_config()
     refused, applied = resume_differences(saved, config)
+    ran, now = saved.get("precision_ran"), precision_ran(config)
+    if not refused and ran is not None and now is not None and ran != now:  # precision=auto, resolved otherwise here
+        raise UserError(
+            f"--resume: {run.path} ran precision=auto as {ran} where it started; here auto resolves to {now}, "
+            f"so it would not continue the same computation (resume it on a machine where auto is {ran})"
+        )
     if refused:
         shown = ", ".join(f"{k} ({flat_settings(saved).get(k)!r} -> {flat_settings(config).get(k)!r})" for k in refused[:4])
         more = f" and {len(refused) - 4} more" if len(refused) > 4 else ""
@@ -363,6 +369,16 @@ def check_run(
             f"(resume with the same command; safe to change on resume: {', '.join(SAFE_ON_RESUME)})"
         )
     return refused, applied
+
+
+def precision_ran(config: dict[str, Any]) -> str | None:
+    """The precision a run of ``config`` computes in here (``auto`` resolved), for the resume check."""
+    if "precision" not in config:
+        return None
+    from sparring.devices import resolve_device
+    from sparring.precision import resolve_precision
+
+    return resolve_precision(config["precision"], resolve_device(config.get("device", "auto"))).name
 
 
 def start_run(
@@ -396,7 +412,8 @@ def start_run(
         lock = _claim(run.path, resumable)
         writer = RunWriter(run, resumed=False)
         writer._lock = lock
-        run.write_config({**config, **(facts or {})})
+        ran = precision_ran(config)
+        run.write_config({**config, **(facts or {}), **({"precision_ran": ran} if ran else {})})
     if writer.already_complete:
         print(f"{writer.path} is already complete; nothing to resume.", file=sys.stderr)
     elif report_to == "tensorboard":

@@ -116,7 +116,7 @@ def test_the_bf16_discriminator_returns_float32_logits_close_to_fp32_and_full_pr
     disc = _paper_like_d()
     tokens = torch.randint(0, 50, (12, 8))
     exact = disc(tokens)
-    disc.bf16 = True
+    disc.precision = Precision("bf16", "bf16", "cpu")
     mixed = disc(tokens)
     assert mixed.dtype == torch.float32 and not torch.equal(mixed, exact)
     assert torch.allclose(mixed, exact, atol=0.05)
@@ -129,7 +129,7 @@ def test_the_bf16_discriminator_returns_float32_logits_close_to_fp32_and_full_pr
 
 def test_bf16_scoring_of_completions_agrees_with_scoring_them_whole():
     disc = _paper_like_d()
-    disc.bf16 = True
+    disc.precision = Precision("bf16", "bf16", "cpu")
     seqs = torch.randint(0, 50, (3, 8))
     completions = seqs.expand(2, 4, 3, 8).clone()
     completions[0, :, :, 3:] = torch.randint(0, 50, (4, 3, 5))
@@ -200,6 +200,20 @@ def test_a_bf16_gan_run_killed_in_d_pretraining_resumes_exactly(gan_bf16, tmp_pa
     assert _gan(tmp_path / "crashed", "fp32", "--resume") == 2
 
 
+def test_resuming_an_auto_run_where_auto_resolves_otherwise_is_refused(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "auto"
+    monkeypatch.setattr(precision_module, "probe", lambda device="cpu": FAST)
+    assert _gan(out, "auto") == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["precision"] == "auto" and config["precision_ran"] == "bf16"
+    (out / "summary.json").unlink()  # as if it had been cut before the end
+    monkeypatch.setattr(precision_module, "probe", lambda device="cpu": SLOW)  # another machine: auto is fp32 there
+    capsys.readouterr()
+    assert _gan(out, "auto", "--resume") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "ran precision=auto as bf16" in err and "resolves to fp32" in err, err
+
+
 def test_a_bf16_align_run_trains_repeats_and_evaluates_in_fp32(tmp_path):
     model = build_tiny_llm(tmp_path / "tiny")
     args = ["align", "--model", str(model), "--task", "imitation", "--preset", "smoke", *TINY_ALIGN, "--set", "precision=bf16"]
@@ -261,3 +275,27 @@ def test_only_a_wide_discriminator_runs_in_bf16():
     assert wide.feature_dim >= BF16_MIN_FILTERS > narrow.feature_dim
     assert wide.bf16 and not narrow.bf16
     assert not build_discriminator(build_config("seqgan", "paper", overrides={"precision": "fp32"}), 50, torch.device("cpu")).bf16
+
+
+def test_bf16_rlvr_trains_with_trls_switch_and_repeats(tmp_path):
+    """RLVR's GRPO in bf16 (TRL's own switch) and its critic under autocast: a run, and the same run again."""
+    model_dir, mbpp = build_tiny_code_llm(tmp_path / "model"), write_tiny_mbpp(tmp_path / "mbpp.json")
+    args = ["rlvr", "--preset", "smoke", "--model", str(model_dir), "--mbpp-file", str(mbpp), "--set", "precision=bf16"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert _rows(tmp_path / "a") == _rows(tmp_path / "b")
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["precision"] == "bf16" and "GRPO" in summary["precision_scope"]
+
+
+def test_eval_code_generates_in_bf16_and_records_it(tmp_path):
+    model_dir, mbpp = build_tiny_code_llm(tmp_path / "model"), write_tiny_mbpp(tmp_path / "mbpp.json")
+    argv = ["eval-code", "--model", str(model_dir), "--benchmark", "mbpp", "--mbpp-file", str(mbpp), "--n", "2", "--k", "1,2",
+            "--max-new-tokens", "8", "--temperature", "0.8"]  # fmt: skip
+    results = {}
+    for precision in ("fp32", "bf16", "bf16"):
+        out = tmp_path / f"{precision}-{len(results)}"
+        assert main([*argv, "--set", f"precision={precision}", "--out", str(out)]) == 0
+        results[out.name] = [json.loads(line)["completion"] for line in (out / "results.jsonl").read_text().splitlines()]
+        assert json.loads((out / "summary.json").read_text())["precision"] == precision
+    assert results["bf16-1"] == results["bf16-2"]  # same seed, same precision: the same completions

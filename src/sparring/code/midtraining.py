@@ -22,7 +22,7 @@ from sparring.hf.generation import encode_with_char_mask
 from sparring.hf.models import save_model
 from sparring.hf.sft import sft_step, target_tokens
 from sparring.parallel import ONE_PROCESS, DataParallel
-from sparring.precision import resolve_precision
+from sparring.precision import model_precision
 from sparring.runs import RunWriter
 
 # What a mid-training run (RA3, NTP) computes in bf16 when its precision is bf16.
@@ -90,7 +90,7 @@ def sft(
     for _ in range(step):  # the batches the checkpoint has trained on
         next(order)
     model.train()
-    precision = resolve_precision(cfg.precision, str(next(model.parameters()).device))
+    precision = model_precision(cfg.precision, model)
     with Progress(transient=True, disable=not dp.is_main) as bar:
         task = bar.add_task("SFT", total=token_budget or epochs * -(-len(texts) // size), completed=trained if token_budget else step)
         while (trained < token_budget) if token_budget else (epochs_done < epochs):

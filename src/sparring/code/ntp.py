@@ -18,7 +18,7 @@ from sparring.code.midtraining import MIDTRAINING_BF16, expert_documents, finish
 from sparring.config import to_dict
 from sparring.devices import resolve_device
 from sparring.errors import UserError
-from sparring.precision import resolve_precision
+from sparring.precision import model_precision
 from sparring.runs import RunDir, check_run, start_run
 
 
@@ -58,7 +58,7 @@ def train_ntp(
         trained = sft(model, tokenizer, texts, masks, cfg, cfg.seed, epochs, token_budget, record, dp, checkpoints, writer)
         log(f"NTP: {trained} tokens trained" + (f" (budget {token_budget})" if token_budget else ""))
         summary = {"algo": "ntp", "tokens_trained": trained, "token_budget": token_budget}
-        summary.update(resolve_precision(cfg.precision, str(next(model.parameters()).device)).record(MIDTRAINING_BF16))
+        summary.update(model_precision(cfg.precision, model).record(MIDTRAINING_BF16))
         return finish(writer, model, tokenizer, summary)
 
 

@@ -55,7 +55,7 @@ from sparring.devices import resolve_device
 from sparring.files import atomic_write_text
 from sparring.hf.models import save_model
 from sparring.parallel import ONE_PROCESS, DataParallel
-from sparring.precision import resolve_precision
+from sparring.precision import model_precision
 from sparring.runs import RunDir, RunWriter, check_run, start_run
 
 EM, ESTEP, MSTEP = "em", "estep", "mstep"  # RUN_DIR/checkpoints/<phase>/step-N (N: the EM iteration, or the M-step's SFT step)
@@ -93,7 +93,7 @@ def train_ra3(
             if dp.is_main:  # the iteration's M-step checkpoints are behind the one just written
                 shutil.rmtree(writer.dir.checkpoints(f"{MSTEP}-{iteration}").folder, ignore_errors=True)
         summary = {"algo": "ra3", "tokens_trained": state["tokens_trained"], "iterations": cfg.iterations}
-        summary.update(resolve_precision(cfg.precision, str(next(model.parameters()).device)).record(MIDTRAINING_BF16))
+        summary.update(model_precision(cfg.precision, model).record(MIDTRAINING_BF16))
         return finish(writer, model, tokenizer, summary)
 
 
@@ -164,7 +164,7 @@ def e_step(
     chooses for every program, and the ELBO terms of those (JSON, so a checkpoint can hold it).
     In bf16 the proposal's updates and the annotation run under autocast; the ELBO terms, which
     are the run's metrics, are computed in float32."""
-    precision = resolve_precision(cfg.precision, str(next(model.parameters()).device))
+    precision = model_precision(cfg.precision, model)
     torch.manual_seed(seed)
     model.eval()
     for p in model.parameters():

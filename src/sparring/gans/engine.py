@@ -55,7 +55,8 @@ def build_discriminator(cfg: Any, vocab_size: int, device: torch.device) -> CNND
     bf16 (bench/speed.py's matmul rows) and their kernels are fused by hand in float32."""
     d = cfg.discriminator
     disc = CNNDiscriminator(vocab_size, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout).to(device)
-    disc.bf16 = resolve_precision(cfg.precision, str(device)).bf16 and sum(d.num_filters) >= BF16_MIN_FILTERS
+    if sum(d.num_filters) >= BF16_MIN_FILTERS:
+        disc.precision = resolve_precision(cfg.precision, str(device))
     return disc
 
 

@@ -42,12 +42,12 @@ def _pretrain_discriminator(
     """D learns real vs the starting policy's answers before the generator moves."""
     from sparring.critics.discriminators import discriminator_step
     from sparring.hf.generation import chat_prompt, generate
-    from sparring.precision import resolve_precision
+    from sparring.precision import model_precision
 
     d, g = cfg.disc, cfg.generation
     n = min(len(pairs.train_prompts), d.pretrain_steps * d.pretrain_batch)
     prompts = [chat_prompt(tokenizer, cfg.model.system_prompt, p) for p in pairs.train_prompts[:n]]
-    precision = resolve_precision(cfg.precision, str(next(policy.parameters()).device))
+    precision = model_precision(cfg.precision, policy)
     with precision.autocast():
         fake = generate(
             policy, tokenizer, prompts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, cfg.seed + 104729, "D negatives"

@@ -21,7 +21,7 @@ from sparring.hf.grpo import RunLogCallback, grpo_checkpoints, grpo_config, rest
 from sparring.hf.models import lora_config
 from sparring.llm.config import AlignConfig
 from sparring.llm.tasks import PairData
-from sparring.precision import resolve_precision
+from sparring.precision import model_precision
 from sparring.runs import RunWriter
 
 
@@ -79,7 +79,7 @@ def grpo_train(
         save_every=t.checkpoint_every,
         seed=cfg.seed,
         use_cpu=use_cpu,
-        bf16=resolve_precision(cfg.precision, str(next(model.parameters()).device)).bf16,
+        bf16=model_precision(cfg.precision, model).bf16,
         world_size=world_size,
         show_progress=writer.is_main,
         loss_type=t.loss_type,

@@ -26,7 +26,7 @@ from sparring.hf.models import trainable_state
 from sparring.hf.sft import sft_step, target_tokens
 from sparring.llm.config import AlignConfig
 from sparring.llm.tasks import PairData
-from sparring.precision import resolve_precision
+from sparring.precision import model_precision
 from sparring.runs import RunWriter, TrainingDiverged, check_finite
 
 PHASE = "sft"
@@ -50,7 +50,7 @@ def sft_train(
     ``before``: where the logs stood when the phase began. A resumed run whose SFT phase finished
     reloads the weights and leaves the logs alone (a later phase cuts them back to its own checkpoint)."""
     t = cfg.train
-    precision = resolve_precision(cfg.precision, str(next(model.parameters()).device))
+    precision = model_precision(cfg.precision, model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=t.lr, weight_decay=0.0)
     per_step, micro = t.prompts_per_step * t.num_generations, t.num_generations

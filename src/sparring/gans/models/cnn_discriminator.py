@@ -5,8 +5,8 @@ applied after the max over time (max(relu(x + b)) == relu(max(x) + b), since bot
 That keeps the (batch, positions, filters) tensor free of two elementwise passes and their
 backward, which is where a 2-core CPU spends its time with 1,720 filters.
 
-With ``bf16 = True`` (the run's precision is bf16) the training and scoring passes run their
-products in bfloat16 under autocast, with the embeddings cast once before the windows are unfolded
+With ``precision`` bf16 (the run's, ``sparring.precision``) the training and scoring passes run
+their products in bfloat16 under its autocast, with the embeddings cast once before the windows are unfolded
 (so the unfold, the window products and the max over time move half the bytes), and the logits
 returned in float32 for the loss. The weights stay float32. ``full_precision()`` turns it off
 for a block: evaluation is computed in float32.
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sparring.precision import full_precision
+from sparring.precision import FP32, Precision, full_precision
 
 
 class CNNDiscriminator(nn.Module):
@@ -46,7 +46,7 @@ class CNNDiscriminator(nn.Module):
         self.highway = nn.Linear(features, 2 * features)  # transform gate and candidate, fused
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(features, 2)
-        self.bf16 = False  # mixed precision for training and scoring (not saved: the run's setting)
+        self.precision: Precision = FP32  # of training and scoring (not saved: the run's setting)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -72,23 +72,24 @@ class CNNDiscriminator(nn.Module):
                 pooled.append(F.relu(self._window_scores(emb, width, weight).amax(dim=1) + bias))
             return self.highway_output(torch.cat(pooled, dim=1)).float()
 
+    @property
+    def bf16(self) -> bool:
+        return self.precision.bf16
+
     @contextlib.contextmanager
     def _mixed(self) -> Iterator[torch.dtype]:
-        """The compute region of a pass: bf16 autocast when ``self.bf16``; yields the dtype embeddings go in."""
-        if not self.bf16:
-            yield self.embedding.weight.dtype
-            return
-        with torch.autocast(self.embedding.weight.device.type, dtype=torch.bfloat16):
-            yield torch.bfloat16
+        """The compute region of a pass (the precision's autocast); yields the dtype embeddings go in."""
+        with self.precision.autocast():
+            yield torch.bfloat16 if self.bf16 else self.embedding.weight.dtype
 
     @contextlib.contextmanager
     def full_precision(self) -> Iterator[None]:
         """A block computed in float32 whatever the run's precision (evaluation)."""
-        was, self.bf16 = self.bf16, False
+        was, self.precision = self.precision, FP32
         try:
             yield
         finally:
-            self.bf16 = was
+            self.precision = was
 
     def highway_output(self, flat: torch.Tensor) -> torch.Tensor:
         gate, candidate = self.highway(flat).chunk(2, dim=1)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from sparring.errors import UserError
-from sparring.precision import PRECISIONS
 from sparring.runs import RUN_FACTS
 
 DEVICES = "auto, cpu, cuda or cuda:N"
@@ -213,11 +212,6 @@ def need(ok: bool, key: str, what: str) -> None:
 def need_device(device: str) -> None:
     """The one device rule (``sparring.devices``): ``auto`` is accepted by every command."""
     need(device in {"auto", "cpu", "cuda"} or device.startswith("cuda:"), "device", DEVICES)
-
-
-def need_precision(precision: str) -> None:
-    """The one precision rule (``sparring.precision``)."""
-    need(precision in PRECISIONS, "precision", "one of " + ", ".join(PRECISIONS))
 
 
 def describe(spec: ConfigKind) -> list[tuple[str, str, Any, str]]:

@@ -36,6 +36,15 @@ AUTO_MIN_SPEEDUP = 1.5
 PROBE_SHAPE = (1024, 1024, 1024)  # (m, k, n): big enough to reach the units' throughput, ~10 ms in fp32
 
 
+def need_precision(precision: str) -> None:
+    """The validators' check of the setting: one line naming it, worded as ``sparring.config.need``
+    words every check (this module cannot import the config engine: the run lifecycle imports it)."""
+    from sparring.errors import UserError
+
+    if precision not in PRECISIONS:
+        raise UserError(f"config: 'precision' must be one of {', '.join(PRECISIONS)}")
+
+
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     """The CPU's feature flags (empty where /proc/cpuinfo is not readable, e.g. macOS)."""
     try:
@@ -160,7 +169,6 @@ def resolve_precision(requested: str, device: str) -> Precision:
     ``bf16`` asked for explicitly runs even where it is slow (a user measuring it gets what they
     asked for); on a CUDA device without bf16 it is a one-line error.
     """
-    from sparring.config import need_precision
     from sparring.errors import UserError
 
     need_precision(requested)

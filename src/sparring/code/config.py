@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparring.code.benchmarks import DEFAULT_MBPP_FILE
-from sparring.config import ConfigKind, need, need_device, need_precision, setting, without
+from sparring.config import ConfigKind, need, need_device, setting, without
 from sparring.hf.grpo_options import GRPO_LOSS_TYPES, SCALE_REWARDS
-from sparring.precision import PRECISION_HELP
+from sparring.precision import PRECISION_HELP, need_precision
 
 
 @dataclass

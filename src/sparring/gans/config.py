@@ -14,8 +14,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparring.config import need, need_device, need_precision, setting
-from sparring.precision import PRECISION_HELP
+from sparring.config import need, need_device, setting
+from sparring.precision import PRECISION_HELP, need_precision
 
 
 @dataclass

@@ -20,10 +20,10 @@ import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparring.config import ConfigKind, load, need, need_device, need_precision, setting
+from sparring.config import ConfigKind, load, need, need_device, setting
 from sparring.errors import UserError
 from sparring.hf.grpo_options import GRPO_LOSS_TYPES, SCALE_REWARDS
-from sparring.precision import PRECISION_HELP
+from sparring.precision import PRECISION_HELP, need_precision
 
 PUBLIC_SYSTEM = "You are a helpful AI assistant."
 TWON_SYSTEM = "You are a social media user. Write a matching post to the given topic."

@@ -115,15 +115,19 @@ def report(data: dict) -> None:
     from sparring.metrics.intervals import format_interval, paired_bootstrap_verdict, paired_verdict
 
     rows, notes = [], []
-    oracle = data.get("oracle", {})
-    seeds = sorted(int(s) for s in oracle)
-    for key, name in (("nll_oracle", "NLL-oracle"), ("nll_test", "NLL-test")):
-        if len(seeds) >= 2:
-            b = [oracle[str(s)]["bf16"][key] for s in seeds]
-            f = [oracle[str(s)]["fp32"][key] for s in seeds]
+
+    def by_seed(section: dict, label: str, metrics: tuple[tuple[str, str], ...]) -> None:
+        """One row per metric (lower is better): bf16 against fp32, paired over the section's seeds."""
+        seeds = sorted(int(s) for s in section)
+        for key, name in metrics if len(seeds) >= 2 else ():
+            b = [section[str(s)]["bf16"][key] for s in seeds]
+            f = [section[str(s)]["fp32"][key] for s in seeds]
             verdict, *interval = paired_verdict(b, f, lower_is_better=True)
-            rows.append([f"oracle SeqGAN {name}", f"{len(seeds)} seeds", f"{sum(f) / len(f):.3f}", f"{sum(b) / len(b):.3f}",
+            rows.append([f"{label} {name}", f"{len(seeds)} seeds", f"{sum(f) / len(f):.3f}", f"{sum(b) / len(b):.3f}",
                          format_interval(*interval), "tie" if verdict == "tie" else f"bf16 {verdict}"])  # fmt: skip
+
+    oracle = data.get("oracle", {})
+    by_seed(oracle, "oracle SeqGAN", (("nll_oracle", "NLL-oracle"), ("nll_test", "NLL-test")))
     align = data.get("align", {})
     seeds = sorted(int(s) for s in align)
     if len(seeds) == 1:  # one seed: each run's own interval over held-out prompts, a tie when they overlap
@@ -137,13 +141,7 @@ def report(data: dict) -> None:
         rows.append(["align SFT model NLL of real", "1 seed", f"{f['nll_of_real']:.3f}", f"{b['nll_of_real']:.3f}",
                      f"{b['nll_of_real'] - f['nll_of_real']:.3f}", "no interval: context only"])  # fmt: skip
         notes.append(f"align SFT mean step time: fp32 {f['mean_step_time_s']:.2f} s, bf16 {b['mean_step_time_s']:.2f} s.")
-    for key, name in (("c2st_acc", "two-sample acc"), ("nll_of_real", "model NLL of real")):
-        if len(seeds) >= 2:
-            b = [align[str(s)]["bf16"][key] for s in seeds]
-            f = [align[str(s)]["fp32"][key] for s in seeds]
-            verdict, *interval = paired_verdict(b, f, lower_is_better=True)
-            rows.append([f"align SFT {name}", f"{len(seeds)} seeds", f"{sum(f) / len(f):.3f}", f"{sum(b) / len(b):.3f}",
-                         format_interval(*interval), "tie" if verdict == "tie" else f"bf16 {verdict}"])  # fmt: skip
+    by_seed(align, "align SFT", (("c2st_acc", "two-sample acc"), ("nll_of_real", "model NLL of real")))
     mbpp = data.get("mbpp")
     if mbpp and {"fp32", "bf16"} <= set(mbpp):
         tasks = sorted(mbpp["fp32"]["per_task"])

@@ -30,8 +30,9 @@ PRECISION_HELP = (
     "auto (bf16 where the device's bf16 matrix units measure faster, else fp32), fp32, or bf16 (mixed: fp32 weights, optimiser, losses)"
 )
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
-# bf16 must beat fp32 by this factor on the probe's product to be chosen by ``auto``: below it the
-# casts around every product eat the gain, as measured on the D epoch (``bench/speed.py``).
+# bf16 must beat fp32 by this factor on the probe's product to be chosen by ``auto``: a margin above
+# the timing noise (two medians of the same code differ by up to 25% on the 2-core machine,
+# bench/speed.py), and a product that gains less leaves little after the casts around it.
 AUTO_MIN_SPEEDUP = 1.5
 PROBE_SHAPE = (1024, 1024, 1024)  # (m, k, n): big enough to reach the units' throughput, ~10 ms in fp32
 

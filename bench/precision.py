@@ -6,8 +6,13 @@ Rows:
   itself) and 2,000 negatives per D round, each seed's MLE run shared by both; NLL-oracle and NLL-test.
 - ``align-sft``: ``sparring align --objective sft`` on the imitation task (demo schedule, fewer
   evaluation prompts); the two-sample accuracy and the model's NLL of the real responses after training.
+- ``coco``: the oracle row's SeqGAN on COCO captions (../shared/data/coco; skipped when absent):
+  BLEU-4 against the test set and NLL-test.
 - ``mbpp``: the base model's pass@1 on the first MBPP test tasks (greedy, completion prompts),
   paired by task (a paired bootstrap over tasks).
+- ``steps``: whole steps timed in both precisions, one after the other on a quiet machine: a GRPO step
+  of ``sparring align``'s demo preset (imitation, LoRA) and an E-step update of ``sparring ra3``'s demo
+  preset (mean of the steps after the first; the first pays for warming up).
 
 Every run is an ordinary run directory under bench/runs/precision/; a finished one is kept and read
 back, so ``--continue`` after a cut resumes where it stopped. Results go to
@@ -37,6 +42,10 @@ ORACLE = [  # the demo schedule with the paper's discriminator, 2,000 negatives 
     "adversarial.n_negatives=2000",
 ]
 ALIGN = ["--task", "imitation", "--objective", "sft", "--preset", "demo", "--set", "eval.n_prompts=60"]
+COCO = HERE.parents[1] / "shared" / "data" / "coco"
+GRPO_STEPS = ["align", "--task", "imitation", "--preset", "demo", "--set", "train.steps=4", "--set", "eval.n_prompts=6",
+              "--set", "eval.folds=2", "--set", "eval.responses_per_prompt=1"]  # fmt: skip
+ESTEP_STEPS = ["ra3", "--preset", "demo", "--set", "iterations=1", "--set", "mstep.epochs=1"]
 
 
 def cli(args: list[str]) -> None:
@@ -56,21 +65,44 @@ def sets(items: list[str]) -> list[str]:
     return [a for item in items for a in ("--set", item)]
 
 
-def oracle_runs(root: Path, seed: int) -> dict[str, dict]:
-    """MLE, then SeqGAN from its best checkpoint in fp32 and in bf16."""
-    base = root / "oracle" / f"seed-{seed}"
+def oracle_runs(root: Path, seed: int, section: str = "oracle") -> dict[str, dict]:
+    """MLE, then SeqGAN from its best checkpoint in fp32 and in bf16 (on the oracle, or on COCO)."""
+    base = root / section / f"seed-{seed}"
+    data = [] if section == "oracle" else ["--data", str(COCO / "train.txt"), "--test", str(COCO / "test.txt")]
     out: dict[str, dict] = {}
     mle = base / "mle"
     if not finished(mle):
-        cli(["train", "mle", "--preset", "demo", "--seed", str(seed), "--out", str(mle), *sets(["precision=fp32"]), *resume(mle)])
+        cli(["train", "mle", *data, "--preset", "demo", "--seed", str(seed), "--out", str(mle), *sets(["precision=fp32"]), *resume(mle)])
     for precision in ("fp32", "bf16"):
         run = base / f"seqgan-{precision}"
         if not finished(run):
             more = [*ORACLE, f"pretrained={mle}", f"precision={precision}"]
-            cli(["train", "seqgan", "--preset", "demo", "--seed", str(seed), "--out", str(run), *sets(more), *resume(run)])
-        summary = finished(run)
-        out[precision] = {"nll_oracle": summary["final"]["nll_oracle"], "nll_test": summary["final"]["nll_test"],
-                          "wall_time_s": summary["wall_time_s"], "precision": summary["precision"]}  # fmt: skip
+            cli(["train", "seqgan", *data, "--preset", "demo", "--seed", str(seed), "--out", str(run), *sets(more), *resume(run)])
+        final = finished(run)["final"]
+        out[precision] = {"nll_oracle": final["nll_oracle"], "nll_test": final["nll_test"], "bleu_4": final.get("bleu_4"),
+                          "wall_time_s": finished(run)["wall_time_s"], "precision": finished(run)["precision"]}  # fmt: skip
+    return out
+
+
+def coco_runs(root: Path, seed: int) -> dict[str, dict]:
+    return oracle_runs(root, seed, "coco")
+
+
+def step_times(root: Path) -> dict[str, dict]:
+    """Seconds per GRPO step (align demo) and per E-step update (ra3 demo), fp32 and bf16, same seed."""
+    out: dict[str, dict] = {"align_grpo_step_s": {}, "ra3_estep_update_s": {}}
+    for precision in ("fp32", "bf16"):
+        run = root / "steps" / f"align-{precision}"
+        if not finished(run):
+            cli([*GRPO_STEPS, "--set", f"precision={precision}", "--out", str(run), *resume(run)])
+        out["align_grpo_step_s"][precision] = finished(run)["mean_step_time_s"]
+        run = root / "steps" / f"ra3-{precision}"
+        if not finished(run):
+            cli([*ESTEP_STEPS, "--set", f"precision={precision}", "--out", str(run), *resume(run)])
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        times = [r["elapsed_s"] for r in rows if r.get("phase") == "estep" and r.get("iteration") == 1]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        out["ra3_estep_update_s"][precision] = round(sum(gaps) / len(gaps), 2)
     return out
 
 
@@ -128,6 +160,19 @@ def report(data: dict) -> None:
 
     oracle = data.get("oracle", {})
     by_seed(oracle, "oracle SeqGAN", (("nll_oracle", "NLL-oracle"), ("nll_test", "NLL-test")))
+    coco = data.get("coco", {})
+    by_seed(coco, "COCO SeqGAN", (("nll_test", "NLL-test"),))
+    seeds = sorted(int(s) for s in coco)
+    if len(seeds) >= 2:  # BLEU: higher is better
+        b = [coco[str(s)]["bf16"]["bleu_4"] for s in seeds]
+        f = [coco[str(s)]["fp32"]["bleu_4"] for s in seeds]
+        verdict, *interval = paired_verdict(b, f, lower_is_better=False)
+        rows.append(["COCO SeqGAN BLEU-4", f"{len(seeds)} seeds", f"{sum(f) / len(f):.3f}", f"{sum(b) / len(b):.3f}",
+                     format_interval(*interval), "tie" if verdict == "tie" else f"bf16 {verdict}"])  # fmt: skip
+    for key, name in (("align_grpo_step_s", "align demo GRPO step"), ("ra3_estep_update_s", "RA3 demo E-step update")):
+        times = data.get("steps", {}).get(key, {})
+        if {"fp32", "bf16"} <= set(times):
+            notes.append(f"{name}: fp32 {times['fp32']:.2f} s, bf16 {times['bf16']:.2f} s ({times['fp32'] / times['bf16']:.2f}x).")
     align = data.get("align", {})
     seeds = sorted(int(s) for s in align)
     if len(seeds) == 1:  # one seed: each run's own interval over held-out prompts, a tie when they overlap
@@ -153,7 +198,9 @@ def report(data: dict) -> None:
         same = sum(x == y for x, y in zip(b, f, strict=True))
         notes.append(f"MBPP: {same} of {len(tasks)} tasks have the same verdict in both precisions; generation "
                      f"{mbpp['fp32']['generation_seconds']} s fp32, {mbpp['bf16']['generation_seconds']} s bf16.")  # fmt: skip
-    for name, section, key in (("oracle SeqGAN wall time (s)", oracle, "wall_time_s"), ("align SFT train time (s)", align, "train_time_s")):
+    timed = (("oracle SeqGAN wall time (s)", oracle, "wall_time_s"), ("COCO SeqGAN wall time (s)", coco, "wall_time_s"),
+             ("align SFT train time (s)", align, "train_time_s"))  # fmt: skip
+    for name, section, key in timed:
         if section:
             f = [v["fp32"][key] for v in section.values()]
             b = [v["bf16"][key] for v in section.values()]
@@ -167,7 +214,7 @@ def report(data: dict) -> None:
             "Each comparison runs the same settings and seeds in both precisions; the interval is the 95% t interval of the",
             "paired difference over seeds (a paired bootstrap over tasks for MBPP). 'tie': the interval contains 0.",
             "Oracle: SeqGAN demo schedule with the paper's discriminator (where bf16 acts) and 2,000 negatives per D round,",
-            "from each seed's fp32 MLE run. align SFT: imitation, demo schedule, 60 evaluation prompts. MBPP: SmolLM2-135M-Instruct,",
+            "from each seed's fp32 MLE run; COCO: the same on COCO captions. align SFT: imitation, demo schedule, 60 evaluation prompts. MBPP: SmolLM2-135M-Instruct,",
             "completion prompts, greedy, n=1.",
             *notes,
             f"Machine: {machine()}",
@@ -179,7 +226,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--mbpp-limit", type=int, default=100)
-    parser.add_argument("--only", nargs="+", choices=["oracle", "align", "mbpp"], default=["oracle", "align", "mbpp"])
+    sections = ["oracle", "coco", "align", "mbpp", "steps"]
+    parser.add_argument("--only", nargs="+", choices=sections, default=sections)
     parser.add_argument("--continue", dest="resume", action="store_true", help="keep what results/precision.json holds")
     parser.add_argument("--runs", default=str(HERE / "runs" / "precision"))
     args = parser.parse_args()
@@ -193,8 +241,17 @@ def main() -> None:
             data["mbpp"] = mbpp_runs(root, args.mbpp_limit)
             report(data)
             continue
+        if section == "steps":
+            data["steps"] = step_times(root)
+            report(data)
+            continue
+        if section == "coco" and not (COCO / "train.txt").is_file():
+            print(f"coco skipped: {COCO / 'train.txt'} not found (the shared COCO data is not on this machine)")
+            continue
         for seed in range(args.seeds):
-            runner = oracle_runs if section == "oracle" else align_runs
+            if args.resume and {"fp32", "bf16"} <= set(data.get(section, {}).get(str(seed), {})):
+                continue  # measured before (--continue)
+            runner = {"oracle": oracle_runs, "coco": coco_runs, "align": align_runs}[section]
             data.setdefault(section, {})[str(seed)] = runner(root, seed)
             report(data)
     print((RESULTS / "precision.md").read_text())

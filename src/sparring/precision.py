@@ -129,11 +129,17 @@ class Precision:
         with torch.autocast(self.device_type, dtype=torch.bfloat16):
             yield
 
-    def record(self, scope: str) -> dict[str, Any]:
-        """What ``summary.json`` says about it; ``scope``: what ran in bf16 when it is bf16."""
+    def record(self, scope: str, ran_bf16: bool = True) -> dict[str, Any]:
+        """What ``summary.json`` says about it; ``scope``: what ran in bf16 when it is bf16.
+
+        ``ran_bf16=False``: the setting resolved to bf16 but the command kept everything in fp32 (a
+        GAN's narrow discriminator); ``precision`` then says fp32, what ran, and
+        ``precision_resolved`` what the setting resolved to, and ``scope`` says why."""
+        ran = self.name if ran_bf16 else "fp32"
         return {
-            "precision": self.name,
+            "precision": ran,
             "precision_requested": self.requested,
+            "precision_resolved": self.name,
             "precision_scope": scope if self.bf16 else "everything in fp32",
             "precision_probe": self.probe,
         }

@@ -277,6 +277,16 @@ def test_only_a_wide_discriminator_runs_in_bf16():
     assert not build_discriminator(build_config("seqgan", "paper", overrides={"precision": "fp32"}), 50, torch.device("cpu")).bf16
 
 
+def test_a_bf16_gan_run_whose_discriminator_stays_fp32_records_fp32(tmp_path):
+    """The demo's D (300 filters) is under BF16_MIN_FILTERS: the run asked for bf16, ran fp32, and says both."""
+    out = tmp_path / "run"
+    narrow = ["--set", "discriminator.filter_sizes=2,3", "--set", "discriminator.num_filters=100,200"]
+    assert main(["train", "seqgan", "--preset", "smoke", *narrow, "--set", "precision=bf16", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["precision"] == "fp32" and summary["precision_resolved"] == "bf16"
+    assert summary["precision_requested"] == "bf16" and "stays fp32" in summary["precision_scope"]
+
+
 def test_bf16_rlvr_trains_with_trls_switch_and_repeats(tmp_path):
     """RLVR's GRPO in bf16 (TRL's own switch) and its critic under autocast: a run, and the same run again."""
     model_dir, mbpp = build_tiny_code_llm(tmp_path / "model"), write_tiny_mbpp(tmp_path / "mbpp.json")

@@ -194,7 +194,8 @@ def _finish(writer: RunWriter, session: Session, cfg: Any, data: Corpus, gen: An
         scope = "the CNN discriminator's training and scoring passes (the generators and the evaluation are fp32)"
     else:
         scope = f"nothing (a discriminator of {disc.feature_dim} filters stays fp32: below {BF16_MIN_FILTERS}, bf16 measured slower)"
-    summary.update(resolve_precision(cfg.precision, str(device)).record(scope))
+    ran_bf16 = disc is not None and disc.bf16
+    summary.update(resolve_precision(cfg.precision, str(device)).record(scope, ran_bf16=ran_bf16))
     plot_curves([(run.path.name, rows, floor, pretrained_epochs(cfg))], run.curves_path)
     writer.finish(summary)
 

@@ -46,8 +46,28 @@ def write_results(name: str, data: dict, table_header: list[str], table_rows: li
     return md
 
 
-FAMILY = ["mle", "seqgan", "maligan", "rankgan", "leakgan", "relgan"]
-FROM_MLE = {"seqgan", "maligan", "rankgan"}  # start from the MLE run's best-validation generator
+def _family() -> tuple[list[str], set[str]]:
+    """Every registered text GAN (the registry's order), and those that start from the MLE run's
+    best-validation generator: the ones whose settings accept ``pretrained=RUN`` (a plain LSTM
+    generator). The others (LeakGAN, RelGAN, MaskGAN, SentiGAN, CatGAN) pre-train their own."""
+    from sparring.errors import UserError
+    from sparring.gans.registry import METHODS
+    from sparring.kinds import build_config
+
+    from_mle = set()
+    for name in METHODS:
+        try:
+            build_config(name, "smoke", overrides={"pretrained": "runs/mle"})
+        except UserError:
+            continue
+        if name != "mle":
+            from_mle.add(name)
+    return list(METHODS), from_mle
+
+
+FAMILY, FROM_MLE = _family()
+# the family table's setting of a model, where its default is not the comparable one
+FAMILY_SETTINGS = {"maskgan": {"maskgan.mask_rate": 1.0}}  # everything masked: MaskGAN as an unconditional generator
 
 
 def finished_seeds(name: str, same: dict) -> tuple[dict[int, dict], dict[int, dict]]:
@@ -73,7 +93,11 @@ def parse_variant(text: str) -> tuple[str, tuple[str, dict[str, str]]]:
 
 
 def run_family(
-    base: Path, preset: str, common: dict, models: list[str], extra: dict[str, dict] | None = None,
+    base: Path,
+    preset: str,
+    common: dict,
+    models: list[str],
+    extra: dict[str, dict] | None = None,
     variants: dict[str, tuple[str, dict]] | None = None,
 ) -> dict:
     """Train each model of ``models`` (MLE first when any model starts from it) into ``base/<model>``.
@@ -83,10 +107,11 @@ def run_family(
     from sparring.kinds import describe_settings
 
     variants = variants or {}
-    plan = [(m, m, (extra or {}).get(m, {})) for m in sorted(models, key=lambda m: FAMILY.index(m))]
+    extra = {m: {**FAMILY_SETTINGS.get(m, {}), **(extra or {}).get(m, {})} for m in FAMILY}
+    plan = [(m, m, extra[m]) for m in sorted(models, key=lambda m: FAMILY.index(m))]
     plan += [(label, algo, settings) for label, (algo, settings) in variants.items()]
     if FROM_MLE & {algo for _, algo, _ in plan} and "mle" not in models:
-        plan.insert(0, ("mle", "mle", (extra or {}).get("mle", {})))
+        plan.insert(0, ("mle", "mle", extra["mle"]))
     runs = {}
     for label, algo, settings in plan:
         known = {key for key, _, _, _ in describe_settings(algo)}
@@ -173,8 +198,16 @@ def variant_lines(
 
 
 def seed_header(metrics: list[tuple[str, bool, str]], extra: str) -> list[str]:
-    return ["model", "seeds", *(m[2] for m in metrics), "D acc (adv. start)", *(f"vs MLE: {m[2]}" for m in metrics),
-            "frontier vs MLE", extra, "wall time (s)"]
+    return [
+        "model",
+        "seeds",
+        *(m[2] for m in metrics),
+        "D acc (adv. start)",
+        *(f"vs MLE: {m[2]}" for m in metrics),
+        "frontier vs MLE",
+        extra,
+        "wall time (s)",
+    ]
 
 
 def frontier_gap(run_dir: Path, mle_dir: Path, x_key: str, y_key: str, y_sign: float) -> dict:

@@ -29,17 +29,36 @@ SETTINGS = {
     "demo (paper D, lr 1e-4, 1 epoch/round)": {},
     "paper D, lr 1e-3": {"discriminator.lr": 1e-3},
     "paper D, lr 1e-3, dropout 0.75": {"discriminator.lr": 1e-3, "discriminator.dropout": 0.75},
-    "small D (widths 2,3; 100+200), lr 1e-3": {"discriminator.filter_sizes": "2,3", "discriminator.num_filters": "100,200",
-                                               "discriminator.lr": 1e-3},
-    "small D, lr 1e-3, dropout 0.75": {"discriminator.filter_sizes": "2,3", "discriminator.num_filters": "100,200",
-                                       "discriminator.lr": 1e-3, "discriminator.dropout": 0.75},
-    "small D, lr 1e-3, no L2": {"discriminator.filter_sizes": "2,3", "discriminator.num_filters": "100,200",
-                                "discriminator.lr": 1e-3, "discriminator.l2_reg": 0.0},
-    "small D (widths 2,3,4; 200 each), lr 1e-3, no L2": {"discriminator.filter_sizes": "2,3,4", "discriminator.num_filters": "200,200,200",
-                                                          "discriminator.lr": 1e-3, "discriminator.l2_reg": 0.0},
-    "tiny D (width 2; 50), lr 1e-3, dropout 0.5, emb 16": {"discriminator.filter_sizes": "2", "discriminator.num_filters": "50",
-                                                           "discriminator.lr": 1e-3, "discriminator.dropout": 0.5,
-                                                           "discriminator.emb_dim": 16},
+    "small D (widths 2,3; 100+200), lr 1e-3": {
+        "discriminator.filter_sizes": "2,3",
+        "discriminator.num_filters": "100,200",
+        "discriminator.lr": 1e-3,
+    },
+    "small D, lr 1e-3, dropout 0.75": {
+        "discriminator.filter_sizes": "2,3",
+        "discriminator.num_filters": "100,200",
+        "discriminator.lr": 1e-3,
+        "discriminator.dropout": 0.75,
+    },
+    "small D, lr 1e-3, no L2": {
+        "discriminator.filter_sizes": "2,3",
+        "discriminator.num_filters": "100,200",
+        "discriminator.lr": 1e-3,
+        "discriminator.l2_reg": 0.0,
+    },
+    "small D (widths 2,3,4; 200 each), lr 1e-3, no L2": {
+        "discriminator.filter_sizes": "2,3,4",
+        "discriminator.num_filters": "200,200,200",
+        "discriminator.lr": 1e-3,
+        "discriminator.l2_reg": 0.0,
+    },
+    "tiny D (width 2; 50), lr 1e-3, dropout 0.5, emb 16": {
+        "discriminator.filter_sizes": "2",
+        "discriminator.num_filters": "50",
+        "discriminator.lr": 1e-3,
+        "discriminator.dropout": 0.5,
+        "discriminator.emb_dim": 16,
+    },
 }
 
 
@@ -82,29 +101,51 @@ def main() -> None:
         d_opt = adam(disc.parameters(), cfg.discriminator.lr)
         curve, started = [], time.perf_counter()
         for rnd in range(1, args.rounds + 1):
-            loss = discriminator_round(disc, d_opt, data.train, sample(gen, args.negatives, data), 1, cfg.discriminator.batch_size,
-                                       cfg.discriminator.l2_reg)
+            loss = discriminator_round(
+                disc, d_opt, data.train, sample(gen, args.negatives, data), 1, cfg.discriminator.batch_size, cfg.discriminator.l2_reg
+            )
             disc.eval()
             held_out = held_out_d_accuracy(gen, disc, data, cfg.eval)
             train_acc = discriminator_accuracy(disc, data.train[: cfg.eval.n_d_eval], sample(gen, cfg.eval.n_d_eval, data))
             curve.append({"round": rnd, "d_loss": loss, "held_out_acc": held_out, "train_acc": train_acc})
             print(f"{label}: round {rnd} loss {loss:.3f} held-out {held_out:.3f} train {train_acc:.3f}", flush=True)
         best = max(curve, key=lambda r: r["held_out_acc"])
-        results[f"{label}, {args.rounds} rounds"] = {"settings": SETTINGS[label], "curve": curve, "best_round": best["round"],
-                          "best_held_out": best["held_out_acc"], "seconds": round(time.perf_counter() - started, 1)}
-        rows = [[k, f"{v['best_held_out']:.3f} (round {v['best_round']})", f"{v['curve'][-1]['held_out_acc']:.3f}",
-                 f"{v['curve'][-1]['train_acc']:.3f}", f"{v['seconds']:.0f}"] for k, v in results.items()]
+        results[f"{label}, {args.rounds} rounds"] = {
+            "settings": SETTINGS[label],
+            "curve": curve,
+            "best_round": best["round"],
+            "best_held_out": best["held_out_acc"],
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        rows = [
+            [
+                k,
+                f"{v['best_held_out']:.3f} (round {v['best_round']})",
+                f"{v['curve'][-1]['held_out_acc']:.3f}",
+                f"{v['curve'][-1]['train_acc']:.3f}",
+                f"{v['seconds']:.0f}",
+            ]
+            for k, v in results.items()
+        ]
         write_results(
             f"critic-{args.seq_len}",
-            {"seq_len": args.seq_len, "mle_epochs": args.mle_epochs, "rounds": args.rounds, "negatives": args.negatives,
-             "results": results, "machine": machine()},
+            {
+                "seq_len": args.seq_len,
+                "mle_epochs": args.mle_epochs,
+                "rounds": args.rounds,
+                "negatives": args.negatives,
+                "results": results,
+                "machine": machine(),
+            },
             ["D setting", "best held-out acc", "held-out acc, last round", "train acc (positives seen)", "seconds"],
             rows,
-            [f"Generator: MLE, {args.mle_epochs} epochs on the length-{args.seq_len} oracle (demo data). Settings from earlier "
-             "runs of this script are kept. Each round: one D epoch on "
-             f"{args.negatives} training positives and {args.negatives} fresh samples. Held-out: {base.eval.n_d_eval} validation "
-             "sequences against as many fresh samples (0.5 = chance). Target: 0.65 at the start of the adversarial phase.",
-             f"Machine: {machine()}"],
+            [
+                f"Generator: MLE, {args.mle_epochs} epochs on the length-{args.seq_len} oracle (demo data). Settings from earlier "
+                "runs of this script are kept. Each round: one D epoch on "
+                f"{args.negatives} training positives and {args.negatives} fresh samples. Held-out: {base.eval.n_d_eval} validation "
+                "sequences against as many fresh samples (0.5 = chance). Target: 0.65 at the start of the adversarial phase.",
+                f"Machine: {machine()}",
+            ],
         )
 
 

@@ -1,8 +1,8 @@
 """The oracle benchmark: the family on the synthetic LSTM oracle, over seeds, with 95% intervals.
 
 For every seed, MLE trains first (model selection on the validation split: its best-NLL-valid
-checkpoint is what SeqGAN, MaliGAN and RankGAN start from, and the MLE row reports that
-checkpoint); LeakGAN and RelGAN pre-train their own generators. With ``--temperatures`` every
+checkpoint is what every model with a plain LSTM generator starts from, and the MLE row reports
+that checkpoint); LeakGAN, RelGAN, MaskGAN, SentiGAN and CatGAN pre-train their own generators. With ``--temperatures`` every
 run is also swept over temperatures and compared with MLE at matched coverage (NLL-oracle at equal
 NLL-test, along each run's Pareto front). Each metric is a mean over seeds with a 95% t interval;
 a method is "ahead" of MLE only when the interval of the paired (same seed) difference excludes 0.
@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     FAMILY,
+    FROM_MLE,
     finished_seeds,
     frontier_gap,
     machine,
@@ -71,13 +72,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1 (the oracle is the same for all)")
     parser.add_argument("--temperatures", default="0.8,1.0,1.25", help="sweep for the frontier comparison ('' to skip)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra settings for every run")
-    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=ALGO:KEY=VALUE;...",
-                        help="one more row: ALGO with extra settings, compared with plain ALGO seed by seed")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL=ALGO:KEY=VALUE;...",
+        help="one more row: ALGO with extra settings, compared with plain ALGO seed by seed",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--name", default=None, help="results name (default oracle-<len>-<preset>)")
     parser.add_argument("--runs", default=str(Path(__file__).resolve().parent / "runs"))
-    parser.add_argument("--continue", dest="resume", action="store_true",
-                        help="keep the seeds already in the results JSON (same preset, length and settings) and run the rest")
+    parser.add_argument(
+        "--continue",
+        dest="resume",
+        action="store_true",
+        help="keep the seeds already in the results JSON (same preset, length and settings) and run the rest",
+    )
     args = parser.parse_args()
     from sparring.config import parse_assignment
     from sparring.gans.evaluate import evaluate_runs
@@ -106,12 +116,12 @@ def main() -> None:
         mle_runs = [per_seed[s]["mle"] for s in per_seed if "mle" in per_seed[s]]
         notes = [
             f"Preset `{args.preset}`, length {args.seq_len}, seeds {sorted(per_seed)} ({len(per_seed)} of {args.seeds} done), "
-            f"device {args.device}"
-            + (f", extra settings {args.set}" if args.set else "") + ". "
+            f"device {args.device}" + (f", extra settings {args.set}" if args.set else "") + ". "
             f"NLLs are per-token nats at temperature {first['temperature']} over {first['n_samples']} samples; the oracle's "
             f"entropy floor is {first['entropy_floor']:.3f}. Each cell: mean [95% t interval over seeds].",
-            "MLE is reported at its best-validation epoch (chosen on NLL-valid, never on test); SeqGAN, MaliGAN and RankGAN "
-            "start from that checkpoint; LeakGAN and RelGAN pre-train their own generators.",
+            "MLE is reported at its best-validation epoch (chosen on NLL-valid, never on test); "
+            f"{', '.join(sorted(FROM_MLE & set(args.models.split(','))))} start from that checkpoint; the others pre-train their own "
+            "generators (MaskGAN with everything masked, an unconditional generator).",
             "'vs MLE' columns: paired difference (method - MLE, same seed), 'ahead' only when its 95% interval excludes 0, else 'tie'. "
             "The frontier column compares at matched coverage: mean NLL-oracle gap to MLE at equal NLL-test along the "
             f"Pareto fronts of the sweep over T = {args.temperatures} (positive: better than MLE), with each seed's verdict.",
@@ -120,15 +130,27 @@ def main() -> None:
         if mle_runs:
             below = sum(m["nll_test"] < m["mle_last_nll_test"] for m in mle_runs)
             epochs = [m["epoch"] for m in mle_runs]
-            notes.append(f"MLE's best-validation NLL-test is strictly below its last-epoch NLL-test in {below} of {len(mle_runs)} "
-                         f"seeds (best epochs {epochs}; with mle.patience the last epoch is a few after the best).")
+            notes.append(
+                f"MLE's best-validation NLL-test is strictly below its last-epoch NLL-test in {below} of {len(mle_runs)} "
+                f"seeds (best epochs {epochs}; with mle.patience the last epoch is a few after the best)."
+            )
         notes.extend(variant_lines(per_seed, METRICS, variants))
         notes.append("The paper column is each paper's own oracle and full schedule: compare orderings, not values.")
         notes.append(f"Machine: {machine()}")
         write_results(
             name,
-            {"preset": args.preset, "seq_len": args.seq_len, "seeds": sorted(per_seed), "device": args.device, "per_seed": per_seed,
-             "frontier": frontier, "summary": table, "settings": args.set, "variants": variants or None, "machine": machine()},
+            {
+                "preset": args.preset,
+                "seq_len": args.seq_len,
+                "seeds": sorted(per_seed),
+                "device": args.device,
+                "per_seed": per_seed,
+                "frontier": frontier,
+                "summary": table,
+                "settings": args.set,
+                "variants": variants or None,
+                "machine": machine(),
+            },
             seed_header(METRICS, "paper"),
             rows,
             notes,

@@ -10,6 +10,8 @@ sequences x 19 prefixes at length 20); ``mc_search_s`` adds scoring all 19,456 c
 paper's discriminator, which is what one full Q computation costs. The generators' LSTMs are fp32
 in both precisions (their products are too small for the bf16 units: the ``matmul`` rows show it),
 so their rows measure the same code twice; the discriminator rows are where bf16 acts.
+The newer family's rows (``textgan_g_step_s`` ... ``maskgan_g_step_s``) are one generator update of
+each at its demo settings (``family_jobs``); DGSAN's is one of the batches of its step.
 
 LLM and code lines (SmolLM2-135M-Instruct, full weights): an SFT step (16 x 112 tokens, forward and
 backward, ``sparring.hf.sft.sft_step``), the same with a LoRA adapter (what align's demo trains),
@@ -73,6 +75,7 @@ def gan_jobs(device: torch.device) -> tuple[dict, dict]:
         disc.precision = lk_disc.precision = precision
 
     jobs = {
+        **family_jobs(corpus, device),
         "rollout_s": lambda: rollout_completions(gen.params(), seqs, 16),
         "mc_search_s": lambda: monte_carlo_q(gen.params(), seqs, 16, disc.prob_real, score_completions=disc.prob_real_completions),
         "sample_10k_s": lambda: sample(gen, 10_000, shape),
@@ -82,6 +85,91 @@ def gan_jobs(device: torch.device) -> tuple[dict, dict]:
         "leakgan_d_round_s": leakgan_d_round,
     }
     return jobs, {"switch": switch, "d_rounds": lk_adv.d_rounds, "d_epochs": lk_adv.d_epochs}
+
+
+def family_jobs(corpus, device: torch.device) -> dict:
+    """One generator update of each newer model at its demo settings (batch 64, length 20, 5,000 words),
+    on the oracle's shape: the step each adversarial phase repeats (fp32: their networks are small)."""
+    import torch.nn.functional as F
+
+    from sparring.gans import cot, dpgan, gsgan, maskgan
+    from sparring.gans.engine import adam, sample, sequence_logprob
+    from sparring.gans.losses import (
+        cot_generator_loss,
+        dgsan_loss,
+        gaussian_mmd2,
+        jsd_weights,
+        maskgan_actor_critic,
+        novelty_returns,
+        policy_gradient_loss,
+    )
+    from sparring.kinds import build_config
+
+    def config(algo):
+        return build_config(algo, "demo", overrides={"precision": "fp32"})
+
+    def update(opt, loss):
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    relaxed = gsgan.build_models(config("gsgan"), 5000, device)
+    r_gen, r_disc = relaxed["generator"], relaxed["discriminator"]
+    r_opt = adam(r_gen.parameters(), 1e-3)
+    real_one_hots = F.one_hot(corpus.train[:64], 5000).float()
+
+    def textgan_step():
+        _, fake = r_gen.relaxed_generate(64, 20, 100.0)
+        real = r_disc.relaxed_features(real_one_hots).detach()
+        update(r_opt, gaussian_mmd2(real, r_disc.relaxed_features(fake), (1.0, 2.0, 4.0, 8.0, 16.0)))
+
+    def gsgan_step():
+        _, fake = r_gen.relaxed_generate(64, 20, 10.0)
+        update(r_opt, F.softplus(-gsgan.real_logit(r_disc, fake)).mean())
+
+    c = cot.build_models(config("cot"), 5000, device)
+    c_gen, mediator = c["generator"], c["mediator"]
+    c_opt = adam(c_gen.parameters(), 1e-2)
+
+    def cot_step():
+        seqs = sample(c_gen, 64, corpus)
+        with torch.no_grad():
+            m_logits = mediator(seqs)
+        update(c_opt, cot_generator_loss(c_gen(seqs), m_logits))
+
+    d = dpgan.build_models(config("dpgan"), 5000, device)
+    d_gen, lm = d["generator"], d["lm_discriminator"]
+    d_opt = adam(d_gen.parameters(), 1e-2)
+
+    def dpgan_step():
+        seqs = sample(d_gen, 64, corpus)
+        with torch.no_grad():
+            q = novelty_returns(dpgan.token_nll(lm, seqs), None, 1.0)
+        update(d_opt, policy_gradient_loss(d_gen(seqs), seqs, q))
+
+    def jsdgan_step():
+        logp = sequence_logprob(c_gen, corpus.train[:64], corpus)
+        update(c_opt, (jsd_weights(logp) * logp).sum())
+
+    def dgsan_batch():
+        real, fake = corpus.train[:64], sample(mediator, 64, corpus)
+        with torch.no_grad():
+            old_real, old_fake = sequence_logprob(mediator, real, corpus), sequence_logprob(mediator, fake, corpus)
+        update(c_opt, dgsan_loss(sequence_logprob(c_gen, real, corpus), old_real, sequence_logprob(c_gen, fake, corpus), old_fake))
+
+    mg_cfg = config("maskgan")
+    mg = maskgan.build_models(mg_cfg, 5000, device)
+    mg_gen, mg_disc = mg["generator"], mg["discriminator"]
+    mg_opt = adam(mg_gen.parameters(), 5e-4)
+
+    def maskgan_step():
+        mask, filled = maskgan.masked_batch(mg_gen, corpus.train[:64], mg_cfg.maskgan.mask_rate, None)
+        d_logits, values = mg_disc(filled, mask)
+        advantages, _, _ = maskgan_actor_critic(d_logits, values, mask, 0.89)
+        update(mg_opt, -(advantages * mg_gen.token_logprobs(filled, mask)).sum() / mask.sum())
+
+    return {"textgan_g_step_s": textgan_step, "gsgan_g_step_s": gsgan_step, "cot_g_step_s": cot_step, "dpgan_g_step_s": dpgan_step,
+            "jsdgan_g_step_s": jsdgan_step, "dgsan_batch_s": dgsan_batch, "maskgan_g_step_s": maskgan_step}  # fmt: skip
 
 
 def llm_jobs() -> tuple[dict, dict]:

@@ -94,8 +94,11 @@ def main() -> None:
     seqs = sample(gen, 64, shape)
     completions = rollout_completions(gen.params(), seqs, 16)
     prefix_lens = list(range(1, 20))
-    score_error = float((disc.prob_real_completions(seqs, completions, prefix_lens)
-                         - disc.prob_real(completions.reshape(-1, 20)).view(19, 16, 64)).abs().max())
+    score_error = float(
+        (disc.prob_real_completions(seqs, completions, prefix_lens) - disc.prob_real(completions.reshape(-1, 20)).view(19, 16, 64))
+        .abs()
+        .max()
+    )
 
     jobs = {
         "d_epoch_dense_s": lambda: discriminator_round(disc, opt, real, fake, 1, 64, 0.2),
@@ -107,22 +110,41 @@ def main() -> None:
     for key, job in jobs.items():
         results[key], runs[key] = median_time(job, args.repeats)
         print(f"{key:34s} {results[key]:8.3f} s", flush=True)
-    data = {**results, "runs": runs, "max_grad_difference": grad_error, "max_score_difference": score_error,
-            "repeats": args.repeats, "machine": machine()}
-    pairs = [("D epoch (paper D, 20,000 sequences)", "d_epoch_dense_s", "d_epoch_sparse_maxpool_s", "sparse max-pool backward"),
-             ("scoring 19,456 MC completions", "score_completions_plain_s", "score_completions_prefix_reuse_s", "prefix window reuse")]
-    rows = [[what, idea, f"{results[a]:.2f}", f"{results[b]:.2f}", f"{results[a] / results[b]:.2f}x",
-             "kept" if results[b] < results[a] else "not kept"] for what, a, b, idea in pairs]
+    data = {
+        **results,
+        "runs": runs,
+        "max_grad_difference": grad_error,
+        "max_score_difference": score_error,
+        "repeats": args.repeats,
+        "machine": machine(),
+    }
+    pairs = [
+        ("D epoch (paper D, 20,000 sequences)", "d_epoch_dense_s", "d_epoch_sparse_maxpool_s", "sparse max-pool backward"),
+        ("scoring 19,456 MC completions", "score_completions_plain_s", "score_completions_prefix_reuse_s", "prefix window reuse"),
+    ]
+    rows = [
+        [
+            what,
+            idea,
+            f"{results[a]:.2f}",
+            f"{results[b]:.2f}",
+            f"{results[a] / results[b]:.2f}x",
+            "kept" if results[b] < results[a] else "not kept",
+        ]
+        for what, a, b, idea in pairs
+    ]
     md = write_results(
         "speed-ideas",
         data,
         ["work", "idea", "library before (s)", "with the idea (s)", "speed-up", "verdict"],
         rows,
-        [f"Median of {args.repeats} runs after one warm-up, 2 threads. Largest difference between the two paths: "
-         f"conv-weight gradients {grad_error:.1e}, completion scores {score_error:.1e}.",
-         "Prefix reuse is what SeqGAN's and LeakGAN's Monte Carlo rewards now use (CNNDiscriminator.prob_real_completions); "
-         "the sparse max-pool backward stays here as an experiment when it does not measure faster.",
-         f"Machine: {machine()}"],
+        [
+            f"Median of {args.repeats} runs after one warm-up, 2 threads. Largest difference between the two paths: "
+            f"conv-weight gradients {grad_error:.1e}, completion scores {score_error:.1e}.",
+            "Prefix reuse is what SeqGAN's and LeakGAN's Monte Carlo rewards now use (CNNDiscriminator.prob_real_completions); "
+            "the sparse max-pool backward stays here as an experiment when it does not measure faster.",
+            f"Machine: {machine()}",
+        ],
     )
     print(md.read_text())
 

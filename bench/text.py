@@ -21,7 +21,18 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FAMILY, frontier_gap, machine, parse_variant, run_family, seed_header, seed_table, variant_lines, write_results  # noqa: E402
+from _common import (
+    FAMILY,
+    FROM_MLE,
+    frontier_gap,
+    machine,
+    parse_variant,
+    run_family,
+    seed_header,
+    seed_table,
+    variant_lines,
+    write_results,
+)  # noqa: E402
 
 COCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
 TEXYGEN_COCO = {  # BLEU-2/3/4/5 reported by Texygen (Zhu et al., 2018) on Image COCO
@@ -39,8 +50,12 @@ def run_metrics(run, algo: str) -> dict:
     s = run.summary
     chosen = s["mle_best"] if algo == "mle" and s.get("mle_best") else s["final"]
     d = s.get("d_accuracy") or {}
-    return {**{k: v for k, v in chosen.items() if k not in ("phase", "step")}, "d_acc_start": d.get("adversarial_start"),
-            "wall_time_s": s["wall_time_s"], "data": s.get("data")}
+    return {
+        **{k: v for k, v in chosen.items() if k not in ("phase", "step")},
+        "d_acc_start": d.get("adversarial_start"),
+        "wall_time_s": s["wall_time_s"],
+        "data": s.get("data"),
+    }
 
 
 def main() -> None:
@@ -53,8 +68,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--temperatures", default="0.8,1.0,1.25", help="sweep for the frontier comparison ('' to skip)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra setting for every model")
-    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=ALGO:KEY=VALUE;...",
-                        help="one more row: ALGO with extra settings, e.g. seqgan+mle=seqgan:adversarial.mle_every=5")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL=ALGO:KEY=VALUE;...",
+        help="one more row: ALGO with extra settings, e.g. seqgan+mle=seqgan:adversarial.mle_every=5",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--runs", default=str(Path(__file__).resolve().parent / "runs"))
     args = parser.parse_args()
@@ -80,10 +100,15 @@ def main() -> None:
         stats = next(iter(per_seed[0].values()))["data"]
         collapsed = {}
         for algo in per_seed[0]:
-            flags = [f"seed {s}: {k}" for s in per_seed for k, ref in (
-                         ("mean_words", stats["test_mean_words"]),
-                         ("distinct_2", per_seed[s][algo].get("data_distinct_2") or stats["test_distinct_2"]))  # same-size set
-                     if per_seed[s][algo].get(k) is not None and per_seed[s][algo][k] < COLLAPSE_SHARE * ref]
+            flags = [
+                f"seed {s}: {k}"
+                for s in per_seed
+                for k, ref in (
+                    ("mean_words", stats["test_mean_words"]),
+                    ("distinct_2", per_seed[s][algo].get("data_distinct_2") or stats["test_distinct_2"]),
+                )  # same-size set
+                if per_seed[s][algo].get(k) is not None and per_seed[s][algo][k] < COLLAPSE_SHARE * ref
+            ]
             collapsed[algo] = "collapsed (" + ", ".join(flags) + ")" if flags else "no"
         table, rows = seed_table(per_seed, METRICS, frontier, collapsed)
         paper = [f"{m}: " + "/".join(f"{v:.3f}" for v in TEXYGEN_COCO[m]) for m in per_seed[0] if m in TEXYGEN_COCO]
@@ -97,7 +122,8 @@ def main() -> None:
             f"Data: {stats['train_sentences']} training and {stats['valid_sentences']} validation sentences "
             f"({stats['valid_source']}), {stats['test_sentences']} test; vocabulary {stats['vocab_size']}, max {stats['max_len']} "
             f"words; test sentences: mean length {stats['test_mean_words']}, distinct-2 {stats['test_distinct_2']}.",
-            "MLE is reported at its best-validation epoch; SeqGAN, MaliGAN and RankGAN start from that checkpoint. 'vs MLE': "
+            f"MLE is reported at its best-validation epoch; {', '.join(sorted(FROM_MLE & set(args.models.split(','))))} start "
+            "from that checkpoint. 'vs MLE': "
             "paired difference (method - MLE), 'ahead' only when its 95% interval excludes 0. Frontier: mean BLEU-4 gap to MLE at "
             f"equal Self-BLEU-4 along the Pareto fronts of the sweep over T = {args.temperatures} (positive: better than MLE).",
             *variant_lines(per_seed, METRICS, variants),
@@ -107,9 +133,18 @@ def main() -> None:
         ]
         write_results(
             name,
-            {"preset": args.preset, "train": args.train, "test": args.test, "seeds": sorted(per_seed), "settings": args.set,
-             "variants": variants,
-             "per_seed": per_seed, "frontier": frontier, "summary": table, "machine": machine()},
+            {
+                "preset": args.preset,
+                "train": args.train,
+                "test": args.test,
+                "seeds": sorted(per_seed),
+                "settings": args.set,
+                "variants": variants,
+                "per_seed": per_seed,
+                "frontier": frontier,
+                "summary": table,
+                "machine": machine(),
+            },
             seed_header(METRICS, "collapsed"),
             rows,
             [n for n in notes if n],

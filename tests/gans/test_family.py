@@ -43,8 +43,21 @@ def test_smoke_on_the_oracle(algo, tmp_path):
 @pytest.mark.parametrize("algo", ALGOS)
 def test_smoke_on_a_text_file(algo, tmp_path, text_files):
     out = tmp_path / algo
-    argv = ["train", algo, "--data", str(text_files / "train.txt"), "--test", str(text_files / "test.txt"),
-            "--preset", "smoke", "--seed", "1", "--out", str(out), *tiny_args(algo)]
+    argv = [
+        "train",
+        algo,
+        "--data",
+        str(text_files / "train.txt"),
+        "--test",
+        str(text_files / "test.txt"),
+        "--preset",
+        "smoke",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        *tiny_args(algo),
+    ]
     assert main(argv) == 0
     for name in CONTRACT:
         assert (out / name).stat().st_size > 0, name
@@ -63,13 +76,26 @@ def _rows(run):
     return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows]
 
 
-@pytest.mark.parametrize("algo", ["leakgan", "maligan", "rankgan", "relgan"])
+@pytest.mark.parametrize("algo", [a for a in ALGOS if a not in ("mle", "seqgan")])  # SeqGAN: test_train_cli.py; MLE has one phase
 def test_resume_after_a_crash_matches_an_uninterrupted_run(algo, tmp_path, text_files, monkeypatch):
     from sparring.gans.session import Session
 
     def args(out):
-        return ["train", algo, "--data", str(text_files / "train.txt"), "--test", str(text_files / "test.txt"),
-                "--preset", "smoke", "--seed", "2", "--out", str(out), *tiny_args(algo)]
+        return [
+            "train",
+            algo,
+            "--data",
+            str(text_files / "train.txt"),
+            "--test",
+            str(text_files / "test.txt"),
+            "--preset",
+            "smoke",
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+            *tiny_args(algo),
+        ]
 
     assert main(args(tmp_path / "full")) == 0
     real_save, calls = Session.save, {"n": 0}
@@ -94,3 +120,16 @@ def test_a_diverging_run_stops_with_one_line_and_stays_incomplete(tmp_path, caps
     last = capsys.readouterr().err.strip().splitlines()[-1]  # earlier lines are progress output
     assert code == 2 and last.startswith("sparring train: error: training diverged: train_nll is nan"), last
     assert not (out / "summary.json").exists()
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_bad_input_is_one_line_and_exit_2(algo, tmp_path, capsys):
+    """A setting out of range, and a data file that is not there: one line naming it, exit 2, no run directory."""
+    out = tmp_path / "bad"
+    bad = "adversarial.eval_every=0" if algo != "mle" else "mle.eval_every=0"
+    assert main(["train", algo, "--preset", "smoke", "--out", str(out), "--set", bad]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "eval_every" in err[0] and not out.exists(), err
+    assert main(["train", algo, "--data", str(tmp_path / "missing.txt"), "--preset", "smoke", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.txt" in err[0] and not out.exists(), err

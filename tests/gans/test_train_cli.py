@@ -168,3 +168,20 @@ def test_a_torn_newest_checkpoint_falls_back_to_the_previous_one_and_says_so(smo
 def test_console_script_reports_bad_input_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sparring.cli", "report", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_evaluate_sweeps_the_mle_model_that_selection_chose(tmp_path):
+    """An MLE run stopped by patience ends past its best epoch; ``evaluate`` sweeps best.pt (what
+    ``report`` and every GAN's start use), labelled, so its T=1 row is the summary's best row."""
+    out = tmp_path / "mle"
+    overfit = ["oracle.n_train=200", "oracle.n_valid=300", "oracle.n_test=300", "eval.n_samples=200", "mle.epochs=8",
+               "mle.lr=0.05", "mle.batch_size=16", "mle.patience=2"]  # fmt: skip
+    assert main(["train", "mle", "--preset", "smoke", "--out", str(out), *sum((["--set", s] for s in overfit), [])]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    best_epoch, last_epoch = summary["mle_best"]["epoch"], summary["final"]["step"]
+    assert best_epoch < last_epoch, "the run must end past its best epoch for this test to tell the two apart"
+    assert main(["evaluate", str(out), "--temperature", "1.0"]) == 0
+    (row,) = json.loads((out / "evaluation" / "temperatures.json").read_text())
+    assert row["checkpoint"] == f"best validation (epoch {best_epoch})"
+    assert row["nll_test"] == pytest.approx(summary["best"]["nll_test"], rel=1e-6)
+    assert row["nll_test"] != pytest.approx(summary["final"]["nll_test"], rel=1e-6)

@@ -28,6 +28,7 @@ from sparring.files import atomic_write_json
 from sparring.gans.config import sequence_length
 from sparring.gans.corpus import Corpus, load_corpus
 from sparring.gans.engine import BEST_FILE, BF16_MIN_FILTERS, TEXT_KEYS
+from sparring.gans.models.cnn_discriminator import CNNDiscriminator
 from sparring.gans.nll import per_token_nll
 from sparring.gans.plots import plot_curves
 from sparring.gans.registry import METHODS
@@ -36,6 +37,9 @@ from sparring.precision import resolve_precision
 from sparring.runs import RunDir, RunWriter, check_run, require_algo, start_run
 
 VOCAB_FILE = "vocab.json"
+# metrics of some models only, kept in the summary when the final row has them: MaskGAN's in-filling,
+# the category-conditional models' per-category rows and faithfulness
+MODEL_OWN_PREFIXES = ("fill_", "category_")
 
 
 class Run:
@@ -79,10 +83,18 @@ class Run:
         vocab = self.vocab
         return self.config.oracle.vocab_size if vocab is None else len(vocab)
 
+    @property
+    def label_names(self) -> list[str]:
+        """The categories of a run trained on labelled text (``--label-col``); empty otherwise."""
+        path = self.path / VOCAB_FILE
+        return list(json.loads(path.read_text()).get("categories", [])) if path.exists() else []
+
     def models(self, device: str = "cpu") -> dict[str, torch.nn.Module]:
         """The algorithm's networks (generator, and discriminator where there is one) as of the last checkpoint."""
         checkpoint = self.last_checkpoint(device)
-        models = METHODS[self.config.algo].build(self.config, self.vocab_size, torch.device(device))
+        method = METHODS[self.config.algo]
+        categories = {"n_categories": max(1, len(self.label_names))} if method.conditional else {}
+        models = method.build(self.config, self.vocab_size, torch.device(device), **categories)
         for name, module in models.items():
             try:
                 module.load_state_dict(checkpoint["models"][name])
@@ -99,20 +111,41 @@ class Run:
         """The generator as of the last checkpoint."""
         return self.models(device)["generator"]
 
-    def sample(self, n: int = 10, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
-        """``n`` sequences of token ids from the last checkpoint's generator, reproducible by ``seed``."""
+    def selected_generator(self, device: str = "cpu") -> tuple[torch.nn.Module, str]:
+        """The generator model selection chose, and which one it is: for an MLE run the
+        best-validation weights (``checkpoints/best.pt``, what ``report`` and ``pretrained=RUN``
+        use; the last checkpoint is up to ``mle.patience`` evaluations past it), for a GAN run the
+        last checkpoint (its adversarial phase is what is being compared)."""
+        gen = self.generator(device)
+        best = self.path / "checkpoints" / BEST_FILE
+        if self.config.algo != "mle" or not best.is_file():
+            return gen, "last checkpoint"
+        saved = torch.load(best, map_location=device, weights_only=True)
+        gen.load_state_dict(saved["generator"])
+        return gen.eval(), f"best validation (epoch {saved['epoch']})"
+
+    def sample(self, n: int = 10, temperature: float = 1.0, seed: int = 0, label: str | None = None) -> torch.Tensor:
+        """``n`` sequences of token ids from the last checkpoint's generator, reproducible by ``seed``;
+        with ``label``, of that category (a category-conditional run)."""
         if n < 1:
             raise UserError(f"--n must be >= 1, got {n}")
         if not temperature > 0:
             raise UserError(f"--temperature must be > 0, got {temperature}")
         gen = self.generator()
+        if label is not None:
+            names = self.label_names
+            if not METHODS[self.config.algo].conditional or not names:
+                raise UserError(f"--label: {self.path} is not a category-conditional run (sentigan or catgan with --label-col)")
+            if label not in names:
+                raise UserError(f"--label: no category '{label}' in {self.path} (categories: {', '.join(names)})")
+            gen = gen.for_category(names.index(label))
         torch.manual_seed(seed)
         tokens = gen.generate(n, sequence_length(self.config), temperature)
         return tokens if self.vocab is None else pad_after_eos(tokens)
 
-    def sample_text(self, n: int = 10, temperature: float = 1.0, seed: int = 0) -> list[str]:
+    def sample_text(self, n: int = 10, temperature: float = 1.0, seed: int = 0, label: str | None = None) -> list[str]:
         """Samples as text: words on real text, token ids joined by spaces on the oracle."""
-        tokens = self.sample(n, temperature, seed)
+        tokens = self.sample(n, temperature, seed, label)
         vocab = self.vocab
         if vocab is None:
             return [" ".join(map(str, row)) for row in tokens.tolist()]
@@ -134,7 +167,8 @@ def train(cfg: Any, out: str | Path, resume: bool = False, console: Console | No
         if writer.already_complete:
             return Run(writer.path)
         if data.vocab is not None:
-            atomic_write_json(writer.path / VOCAB_FILE, {"words": data.vocab.words})
+            categories = {"categories": data.label_names} if data.label_names else {}
+            atomic_write_json(writer.path / VOCAB_FILE, {"words": data.vocab.words, **categories})
         torch.manual_seed(cfg.seed)
         session = Session(writer, cfg.checkpoint_every, console)
         try:
@@ -181,15 +215,21 @@ def _finish(writer: RunWriter, session: Session, cfg: Any, data: Corpus, gen: An
 
     run = writer.dir
     n = cfg.eval.n_write_samples
-    run.write_samples(data.decode(sample(gen, n, data, cfg.eval.temperature)) if n else [])
+    if n and METHODS[cfg.algo].conditional and data.label_names:
+        from sparring.gans.categories import samples_by_category
+
+        run.write_samples(samples_by_category(gen, data, n, cfg.eval.temperature))
+    else:
+        run.write_samples(data.decode(sample(gen, n, data, cfg.eval.temperature)) if n else [])
     rows = run.read_metrics()
     summary = build_summary(rows, session.phase_seconds, floor)
     if data.is_text:
         summary["data"] = data.stats
     summary.update(algo=cfg.algo, seed=cfg.seed, device=str(device), wall_time_s=round(session.elapsed(), 3))
     disc = session.tracked.get("discriminator")
-    if disc is None:
-        scope = "nothing (no discriminator; the generators are fp32)"
+    if not isinstance(disc, CNNDiscriminator):
+        scope = "nothing (no CNN discriminator; the generators and LSTM critics are fp32)"
+        disc = None
     elif disc.bf16:
         scope = "the CNN discriminator's training and scoring passes (the generators and the evaluation are fp32)"
     else:
@@ -221,6 +261,7 @@ def build_summary(rows: list[dict[str, Any]], phase_seconds: dict[str, float], f
     mle_summary = None
     if mle_best:
         mle_summary = {"epoch": mle_best["step"], **{k: mle_best.get(k) for k in final_keys if k not in ("phase", "step")}}
+    final_keys += tuple(k for k in final if k.startswith(MODEL_OWN_PREFIXES))
     return {
         "final": {k: final.get(k) for k in final_keys},
         "best": {k: best.get(k) for k in final_keys} if best else {},

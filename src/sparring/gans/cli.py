@@ -48,6 +48,9 @@ def add_parser(sub: Any, command: str) -> None:
         )
         train.add_argument("--text-col", metavar="COL", default=None, help="text column of .jsonl/.csv/.parquet data (default 'text')")
         train.add_argument(
+            "--label-col", metavar="COL", default=None, help="category column, for the category-conditional models (sentigan, catgan)"
+        )
+        train.add_argument(
             "--seq-len",
             type=int,
             default=None,
@@ -69,6 +72,7 @@ def add_parser(sub: Any, command: str) -> None:
         sample.add_argument("--n", type=int, default=10, help="number of sequences (default 10)")
         sample.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
         sample.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+        sample.add_argument("--label", metavar="CATEGORY", default=None, help="sentences of one category (sentigan, catgan runs)")
     elif command == "report":
         report = sub.add_parser(
             "report",
@@ -90,6 +94,7 @@ def _train(args: argparse.Namespace) -> int:
         implied = {f"{part}.{dim}": 64 for part in ("oracle", "generator") for dim in ("emb_dim", "hidden_dim")}
     flags = {"oracle.seq_len": args.seq_len, "seed": args.seed, "data": args.data, "test": args.test, "valid": args.valid}
     flags["text.text_col"] = args.text_col
+    flags["text.label_col"] = args.label_col
     methods = _methods()
     if args.algo not in methods:
         raise UserError(f"unknown algorithm '{args.algo}' (choose from: {', '.join(sorted(methods))})")
@@ -115,7 +120,7 @@ def _train(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     from sparring.gans.api import load_run
 
-    lines = load_run(args.run_dir, "sample").sample_text(n=args.n, temperature=args.temperature, seed=args.seed)
+    lines = load_run(args.run_dir, "sample").sample_text(n=args.n, temperature=args.temperature, seed=args.seed, label=args.label)
     sys.stdout.write("".join(line + "\n" for line in lines))
     return 0
 

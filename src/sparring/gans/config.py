@@ -37,6 +37,7 @@ class TextConfig:
     """Real-text corpora (``--data PATH``); ignored on the oracle. Conventions: sparring.data.text."""
 
     text_col: str = setting("text", "column of .jsonl / .csv / .parquet files and HF datasets")
+    label_col: str = setting("", "category column (SentiGAN, CatGAN: category-conditional generation); empty: one category")
     vocab_size: int = setting(5000, "cap, including <eos> and <unk>; the most frequent training words are kept")
     max_len: int = setting(40, "words per sentence; longer ones are truncated (and counted)")
     lowercase: bool = setting(True, "lowercase words before building the vocabulary")
@@ -158,6 +159,44 @@ class AdversarialConfig(SequenceAdversarialConfig):
 
 
 @dataclass
+class GeneratorStepsConfig:
+    """The adversarial phase of a generator trained by its own objective (CoT, JSDGAN, DGSAN): gradient
+    steps on fresh batches, with LeakGAN's optional interleaved MLE."""
+
+    steps: int = setting(1000, "adversarial generator updates")
+    batch_size: int = setting(64, "sequences per update")
+    lr: float = setting(1e-2, "Adam learning rate of the adversarial generator updates")
+    grad_clip: float = setting(5.0, "gradient-norm clip of the adversarial updates")
+    eval_every: int = setting(50, "adversarial steps between evaluations")
+    mle_every: int = setting(0, "interleave one MLE phase every this many steps (0: never)")
+    mle_epochs: int = setting(1, "MLE epochs in each interleaved phase")
+
+    def check(self, cfg: Any) -> None:
+        need(self.steps >= 0 and self.eval_every >= 1, "adversarial.steps/eval_every", "steps >= 0, eval_every >= 1")
+        need(self.batch_size >= 2, "adversarial.batch_size", ">= 2")
+        need(self.lr > 0 and self.grad_clip > 0, "adversarial.lr/grad_clip", "> 0")
+        need(self.mle_every >= 0 and self.mle_epochs >= 1, "adversarial.mle_every/mle_epochs", "mle_every >= 0, mle_epochs >= 1")
+
+
+@dataclass
+class RelaxedAdversarialConfig:
+    """The adversarial phase of a generator whose relaxed samples D's gradient reaches (RelGAN, GSGAN,
+    TextGAN): per step ``d_steps`` D updates, then one generator update."""
+
+    steps: int = setting(3000, "adversarial generator updates")
+    batch_size: int = setting(64, "sequences per update (real and generated each)")
+    lr: float = setting(1e-4, "Adam learning rate of generator and D")
+    d_steps: int = setting(5, "discriminator updates per generator update")
+    grad_clip: float = setting(5.0, "gradient-norm clip")
+    eval_every: int = setting(100, "adversarial steps between evaluations")
+
+    def check(self, cfg: Any) -> None:
+        need(self.steps >= 0 and self.batch_size >= 2 and self.d_steps >= 1 and self.eval_every >= 1, "adversarial",
+             "steps >= 0, batch_size >= 2, d_steps >= 1, eval_every >= 1")  # fmt: skip
+        need(self.lr > 0 and self.grad_clip > 0, "adversarial.lr/grad_clip", "> 0")
+
+
+@dataclass
 class EvalConfig:
     n_samples: int = setting(10_000, "generator samples scored by the oracle for NLL-oracle")
     temperature: float = setting(1.0, "sampling temperature of evaluation, samples.txt and the adversarial samples")
@@ -216,6 +255,8 @@ def validate(cfg: Any) -> None:
         section = getattr(cfg, f.name)
         if hasattr(section, "check"):
             section.check(cfg)
+    if hasattr(cfg, "check"):  # a method's checks across its sections (e.g. no pretrained=RUN)
+        cfg.check(cfg)
 
 
 def needs_plain_lstm(cfg: Any, method: str) -> None:

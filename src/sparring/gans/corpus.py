@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from sparring.data.text import EOS_ID, Vocabulary, encode, eos_mask, pad_after_eos, read_sentences, tokenize
+from sparring.data.text import EOS_ID, Vocabulary, encode, eos_mask, pad_after_eos, read_columns, read_sentences, tokenize
 from sparring.errors import UserError
 from sparring.gans.models.lstm import LSTMLanguageModel
 from sparring.gans.oracle import load_oracle_data
@@ -31,6 +31,23 @@ class Corpus:
     vocab: Vocabulary | None = None  # real text only
     stats: dict[str, Any] = field(default_factory=dict)
     test_sentences: list[list[str]] = field(default_factory=list)  # tokenised references for BLEU
+    # category-conditional data (``text.label_col``): each split's category ids, and their names
+    label_names: list[str] = field(default_factory=list)
+    train_labels: torch.Tensor | None = None
+    test_labels: torch.Tensor | None = None
+    valid_labels: torch.Tensor | None = None
+
+    @property
+    def n_categories(self) -> int:
+        """Categories of a labelled corpus; 1 otherwise (the conditional models then have one)."""
+        return max(1, len(self.label_names))
+
+    def category_prior(self) -> torch.Tensor:
+        """The training split's share of each category (uniform 1 without labels)."""
+        if self.train_labels is None:
+            return torch.ones(1)
+        counts = torch.bincount(self.train_labels.cpu(), minlength=self.n_categories).float()
+        return counts / counts.sum()
 
     @property
     def seq_len(self) -> int:
@@ -59,6 +76,10 @@ class Corpus:
 
     def to(self, device: torch.device | str) -> Corpus:
         self.train, self.test, self.valid = self.train.to(device), self.test.to(device), self.valid.to(device)
+        if self.train_labels is not None:
+            self.train_labels, self.test_labels, self.valid_labels = (
+                t.to(device) for t in (self.train_labels, self.test_labels, self.valid_labels)
+            )
         return self
 
     def words(self, tokens: torch.Tensor) -> list[list[str]]:
@@ -76,15 +97,31 @@ def load_corpus(cfg: Any, device: torch.device | str = "cpu") -> Corpus:
     return load_text_corpus(cfg.data, cfg.test, cfg.text, cfg.valid).to(device)
 
 
-def _tokenised(source: str, text_cfg: Any, split: str) -> list[list[str]]:
-    sentences = read_sentences(source, text_cfg.text_col, split)
+def _tokenised(source: str, text_cfg: Any, split: str) -> list[Any]:
+    """Tokenised sentences; with ``text.label_col``, (tokens, label) pairs. Empty ones are dropped."""
+    if text_cfg.label_col:
+        columns = read_columns(source, [text_cfg.text_col, text_cfg.label_col], split, hint="--text-col/--label-col")
+        sentences, labels = columns[text_cfg.text_col], columns[text_cfg.label_col]
+    else:
+        sentences = read_sentences(source, text_cfg.text_col, split)
+        labels = None
     if not sentences:
         raise UserError(f"{source}: is empty (no sentences)")
     tokens = [tokenize(s, text_cfg.lowercase) for s in sentences]
-    kept = [t for t in tokens if t]
+    kept = [t for t in tokens if t] if labels is None else [(t, label) for t, label in zip(tokens, labels, strict=True) if t]
     if not kept:
         raise UserError(f"{source}: no sentences left after dropping empty lines")
+    if labels is not None and any(not label.strip() for _, label in kept):
+        raise UserError(f"{source}: a row has an empty '{text_cfg.label_col}' (every sentence needs a category)")
     return kept
+
+
+def _category_ids(labelled: list[tuple[list[str], str]], names: list[str], source: str, column: str) -> torch.Tensor:
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted({label for _, label in labelled if label not in index})
+    if unknown:
+        raise UserError(f"{source}: category '{unknown[0]}' of column '{column}' is not in the training data ({', '.join(names)})")
+    return torch.tensor([index[label] for _, label in labelled], dtype=torch.long)
 
 
 def _hold_out(words: list[list[str]], fraction: float, seed: int, source: str, flag: str) -> tuple[list[list[str]], list[list[str]]]:
@@ -118,6 +155,16 @@ def load_text_corpus(train_source: str, test_source: str, text_cfg: Any, valid_s
     train_words = _tokenised(train_source, text_cfg, "train")
     train_words, test_words, held_out_from = _split(train_words, train_source, test_source, text_cfg, "test", 0)
     train_words, valid_words, valid_from = _split(train_words, train_source, valid_source, text_cfg, "valid", 1)
+    categories: dict[str, Any] = {}
+    if text_cfg.label_col:  # (tokens, label) pairs: the labels become id tensors beside the splits
+        names = sorted({label for _, label in train_words})
+        categories = {
+            "label_names": names,
+            "train_labels": _category_ids(train_words, names, train_source, text_cfg.label_col),
+            "test_labels": _category_ids(test_words, names, test_source or train_source, text_cfg.label_col),
+            "valid_labels": _category_ids(valid_words, names, valid_source or train_source, text_cfg.label_col),
+        }
+        train_words, test_words, valid_words = ([t for t, _ in split] for split in (train_words, test_words, valid_words))
     vocab = Vocabulary.build(train_words, text_cfg.vocab_size)
     train = encode(train_words, vocab, text_cfg.max_len)
     test = encode(test_words, vocab, text_cfg.max_len)
@@ -141,4 +188,7 @@ def load_text_corpus(train_source: str, test_source: str, text_cfg: Any, valid_s
         "test_mean_words": round(sum(map(len, references)) / len(references), 4),
         "test_distinct_2": round(distinct_n(references, 2), 4),
     }
-    return Corpus(train.ids, test.ids, valid.ids, len(vocab), vocab=vocab, stats=stats, test_sentences=references)
+    if categories:
+        counts = torch.bincount(categories["train_labels"], minlength=len(categories["label_names"])).tolist()
+        stats["categories"] = dict(zip(categories["label_names"], counts, strict=True))
+    return Corpus(train.ids, test.ids, valid.ids, len(vocab), vocab=vocab, stats=stats, test_sentences=references, **categories)

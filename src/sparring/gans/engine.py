@@ -49,12 +49,12 @@ def build_generator(cfg: Any, vocab_size: int, device: torch.device) -> LSTMLang
 BF16_MIN_FILTERS = 1000
 
 
-def build_discriminator(cfg: Any, vocab_size: int, device: torch.device) -> CNNDiscriminator:
+def build_discriminator(cfg: Any, vocab_size: int, device: torch.device, num_classes: int = 2) -> CNNDiscriminator:
     """The run's CNN discriminator, in the run's precision where that is faster (``BF16_MIN_FILTERS``).
     The generators' LSTMs stay float32: their per-step gate product (64 x 32 x 128) is 4x slower in
     bf16 (bench/speed.py's matmul rows) and their kernels are fused by hand in float32."""
     d = cfg.discriminator
-    disc = CNNDiscriminator(vocab_size, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout).to(device)
+    disc = CNNDiscriminator(vocab_size, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout, num_classes).to(device)
     if sum(d.num_filters) >= BF16_MIN_FILTERS:
         disc.precision = resolve_precision(cfg.precision, str(device))
     return disc
@@ -82,9 +82,11 @@ def mle_epoch(gen: Any, opt: torch.optim.Optimizer, corpus: Corpus, batch_size: 
     data = corpus.train
     order = torch.randperm(len(data)).to(data.device)
     total, count = 0.0, 0
+    conditional = getattr(gen, "conditional", False)  # category-conditional generators also read each sentence's category
     for idx in order.split(batch_size):
         batch = data[idx]
-        loss, nll = gen.mle_loss(batch, nll_weights(batch, corpus))  # LeakGAN adds its Manager's goal loss
+        labels = {"labels": category_labels(corpus, "train")[idx]} if conditional else {}
+        loss, nll = gen.mle_loss(batch, nll_weights(batch, corpus), **labels)  # LeakGAN adds its Manager's goal loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(gen.parameters(), grad_clip)
@@ -92,6 +94,15 @@ def mle_epoch(gen: Any, opt: torch.optim.Optimizer, corpus: Corpus, batch_size: 
         total += nll.item() * len(idx)
         count += len(idx)
     return total / max(count, 1)
+
+
+def category_labels(corpus: Corpus, split: str) -> torch.Tensor:
+    """A split's category ids; all 0 on a corpus without categories (one category)."""
+    labels = getattr(corpus, f"{split}_labels")
+    if labels is not None:
+        return labels
+    tokens = getattr(corpus, split)
+    return torch.zeros(len(tokens), dtype=torch.long, device=tokens.device)
 
 
 def interleaved_mle(gen: Any, opt: torch.optim.Optimizer, corpus: Corpus, cfg: Any, step: int) -> float | None:
@@ -119,16 +130,21 @@ def discriminator_round(
     epochs: int,
     batch_size: int,
     l2_reg: float,
+    real_classes: torch.Tensor | None = None,
 ) -> float:
     """Train D for ``epochs`` on ``fake`` against as many randomly chosen ``real`` sequences.
 
+    ``real_classes``: the class of each real sequence for a multi-class D (SentiGAN, CatGAN: 1 + its
+    category; generated ones are class 0); without it real is class 1.
     Returns the mean training loss of the last epoch.
     """
     disc.train()
     n = min(len(real), len(fake))
-    positives = real[torch.randperm(len(real))[:n].to(real.device)]
+    chosen = torch.randperm(len(real))[:n].to(real.device)
+    positives = real[chosen]
     tokens = torch.cat([positives, fake[:n]])
-    labels = torch.cat([torch.ones(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)]).to(real.device)
+    real_labels = torch.ones(n, dtype=torch.long).to(real.device) if real_classes is None else real_classes[chosen]
+    labels = torch.cat([real_labels, torch.zeros(n, dtype=torch.long, device=real.device)])
     mean_loss = float("nan")
     for _ in range(epochs):
         total, count = 0.0, 0
@@ -270,36 +286,44 @@ def classifier_round(disc: CNNDiscriminator, d_opt: torch.optim.Optimizer, data:
     return lambda fake, epochs: discriminator_round(disc, d_opt, data.train, fake, epochs, d_cfg.batch_size, d_cfg.l2_reg)
 
 
-def begin_adversarial(session: Session, gen: Any, data: Corpus, cfg: Any, d_eval: Any) -> bool:
+def begin_adversarial(session: Session, gen: Any, data: Corpus, cfg: Any, d_eval: Any, extra: Any = None) -> bool:
     """Log step 0 of the adversarial phase and open the averaging window, once (True the first time).
 
     The window lives in ``session.state`` so that a resumed run averages exactly what the
-    uninterrupted run would have.
+    uninterrupted run would have. ``extra()``: model-specific metrics of the row (MaskGAN's in-filling).
     """
     if not cfg.adversarial.steps or session.done("adversarial") != 0:
         return False
     session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
-    session.log("adversarial", 0, **row(**evaluate_generator(gen, data, cfg.eval), d_accuracy=d_eval()))
+    more = extra() if extra is not None else {}
+    session.log("adversarial", 0, **row(**evaluate_generator(gen, data, cfg.eval), d_accuracy=d_eval(), **more))
     return True
 
 
+def is_eval_step(step: int, adv: Any) -> bool:
+    """Whether ``log_adversarial_step`` evaluates at this step."""
+    return step % adv.eval_every == 0 or step == adv.steps
+
+
 def log_adversarial_step(
-    session: Session, step: int, gen: Any, data: Corpus, cfg: Any, d_eval: Any, reward: float, d_loss: float, **extra: Any
+    session: Session, step: int, gen: Any, data: Corpus, cfg: Any, d_eval: Any, reward: float, d_loss: float | None, **extra: Any
 ) -> None:
     """Add one step's reward and D loss to the window; at evaluation steps log their means and reset it.
 
     ``reward_mean`` is whatever the model's generator is rewarded with (see each model's docstring);
-    ``extra`` holds the latest value of model-specific keys (e.g. LeakGAN's interleaved ``train_nll``).
+    ``d_loss`` None: the model has no trained critic (JSDGAN, DGSAN). ``extra`` holds the latest value
+    of model-specific keys (e.g. LeakGAN's interleaved ``train_nll``).
     """
     adv = cfg.adversarial
     window = session.state["window"]
+    has_d = d_loss is not None and getattr(adv, "d_rounds", 1) > 0
     window["reward"] += reward
-    window["d_loss"] += d_loss
+    window["d_loss"] += d_loss if has_d else 0.0
     window["n"] += 1
-    if step % adv.eval_every == 0 or step == adv.steps:
+    if is_eval_step(step, adv):
         n = window["n"]
         metrics = evaluate_generator(gen, data, cfg.eval)
-        d_mean = window["d_loss"] / n if adv.d_rounds else None
+        d_mean = window["d_loss"] / n if has_d else None
         session.log("adversarial", step, **row(**metrics, d_loss=d_mean, d_accuracy=d_eval(), reward_mean=window["reward"] / n, **extra))
         session.state["window"] = {"reward": 0.0, "d_loss": 0.0, "n": 0}
 
@@ -320,9 +344,36 @@ def setup_lstm_gan(
     adv_opt = adam(gen.parameters(), cfg.adversarial.lr)  # a separate optimiser for the adversarial updates
     d_opt = adam(disc.parameters(), cfg.discriminator.lr)
     session.track(generator=gen, discriminator=disc, mle_opt=mle_opt, d_opt=d_opt, **{adv_opt_name: adv_opt})
-    if not session.restore() and pretrained is not None:
-        gen.load_state_dict(pretrained)
+    restore_or_start(session, gen, pretrained)
     return gen, disc, mle_opt, adv_opt, d_opt
+
+
+def restore_or_start(session: Session, gen: Any, pretrained: dict | None) -> bool:
+    """Restore everything tracked (True on a resume); a fresh run starts from ``pretrained`` generator
+    weights when there are some. Call it once, after tracking every network and optimiser."""
+    if session.restore():
+        return True
+    if pretrained is not None:
+        gen.load_state_dict(pretrained)
+    return False
+
+
+def mle_unless_pretrained(session: Session, gen: Any, mle_opt: Any, data: Corpus, cfg: Any) -> None:
+    """Phase 1 of every adversarial model: MLE, skipped when the run starts from ``pretrained=RUN``."""
+    if not cfg.pretrained:
+        mle_phase(session, gen, mle_opt, data, cfg)
+
+
+def sequence_logprob(gen: Any, seqs: torch.Tensor, data: Corpus) -> torch.Tensor:
+    """log G(x) of each sequence (B,): the sum of its token log-probabilities over the tokens that count."""
+    log_probs = torch.log_softmax(gen(seqs), dim=-1).gather(-1, seqs.unsqueeze(-1)).squeeze(-1)
+    mask = data.mask(seqs)
+    return (log_probs if mask is None else log_probs * mask).sum(dim=1)
+
+
+def train_batch(data: Corpus, n: int) -> torch.Tensor:
+    """``n`` training sequences drawn uniformly (with replacement) by the global generator."""
+    return data.train[torch.randint(len(data.train), (n,), device=data.train.device)]
 
 
 def mle_then_d_pretraining(session: Session, cfg: Any, data: Corpus, gen: Any, disc: Any, mle_opt: Any, d_opt: Any) -> tuple[Any, Any]:
@@ -334,8 +385,7 @@ def mle_then_d_pretraining(session: Session, cfg: Any, data: Corpus, gen: Any, d
         return held_out_d_accuracy(gen, disc, data, cfg.eval)
 
     d_round = classifier_round(disc, d_opt, data, cfg.discriminator)
-    if not cfg.pretrained:
-        mle_phase(session, gen, mle_opt, data, cfg)
+    mle_unless_pretrained(session, gen, mle_opt, data, cfg)
     d_pretrain_phase(session, gen, data, cfg, d_round, d_eval)
     return d_eval, d_round
 

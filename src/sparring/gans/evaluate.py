@@ -8,7 +8,8 @@ A model is better only if its curve is, not a single point.
 ``features-pca.png`` projects the discriminator's features (the highway output LeakGAN leaks)
 of held-out real and generated sentences onto their first two principal components, the
 picture the LeakGAN paper uses to compare distributions. Runs without a discriminator (MLE)
-get a fresh one, trained for one round on real vs generated sentences, and the plot says so.
+(and those whose critic is not a CNN classifier: DPGAN's language model, MaskGAN's per-token D, CoT's
+mediator) get a fresh one, trained for one round on real vs generated sentences, and the plot says so.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ EVAL_DIR = "evaluation"
 
 
 def sweep(run: Run, temperatures: list[float], corpus: Corpus, seed: int = 0) -> list[dict[str, Any]]:
-    """One row of metrics per temperature (each row records its temperature and sample count)."""
-    gen = run.generator()
+    """One row of metrics per temperature (each row records its temperature, sample count and which
+    checkpoint: an MLE run is swept at the model its selection chose, ``Run.selected_generator``)."""
+    gen, checkpoint = run.selected_generator()
     rows = []
     for temperature in temperatures:
         torch.manual_seed(seed)
-        rows.append({"run": run.path.name, "algo": run.config.algo, **evaluate_generator(gen, corpus, run.config.eval, temperature)})
+        metrics = evaluate_generator(gen, corpus, run.config.eval, temperature)
+        rows.append({"run": run.path.name, "algo": run.config.algo, "checkpoint": checkpoint, **metrics})
     return rows
 
 
@@ -69,7 +72,7 @@ def plot_quality_diversity(rows_by_run: dict[str, list[dict[str, Any]]], corpus:
 
 def _discriminator_for(run: Run, corpus: Corpus, fake: torch.Tensor) -> tuple[torch.nn.Module, str]:
     models = run.models()
-    if "discriminator" in models:
+    if isinstance(models.get("discriminator"), CNNDiscriminator):
         return models["discriminator"], "the run's discriminator"
     d = DiscriminatorConfig()  # SeqGAN's D, keeping only the filter widths that fit the sequences
     widths, counts = zip(*[(w, n) for w, n in zip(d.filter_sizes, d.num_filters, strict=True) if w <= corpus.seq_len], strict=True)
@@ -89,7 +92,7 @@ def pca_2d(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def plot_features_pca(run: Run, corpus: Corpus, path: Path, n: int, seed: int = 0) -> str:
     torch.manual_seed(seed)
-    gen = run.generator()
+    gen, _ = run.selected_generator()
     fake = sample(gen, n, corpus, run.config.eval.temperature)
     real = corpus.test[:n]
     disc, source = _discriminator_for(run, corpus, fake)
@@ -111,10 +114,11 @@ def markdown_table(rows: list[dict[str, Any]], corpus: Corpus) -> str:
     keys = ["nll_oracle", "nll_test"]
     if corpus.is_text:
         keys = ["nll_test", *(f"bleu_{n}" for n in (2, 3, 4, 5)), *(f"self_bleu_{n}" for n in (2, 3, 4, 5)), "distinct_2"]
-    head = "| run | T | samples | " + " | ".join(keys) + " |"
-    lines = [head, "|" + "---|" * (3 + len(keys))]
+    head = "| run | checkpoint | T | samples | " + " | ".join(keys) + " |"
+    lines = [head, "|" + "---|" * (4 + len(keys))]
     for r in rows:
-        lines.append(f"| {r['run']} | {r['temperature']:g} | {r['n_samples']} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |")
+        cells = " | ".join(f"{r[k]:.3f}" for k in keys)
+        lines.append(f"| {r['run']} | {r.get('checkpoint', 'last checkpoint')} | {r['temperature']:g} | {r['n_samples']} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,23 @@ finished run can be reloaded for sampling and evaluation.
 
 from __future__ import annotations
 
-from sparring.gans import leakgan, maligan, mle, rankgan, relgan, seqgan
+from sparring.gans import (
+    catgan,
+    cot,
+    dgsan,
+    dpgan,
+    gsgan,
+    jsdgan,
+    leakgan,
+    maligan,
+    maskgan,
+    mle,
+    rankgan,
+    relgan,
+    sentigan,
+    seqgan,
+    textgan,
+)
 from sparring.gans.method import GanMethod
 
 METHODS: dict[str, GanMethod] = {
@@ -22,6 +38,15 @@ METHODS: dict[str, GanMethod] = {
         maligan.METHOD,
         rankgan.METHOD,
         relgan.METHOD,
+        textgan.METHOD,
+        gsgan.METHOD,
+        cot.METHOD,
+        dpgan.METHOD,
+        jsdgan.METHOD,
+        dgsan.METHOD,
+        maskgan.METHOD,
+        sentigan.METHOD,
+        catgan.METHOD,
     )
 }
 

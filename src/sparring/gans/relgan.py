@@ -22,7 +22,15 @@ import torch.nn.functional as F
 
 from sparring.config import need, setting
 from sparring.critics.losses import bradley_terry_loss
-from sparring.gans.config import DEMO_COMMON, SMOKE_COMMON, DiscriminatorConfig, MLEConfig, MLERunConfig, needs_plain_lstm
+from sparring.gans.config import (
+    DEMO_COMMON,
+    SMOKE_COMMON,
+    DiscriminatorConfig,
+    MLEConfig,
+    MLERunConfig,
+    RelaxedAdversarialConfig,
+    needs_plain_lstm,
+)
 from sparring.gans.corpus import Corpus
 from sparring.gans.engine import adam, build_discriminator, discriminator_accuracy, evaluate_generator, mle_phase, row, sample
 from sparring.gans.method import GanMethod
@@ -39,7 +47,7 @@ def build_models(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, t
 
 def critic(disc: CNNDiscriminator, one_hots: torch.Tensor) -> torch.Tensor:
     """A single real-vs-fake score per sequence from (soft) one-hots: the difference of D's two logits."""
-    logits = disc.output(disc.dropout(disc.features_from_embedded(one_hots @ disc.embedding.weight)))
+    logits = disc.output(disc.dropout(disc.relaxed_features(one_hots)))
     return logits[:, 1] - logits[:, 0]
 
 
@@ -125,21 +133,6 @@ class RelGANModelConfig:
 
 
 @dataclass
-class RelGANAdversarialConfig:
-    steps: int = setting(3000, "adversarial generator updates")
-    batch_size: int = setting(64, "sequences per update (real and generated each)")
-    lr: float = setting(1e-4, "Adam learning rate of generator and D")
-    d_steps: int = setting(5, "discriminator updates per generator update")
-    grad_clip: float = setting(5.0, "gradient-norm clip")
-    eval_every: int = setting(100, "adversarial steps between evaluations")
-
-    def check(self, cfg: Any) -> None:
-        need(self.steps >= 0 and self.batch_size >= 2 and self.d_steps >= 1 and self.eval_every >= 1, "adversarial",
-             "steps >= 0, batch_size >= 2, d_steps >= 1, eval_every >= 1")
-        need(self.lr > 0 and self.grad_clip > 0, "adversarial.lr/grad_clip", "> 0")
-
-
-@dataclass
 class RelGANRunConfig(MLERunConfig):
     """RelGAN (Nie et al., ICLR 2019): relational-memory generator, Gumbel-softmax relaxation with annealed
     temperature, relativistic standard GAN loss; the discriminator sees (soft) one-hot inputs."""
@@ -150,7 +143,7 @@ class RelGANRunConfig(MLERunConfig):
     discriminator: DiscriminatorConfig = field(
         default_factory=lambda: DiscriminatorConfig(filter_sizes=(2, 3, 4, 5), num_filters=(300, 300, 300, 300), lr=1e-4, l2_reg=0.0)
     )
-    adversarial: RelGANAdversarialConfig = field(default_factory=RelGANAdversarialConfig)
+    adversarial: RelaxedAdversarialConfig = field(default_factory=RelaxedAdversarialConfig)
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -32,6 +32,7 @@ class CNNDiscriminator(nn.Module):
         filter_sizes: tuple[int, ...],
         num_filters: tuple[int, ...],
         dropout: float,
+        num_classes: int = 2,
     ) -> None:
         super().__init__()
         self.filter_sizes = tuple(filter_sizes)
@@ -45,7 +46,7 @@ class CNNDiscriminator(nn.Module):
         self.feature_dim = features
         self.highway = nn.Linear(features, 2 * features)  # transform gate and candidate, fused
         self.dropout = nn.Dropout(dropout)
-        self.output = nn.Linear(features, 2)
+        self.output = nn.Linear(features, num_classes)  # 2: generated, real; SentiGAN/CatGAN: generated, then each category
         self.precision: Precision = FP32  # of training and scoring (not saved: the run's setting)
         self.reset_parameters()
 
@@ -71,6 +72,11 @@ class CNNDiscriminator(nn.Module):
             for width, weight, bias in zip(self.filter_sizes, self.conv_weights, self.conv_biases, strict=True):
                 pooled.append(F.relu(self._window_scores(emb, width, weight).amax(dim=1) + bias))
             return self.highway_output(torch.cat(pooled, dim=1)).float()
+
+    def relaxed_features(self, one_hots: torch.Tensor) -> torch.Tensor:
+        """``features`` of (soft) one-hot sequences (B, T, V), differentiable in them: how the
+        generators trained through D's gradient (RelGAN, GSGAN, TextGAN) are read."""
+        return self.features_from_embedded(one_hots @ self.embedding.weight)
 
     @property
     def bf16(self) -> bool:
@@ -118,7 +124,17 @@ class CNNDiscriminator(nn.Module):
         """D(Y): the probability that each sequence is real, in eval mode (no dropout)."""
         was_training = self.training
         self.eval()
-        probs = torch.softmax(self(tokens), dim=1)[:, 1]
+        probs = torch.softmax(self(tokens), dim=1)
+        probs = probs[:, 1] if probs.shape[1] == 2 else 1.0 - probs[:, 0]  # a multi-class D: anything but class 0 (generated)
+        self.train(was_training)
+        return probs
+
+    @torch.no_grad()
+    def class_probs(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (B, num_classes) in eval mode: a multi-class D's view (class 0: generated)."""
+        was_training = self.training
+        self.eval()
+        probs = torch.softmax(self(tokens), dim=1)
         self.train(was_training)
         return probs
 

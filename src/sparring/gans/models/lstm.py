@@ -67,6 +67,31 @@ class LSTMLanguageModel(nn.Module):
         """``n`` sampled sequences (n, seq_len); no gradient."""
         return sample_sequences(self.params(), n, seq_len, temperature, generator)
 
+    def relaxed_generate(self, n: int, seq_len: int, inverse_temperature: float, gumbel: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens (n, T) and their relaxed one-hots (n, T, V), differentiable in the weights.
+
+        Step t's logits o_t are perturbed by Gumbel noise g_t (``gumbel``); the token is
+        argmax(o_t + g_t), a draw from softmax(o_t), and its relaxation softmax(beta (o_t + g_t)).
+        The next input is the relaxation's mixture of embeddings, so the gradient runs through
+        the whole sequence (GSGAN's Gumbel-softmax; TextGAN's soft-argmax, where beta is large).
+        """
+        params = dict(self.named_parameters())
+        emb = params["embedding.weight"]
+        h, c = initial_state(params, n)
+        x = emb[self.start_token].expand(n, -1)
+        tokens, soft = [], []
+        for _ in range(seq_len):
+            h, c = lstm_cell(params, x, h, c)
+            logits = self.output(h)
+            if gumbel:
+                uniform = torch.rand_like(logits).clamp_(1e-10, 1.0 - 1e-7)
+                logits = logits - torch.log(-torch.log(uniform))
+            relaxed = torch.softmax(inverse_temperature * logits, dim=-1)
+            tokens.append(logits.argmax(dim=-1))
+            soft.append(relaxed)
+            x = relaxed @ emb[: self.vocab_size]
+        return torch.stack(tokens, dim=1), torch.stack(soft, dim=1)
+
     def params(self) -> Params:
         """Detached views of the weights, in the form :func:`lstm_step` and the samplers take."""
         return {name: p.detach() for name, p in self.named_parameters()}
@@ -79,7 +104,11 @@ def shift_right(tokens: torch.Tensor, start_token: int) -> torch.Tensor:
 
 def lstm_step(params: Params, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One LSTM step with PyTorch's gate order (input, forget, cell, output)."""
-    x = params["embedding.weight"][token]
+    return lstm_cell(params, params["embedding.weight"][token], h, c)
+
+
+def lstm_cell(params: Params, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``lstm_step`` on an input vector ``x`` (B, E): an embedded token, or a soft mixture of embeddings."""
     gates = torch.addmm(params["lstm.bias_ih_l0"] + params["lstm.bias_hh_l0"], x, params["lstm.weight_ih_l0"].t())
     gates.addmm_(h, params["lstm.weight_hh_l0"].t())
     i, f, g, o = gates.chunk(4, dim=1)

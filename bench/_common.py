@@ -99,10 +99,12 @@ def run_family(
     models: list[str],
     extra: dict[str, dict] | None = None,
     variants: dict[str, tuple[str, dict]] | None = None,
+    resume: bool = False,
 ) -> dict:
     """Train each model of ``models`` (MLE first when any model starts from it) into ``base/<model>``.
 
-    ``variants`` maps a label to (algorithm, extra settings): run after the family, into ``base/<label>``."""
+    ``variants`` maps a label to (algorithm, extra settings): run after the family, into ``base/<label>``.
+    ``resume``: a run directory already there is continued (a finished one is read back as it is)."""
     from sparring import build_config, train
     from sparring.kinds import describe_settings
 
@@ -119,7 +121,8 @@ def run_family(
         if algo in FROM_MLE:
             overrides["pretrained"] = str(base / "mle")
         print(f"== {label}", flush=True)
-        runs[label] = train(build_config(algo, preset, overrides=overrides), base / label)
+        out = base / label
+        runs[label] = train(build_config(algo, preset, overrides=overrides), out, resume=resume and (out / "config.json").exists())
     return runs
 
 

@@ -101,11 +101,12 @@ def main() -> None:
         if seed in per_seed:
             continue
         base = Path(args.runs) / name / f"seed-{seed}"
-        shutil.rmtree(base, ignore_errors=True)
+        if not args.resume:
+            shutil.rmtree(base, ignore_errors=True)  # with --continue, a cut seed's finished runs are kept and a cut run resumes
         common = {"seed": seed, "oracle.seq_len": args.seq_len, "device": args.device, **dict(parse_assignment(a) for a in args.set)}
         if args.seq_len == 40:  # LeakGAN's long-sequence oracle: embedding and hidden size 64 (generators to match)
             common.update({"oracle.emb_dim": 64, "oracle.hidden_dim": 64, "generator.emb_dim": 64, "generator.hidden_dim": 64})
-        runs = run_family(base, args.preset, common, args.models.split(","), variants=variants)
+        runs = run_family(base, args.preset, common, args.models.split(","), variants=variants, resume=args.resume)
         per_seed[seed] = {algo: run_metrics(run, algo) for algo, run in runs.items()}
         if temperatures:
             evaluate_runs([str(r.path) for r in runs.values()], temperatures, str(base / "evaluation"), pca_samples=200, seed=seed)

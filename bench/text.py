@@ -90,9 +90,10 @@ def main() -> None:
     frontier: dict[int, dict[str, dict]] = {}
     for seed in range(args.seeds):
         base = Path(args.runs) / name / f"seed-{seed}"
-        shutil.rmtree(base, ignore_errors=True)
+        if not args.resume:
+            shutil.rmtree(base, ignore_errors=True)  # with --continue, a cut seed's finished runs are kept and a cut run resumes
         common = {"seed": seed, "data": args.train, "test": args.test, "device": args.device, **dict(s.split("=", 1) for s in args.set)}
-        runs = run_family(base, args.preset, common, args.models.split(","), variants=variants)
+        runs = run_family(base, args.preset, common, args.models.split(","), variants=variants, resume=args.resume)
         per_seed[seed] = {algo: run_metrics(run, algo) for algo, run in runs.items()}
         if temperatures:
             evaluate_runs([str(r.path) for r in runs.values()], temperatures, str(base / "evaluation"), pca_samples=200, seed=seed)

@@ -90,7 +90,7 @@ def test_gan_verbs_name_the_kinds_they_take(verb: str, tmp_path: Path, capsys: p
     (run / "config.json").write_text(json.dumps({"algo": "align"}))
     assert main([verb, str(run)]) == 2
     err = capsys.readouterr().err
-    assert f"{verb} takes runs of leakgan, maligan, mle" in err and "align run" in err and len(err.strip().splitlines()) == 1
+    assert f"{verb} takes runs of catgan, cot, dgsan" in err and "align run" in err and len(err.strip().splitlines()) == 1
 
 
 def test_generate_names_the_kind_it_takes(smoke_run: Path, capsys: pytest.CaptureFixture[str]) -> None:

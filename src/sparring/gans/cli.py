@@ -142,10 +142,10 @@ def evaluate(args: argparse.Namespace) -> int:
     text = rows[0]["nll_oracle"] is None
     keys = ["nll_test", "bleu_2", "bleu_4", "self_bleu_2", "self_bleu_4", "distinct_2"] if text else ["nll_oracle", "nll_test"]
     table = Table(title="generator metrics by sampling temperature (NLL in nats/token; NLL-test scores the tempered model)")
-    for col in ("run", "T", "samples", *keys):
-        table.add_column(col, justify="left" if col == "run" else "right")
+    for col in ("run", "checkpoint", "T", "samples", *keys):
+        table.add_column(col, justify="left" if col in ("run", "checkpoint") else "right")
     for r in rows:
-        table.add_row(r["run"], f"{r['temperature']:g}", str(r["n_samples"]), *(f"{r[k]:.3f}" for k in keys))
+        table.add_row(r["run"], r["checkpoint"], f"{r['temperature']:g}", str(r["n_samples"]), *(f"{r[k]:.3f}" for k in keys))
     console = Console() if Console().is_terminal else Console(width=160)
     console.print(table)
     for path, info in written["runs"].items():

@@ -183,8 +183,11 @@ class InterleavedPretrainConfig:
     mle_epochs: int = setting(8, "MLE epochs per pre-training round")
 
     def check(self, cfg: Any) -> None:
-        need(self.rounds >= 0 and self.d_rounds >= 0 and self.d_epochs >= 1 and self.n_negatives >= 1 and self.mle_epochs >= 0,
-             "pretrain", "rounds >= 0, d_rounds >= 0, d_epochs >= 1, n_negatives >= 1, mle_epochs >= 0")
+        need(
+            self.rounds >= 0 and self.d_rounds >= 0 and self.d_epochs >= 1 and self.n_negatives >= 1 and self.mle_epochs >= 0,
+            "pretrain",
+            "rounds >= 0, d_rounds >= 0, d_epochs >= 1, n_negatives >= 1, mle_epochs >= 0",
+        )
 
 
 @dataclass

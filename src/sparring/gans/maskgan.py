@@ -81,8 +81,9 @@ def infilling_metrics(gen: InfillingGenerator, disc: InfillingDiscriminator, dat
     test = data.test[:n]
     mask, filled = masked_batch(gen, test, cfg.maskgan.mask_rate, data.eos)
     counted = mask & (data.mask(test) > 0) if data.is_text else mask
-    logp = gen.token_logprobs(test, mask)
-    out = {"fill_nll": float(-(logp * counted).sum() / counted.sum().clamp_min(1)), "fill_unique": unique_share(filled[counted].tolist())}
+    parts = zip(test.split(250), mask.split(250), counted.split(250), strict=True)
+    nll = sum(float(gen.masked_nll(t, m, c.float(), 1.0)) for t, m, c in parts)
+    out = {"fill_nll": nll / max(int(counted.sum()), 1), "fill_unique": unique_share(filled[counted].tolist())}
     if data.is_text:
         scores = []
         for hyp, ref, where in zip(filled.tolist(), test.tolist(), counted.tolist(), strict=True):

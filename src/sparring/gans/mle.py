@@ -18,9 +18,7 @@ def build_models(cfg: Any, vocab_size: int, device: torch.device) -> dict[str, t
     return {"generator": build_generator(cfg, vocab_size, device)}
 
 
-def train_mle(
-    session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None
-) -> LSTMLanguageModel:
+def train_mle(session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None) -> LSTMLanguageModel:
     """Run (or resume) MLE; ``pretrained`` is a generator state dict to continue from."""
     gen = build_models(cfg, data.vocab_size, device)["generator"]
     opt = adam(gen.parameters(), cfg.mle.lr)

@@ -72,8 +72,10 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
     scored = [r for r in rows if r["nll_oracle"] is not None and r["nll_test"] is not None]
     if len(scored) < 2:
         return lines
-    for key, meaning in (("nll_oracle", "quality: the oracle's NLL of generated text"),
-                         ("nll_test", "coverage: the generator's NLL of held-out oracle text")):
+    for key, meaning in (
+        ("nll_oracle", "quality: the oracle's NLL of generated text"),
+        ("nll_test", "coverage: the generator's NLL of held-out oracle text"),
+    ):
         ranked = sorted(scored, key=lambda r: r[key])
         best, runner_up = ranked[0], ranked[1]
         gap = runner_up[key] - best[key]
@@ -90,9 +92,11 @@ def _text_verdict(rows: list[dict[str, Any]]) -> list[str]:
     lines = []
     if len(scored) < 2:
         return lines
-    for key, better_high, meaning in (("bleu_4", True, "quality against the test set"),
-                                      ("self_bleu_4", False, "diversity: lower means more varied samples"),
-                                      ("nll_test", False, "coverage of held-out text")):
+    for key, better_high, meaning in (
+        ("bleu_4", True, "quality against the test set"),
+        ("self_bleu_4", False, "diversity: lower means more varied samples"),
+        ("nll_test", False, "coverage of held-out text"),
+    ):
         ranked = sorted(scored, key=lambda r: -r[key] if better_high else r[key])
         best, runner_up = ranked[0], ranked[1]
         gap = abs(best[key] - runner_up[key])
@@ -109,9 +113,7 @@ def collapse_flags(rows: list[dict[str, Any]]) -> list[str]:
         distinct_reference = r.get("data_distinct_2") or data.get("test_distinct_2")  # same-size real set when logged
         for key, reference in (("mean_words", data.get("test_mean_words")), ("distinct_2", distinct_reference)):
             if r.get(key) is not None and reference and r[key] < COLLAPSE_SHARE * reference:
-                lines.append(
-                    f"collapsed: {r['run']}'s {key} is {r[key]:.3f}, below {COLLAPSE_SHARE:.0%} of the data's {reference:.3f}"
-                )
+                lines.append(f"collapsed: {r['run']}'s {key} is {r[key]:.3f}, below {COLLAPSE_SHARE:.0%} of the data's {reference:.3f}")
     return lines
 
 

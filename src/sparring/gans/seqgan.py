@@ -33,9 +33,7 @@ from sparring.gans.models.lstm import LSTMLanguageModel
 from sparring.gans.session import Session
 
 
-def train_seqgan(
-    session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None
-) -> LSTMLanguageModel:
+def train_seqgan(session: Session, cfg: Any, data: Corpus, device: torch.device, pretrained: dict | None = None) -> LSTMLanguageModel:
     """Run (or resume) SeqGAN; ``pretrained`` is a generator state dict that replaces phase 1."""
     adv = cfg.adversarial
     gen, disc, mle_opt, pg_opt, d_opt = setup_lstm_gan(session, cfg, data, device, pretrained, "pg_opt")

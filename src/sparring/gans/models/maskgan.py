@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sparring.data.text import eos_mask
+from sparring.gans.models.fused_output import linear_cross_entropy
 from sparring.gans.models.lstm import shift_right
 
 
@@ -65,10 +65,14 @@ class InfillingGenerator(_MaskedReader):
         self.mask_rate = mask_rate
         self.eos = eos
 
-    def logits(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits (B, T, V): position t predicts ``tokens[:, t]`` from the masked sentence and tokens[:, :t]."""
+    def hidden_states(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced decoder states (B, T, H): position t has read the masked sentence and tokens[:, :t]."""
         inputs = torch.cat([self.embedding(shift_right(tokens, self.start_token)), self.encode(tokens, mask)], dim=-1)
-        return self.output(self.decoder(inputs)[0])
+        return self.decoder(inputs)[0]
+
+    def logits(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits (B, T, V): position t predicts ``tokens[:, t]``."""
+        return self.output(self.hidden_states(tokens, mask))
 
     def token_logprobs(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """log G(tokens_t | ...) per position (B, T), differentiable."""
@@ -79,16 +83,22 @@ class InfillingGenerator(_MaskedReader):
         return self.logits(tokens, torch.ones_like(tokens, dtype=torch.bool))
 
     def weighted_nll(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """Unconditional NLL (everything masked): the mean, or the sum of weight * NLL with ``token_weights``."""
-        nll = F.cross_entropy((self(tokens) / temperature).transpose(1, 2), tokens, reduction="none")
-        return nll.mean() if token_weights is None else (nll * token_weights).sum()
+        """Unconditional NLL (everything masked): the mean, or the sum of weight * NLL with ``token_weights``;
+        through the fused output layer (no (B, T, V) logits)."""
+        return self.masked_nll(tokens, torch.ones_like(tokens, dtype=torch.bool), token_weights, temperature)
+
+    def masked_nll(self, tokens: torch.Tensor, mask: torch.Tensor, token_weights: torch.Tensor | None, temperature: float) -> torch.Tensor:
+        """Teacher-forced NLL of ``tokens`` given the sentence masked by ``mask``: the sum of weight * NLL (the mean without weights)."""
+        hidden = self.hidden_states(tokens, mask)
+        w, b = self.output.weight / temperature, self.output.bias / temperature
+        weights = None if token_weights is None else token_weights.reshape(-1)
+        return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), w, b, tokens.reshape(-1), weights)
 
     def mle_loss(self, tokens: torch.Tensor, token_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """MaskMLE: the mean NLL of the masked tokens (that count) under a fresh random contiguous mask."""
         mask = contiguous_mask(tokens, self.mask_rate, self.eos)
         weights = mask.float() if token_weights is None else mask.float() * (token_weights > 0).float()
-        nll = F.cross_entropy(self.logits(tokens, mask).transpose(1, 2), tokens, reduction="none")
-        loss = (nll * weights).sum() / weights.sum().clamp_min(1)
+        loss = self.masked_nll(tokens, mask, weights / weights.sum().clamp_min(1), 1.0)
         return loss, loss
 
     @torch.no_grad()

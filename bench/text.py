@@ -77,6 +77,8 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--runs", default=str(Path(__file__).resolve().parent / "runs"))
+    parser.add_argument("--continue", dest="resume", action="store_true",
+                        help="keep the runs already under --runs: finished ones are read back, a cut one resumes")  # fmt: skip
     args = parser.parse_args()
     variants = dict(parse_variant(v) for v in args.variant)
     if not Path(args.train).exists():

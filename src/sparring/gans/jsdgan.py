@@ -3,8 +3,9 @@
 1. ``mle``: pre-train the LSTM generator by maximum likelihood (skipped with ``pretrained=RUN_DIR``;
    TextGAN-PyTorch's run_jsdgan.py trains from scratch: ``mle.epochs=0``, the ``paper`` preset).
 2. ``adversarial``: per step, a batch of B real training sequences; inside it G renormalised is
-   q = softmax(log G(x)) and the data are uniform, p = 1/B; one update along the score-function
-   gradient of JSD(p || q): the loss sum_i w_i log G(x_i), w_i = q_i log(q_i / (q_i + p_i)) held fixed.
+   q = softmax(log G(x)) and the data are uniform, p = 1/B; one update along JSDGAN's score-function
+   estimate of the gradient of JSD(data || G) on real sequences: the loss sum_i w_i log G(x_i) with
+   w_i = q_i log(q_i / (q_i + p_i)) held fixed (``sparring.gans.losses.jsd_weights``).
 
 Choices (family table, docs/gans.md): q is G renormalised over the batch (TextGAN-PyTorch min-max
 scales G(x) instead, which has no distribution behind it); ``reward_mean`` is minus the batch JSD

@@ -139,10 +139,13 @@ def dpgan_discriminator_loss(real_nll: torch.Tensor, fake_nll: torch.Tensor, rea
 
 def jsd_weights(seq_logp: torch.Tensor) -> torch.Tensor:
     """JSDGAN's per-sequence weights on a batch of real sequences (Li et al., 2019), from their log
-    G(x) (B,). Inside the batch, G renormalised is q = softmax(log G) and the data distribution is
-    uniform, p = 1/B; the gradient of JSD(p || q) through the score function is
-    sum_i w_i grad log G(x_i) with w_i = q_i log(q_i / (q_i + p_i)) (< 0: every real sentence is
-    pulled up, the unlikely ones least). Returned detached: the loss is ``(w * seq_logp).sum()``."""
+    G(x) (B,). Over the whole sequence space the gradient of JSD(P || G) is
+    E_G[grad log G(x) * 1/2 log(2 G(x) / (G(x) + P(x)))], and the constant log 2 adds nothing to
+    it; JSDGAN evaluates that sum on real sequences only. Here G inside the batch is renormalised,
+    q = softmax(log G), the data are uniform, p = 1/B, and the weights are its terms without the
+    constant (TextGAN-PyTorch's form): w_i = q_i log(q_i / (q_i + p_i)) < 0, so every real
+    sentence is pulled up, the ones G finds unlikely least. Returned detached: the loss is
+    ``(w * seq_logp).sum()``."""
     q = torch.softmax(seq_logp.detach().double(), dim=0)
     p = torch.full_like(q, 1.0 / len(q))
     return (q * torch.log(q / (q + p))).to(seq_logp.dtype)

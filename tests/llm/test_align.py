@@ -122,6 +122,14 @@ def test_reward_objective_smoke_with_lora_on_imitation(tiny_llm: Path, tmp_path:
     assert (run / "model" / "adapter_config.json").is_file()
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all("reward_mean" in r and "kl" in r for r in rows if r["phase"] == "adversarial")
+    # the length shortcut is visible: every D batch and every evaluated set says how much is cut at the cap
+    d_rows = [r for r in rows if r["phase"] in ("adversarial", "d_pretrain")]
+    assert d_rows and all(0 <= r["real_capped_share"] <= 1 and 0 <= r["fake_capped_share"] <= 1 for r in d_rows)
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    for name in ("real", "before", "after"):
+        assert 0 <= evaluation[name]["capped_share"] <= 1 and len(evaluation[name]["ci"]["capped_share"]) == 2
+    for name in ("before", "after"):
+        assert 0 <= evaluation[name]["mauve"] <= 1 and len(evaluation[name]["ci"]["mauve"]) == 2
 
     # the adapter reloads with plain peft/transformers and generates
     from peft import AutoPeftModelForCausalLM

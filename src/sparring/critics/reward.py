@@ -27,9 +27,18 @@ class DiscriminatorReward:
     __name__ = "discriminator"  # TRL names the logged reward column after this
 
     def __init__(
-        self, disc: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_kind: str, d_steps: int, precision: Precision = FP32
+        self,
+        disc: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_kind: str,
+        d_steps: int,
+        precision: Precision = FP32,
+        length_cap: tuple[Any, int] | None = None,
     ) -> None:
         self.disc = disc
+        # (tokenizer, max_new_tokens): each batch also reports the share of real and of generated
+        # answers as long as the cap (a D that reads truncation would win on it)
+        self.length_cap = length_cap
         self.precision = precision  # bf16: D's forward passes under autocast, rewards and losses in float32
         self.optimizer = optimizer
         self.loss_kind = loss_kind
@@ -49,6 +58,8 @@ class DiscriminatorReward:
         rewards = discriminator_reward(self.loss_kind, scores).float().cpu()
         self.pending = (list(instruction), list(response), texts)
         self.last = {"p_real": float(torch.sigmoid(scores).mean())}
+        if self.length_cap is not None:
+            self.last.update(capped_shares(self.length_cap, response, kwargs.get("completion_ids"), texts))
         self.seconds += time.perf_counter() - started
         return rewards.tolist()
 
@@ -70,3 +81,19 @@ class DiscriminatorReward:
     def take_seconds(self) -> float:
         seconds, self.seconds = self.seconds, 0.0
         return seconds
+
+
+def capped_shares(length_cap: tuple[Any, int], real: list[str], completion_ids: list[Any] | None, texts: list[str]) -> dict[str, float]:
+    """``real_capped_share`` and ``fake_capped_share`` of one D batch: answers of at least ``cap`` tokens
+    (the generated ones counted on their own token ids when TRL passes them, else re-tokenised)."""
+    tokenizer, cap = length_cap
+
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    fake = [len(ids) for ids in completion_ids] if completion_ids is not None else [count(t) for t in texts]
+    real_lengths = [count(t) for t in real]
+    return {
+        "real_capped_share": sum(n >= cap for n in real_lengths) / len(real_lengths),
+        "fake_capped_share": sum(n >= cap for n in fake) / len(fake),
+    }

@@ -153,7 +153,8 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
             from sparring.critics.reward import DiscriminatorReward
             from sparring.llm.grpo import grpo_train
 
-            reward = DiscriminatorReward(disc, d_optimizer, cfg.disc.loss, cfg.disc.d_steps, resolve_precision(cfg.precision, device))
+            cap = (tokenizer, cfg.generation.max_new_tokens)
+            reward = DiscriminatorReward(disc, d_optimizer, cfg.disc.loss, cfg.disc.d_steps, resolve_precision(cfg.precision, device), cap)
             policy = grpo_train(
                 cfg, writer, policy, tokenizer, pairs, reward, d_optimizer, user_reward, world_size, use_cpu=device == "cpu", before=before
             )

@@ -36,6 +36,7 @@ def evaluate_run(
     from sparring.hf.models import load_causal_lm, load_tokenizer, load_trained
     from sparring.llm.evaluation import (
         SentenceEmbedder,
+        capped_share,
         compare_sets,
         diversity_on,
         diversity_statistics,
@@ -86,6 +87,13 @@ def evaluate_run(
     def mean(values: list) -> float:
         return sum(values) / max(len(values), 1)
 
+    # The length shortcut: the share of each set that reaches the generation cap (a real answer that
+    # long would be cut too); re-tokenised text, so a count can be off by a token at the edges.
+    cap = g.max_new_tokens
+    for name, responses in (("real", real), ("before", before), ("after", after)):
+        lengths = [len(tokenizer(r, add_special_tokens=False)["input_ids"]) for r in responses]
+        add(name, "capped_share", lengths, lambda values: capped_share(values, cap))
+    result["cap_tokens"] = cap
     result["before"]["kl_to_reference"] = 0.0
     add("after", "kl_to_reference", sequence_kls(policy, reference, tokenizer, public, after, g.batch_size), mean)
     # Coverage, the NLL-test analogue: how likely each model finds the real held-out responses.
@@ -104,6 +112,8 @@ def evaluate_run(
 COLUMNS = [
     ("c2st_acc", "two-sample acc (0.5 = indistinguishable)"),
     ("frechet", "Frechet (MiniLM)"),
+    ("mauve", "MAUVE (MiniLM)"),
+    ("capped_share", "cut at the cap"),
     ("teacher_nll", "teacher NLL"),
     ("nll_of_real", "model NLL of real"),
     ("kl_to_reference", "KL to base"),

@@ -41,6 +41,7 @@ def _pretrain_discriminator(
 ) -> None:
     """D learns real vs the starting policy's answers before the generator moves."""
     from sparring.critics.discriminators import discriminator_step
+    from sparring.critics.reward import capped_shares
     from sparring.hf.generation import chat_prompt, generate
     from sparring.precision import model_precision
 
@@ -55,14 +56,8 @@ def _pretrain_discriminator(
     rng = random.Random(cfg.seed + 2)
     for step in range(1, d.pretrain_steps + 1):
         pick = [rng.randrange(n) for _ in range(d.pretrain_batch)]
-        loss, acc = discriminator_step(
-            disc,
-            d_optimizer,
-            d.loss,
-            [pairs.train_prompts[i] for i in pick],
-            [pairs.train_responses[i] for i in pick],
-            [fake[i] for i in pick],
-            precision,
-        )
+        real, negatives = [pairs.train_responses[i] for i in pick], [fake[i] for i in pick]
+        loss, acc = discriminator_step(disc, d_optimizer, d.loss, [pairs.train_prompts[i] for i in pick], real, negatives, precision)
         row = {"step": step, "phase": "d_pretrain", "d_loss": loss, "d_accuracy": acc}
+        row.update(capped_shares((tokenizer, g.max_new_tokens), real, None, negatives))  # the length shortcut, per batch
         writer.log(row, guard=("d_loss",), where=f"D pre-training step {step}")

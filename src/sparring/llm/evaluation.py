@@ -5,6 +5,9 @@
   together); 0.5 means it cannot tell them apart.
 - ``frechet``: the Frechet distance between Gaussians fitted to the two embedding sets
   (FID's formula on sentence embeddings).
+- ``mauve``: MAUVE on the same embeddings (``mauve_score``); 1 = the same distribution.
+- ``capped_share``: the share of responses cut at the generation cap (real answers: as long as the
+  cap or longer), so a discriminator that wins by reading truncation can be seen.
 - distinct-1/2 and Self-BLEU-4 of the generated set (diversity), length statistics.
 - the teacher's NLL of the responses (imitation task only), the model's NLL of the real responses
   and KL(policy || reference).
@@ -54,6 +57,26 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
     root = np.real(root)
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
+
+
+MAUVE_REDO = 2  # k-means restarts per MAUVE (the package's default is 5; the jackknife computes it once per prompt)
+
+
+def mauve_score(real: np.ndarray, fake: np.ndarray, seed: int) -> float:
+    """MAUVE (Pillutla et al., 2021; the ``mauve-text`` package) between two sets of sentence features:
+    both are quantised by k-means into n/10 clusters, and the area under the divergence frontier of
+    the two histograms is 1 for the same distribution and near 0 for disjoint ones. The features are
+    the frozen MiniLM embeddings every other metric here reads (the package's default, GPT-2 large,
+    would be a download and a 774M-parameter forward per response)."""
+    from mauve import compute_mauve
+
+    out = compute_mauve(p_features=real, q_features=fake, kmeans_num_redo=MAUVE_REDO, seed=seed, verbose=False)
+    return float(out.mauve)
+
+
+def capped_share(lengths: Sequence[int], cap: int) -> float:
+    """The share of responses whose token count reaches ``cap``: cut by the length limit, not ended."""
+    return float(np.mean([n >= cap for n in lengths])) if len(lengths) else float("nan")
 
 
 def prompt_clusters(groups: Sequence[int]) -> list[list[int]]:
@@ -142,11 +165,13 @@ def compare_sets(
     stats = diversity_statistics(generated)
 
     def statistic(items: Sequence[int]) -> dict[str, float]:
-        both = list(items) + [i + n for i in items]
-        return {"c2st_acc": float(correct[both].mean()), "frechet": frechet_distance(e_real[list(items)], e_fake[list(items)]),
-                **diversity_on(stats, items)}
+        items = list(items)
+        both = items + [i + n for i in items]
+        return {"c2st_acc": float(correct[both].mean()), "frechet": frechet_distance(e_real[items], e_fake[items]),
+                "mauve": mauve_score(e_real[items], e_fake[items], seed), **diversity_on(stats, items)}  # fmt: skip
 
-    out = with_intervals(statistic, prompt_clusters(groups), ("c2st_acc", "frechet", "distinct_2", "self_bleu_4", "mean_words"))
+    keys = ("c2st_acc", "frechet", "mauve", "distinct_2", "self_bleu_4", "mean_words")
+    out = with_intervals(statistic, prompt_clusters(groups), keys)
     out["c2st_low"], out["c2st_high"] = out["ci"]["c2st_acc"]
     return out
 

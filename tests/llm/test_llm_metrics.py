@@ -1,0 +1,39 @@
+"""The LLM line's distribution metrics and the length-shortcut shares against known answers."""
+
+import numpy as np
+import pytest
+
+from sparring.critics.reward import capped_shares
+from sparring.llm.evaluation import capped_share, mauve_score
+
+
+def test_mauve_of_a_set_against_itself_is_near_1_and_against_a_disjoint_set_is_low():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(300, 16)).astype(np.float32)
+    b = rng.normal(size=(300, 16)).astype(np.float32)  # the same distribution, other draws
+    far = (rng.normal(size=(300, 16)) + 6.0).astype(np.float32)  # disjoint support
+    assert mauve_score(a, a.copy(), seed=1) > 0.99
+    assert mauve_score(a, b, seed=1) > 0.8
+    assert mauve_score(a, far, seed=1) < 0.05
+
+
+def test_capped_share_counts_what_reaches_the_cap():
+    assert capped_share([3, 48, 50, 47], 48) == pytest.approx(0.5)
+    assert np.isnan(capped_share([], 48))
+
+
+class _WordTokenizer:
+    """One token per word: enough to count."""
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": text.split()}
+
+
+def test_capped_shares_of_a_d_batch_use_the_completion_ids_when_given():
+    real = ["a b c", "a b c d e f"]
+    texts = ["x y", "x y z w v u t"]
+    by_ids = capped_shares((_WordTokenizer(), 5), real, [[1, 2, 3, 4, 5], [1]], texts)
+    assert by_ids == {"real_capped_share": 0.5, "fake_capped_share": 0.5}
+    by_text = capped_shares((_WordTokenizer(), 5), real, None, texts)
+    assert by_text == {"real_capped_share": 0.5, "fake_capped_share": 0.5}
+    assert capped_shares((_WordTokenizer(), 2), real, None, texts) == {"real_capped_share": 1.0, "fake_capped_share": 1.0}

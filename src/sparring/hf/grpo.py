@@ -116,7 +116,8 @@ class RunLogCallback(TrainerCallback):
     ``state`` maps names to what the run trains beside the policy (anything with ``state_dict``);
     ``phase`` labels the rows; ``renames`` adds log keys of a line (rlvr's ``pass_rate``);
     ``critics`` have ``last`` (their latest statistics, added to each row) and ``take_seconds()``
-    (their share of each step's time)."""
+    (their share of each step's time); ``required``: the log key of a training step (TRL's DPO
+    trainer logs no reward)."""
 
     def __init__(
         self,
@@ -125,8 +126,10 @@ class RunLogCallback(TrainerCallback):
         phase: str = "adversarial",
         renames: dict[str, str] | None = None,
         critics: tuple[Any, ...] = (),
+        required: str = "reward",
     ) -> None:
         self.writer = writer
+        self.required = required  # a log without this key is not a training step's (GRPO: reward; DPO: loss)
         self.state = state or {}
         self.phase = phase
         self.keys = {**LOG_KEYS, **(renames or {})}
@@ -151,7 +154,7 @@ class RunLogCallback(TrainerCallback):
         logs = logs or {}
         if logs.get("loss") is not None:
             check_finite({"loss": float(logs["loss"])}, ("loss",), f"step {state.global_step}", self.writer.path)
-        if "reward" not in logs:
+        if self.required not in logs:
             return
         row: dict[str, Any] = {"step": state.global_step, "phase": self.phase}
         for key, name in self.keys.items():

@@ -86,8 +86,8 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
         check_run(out, to_dict(cfg), resume, report_to=report_to)
     model_path = resolve_model(cfg.model.name)
     init_model = check_init(cfg, model_path) if cfg.model.init else None
-    if world_size > 1 and (cfg.train.objective == "sft" or cfg.train.sft_warmup_steps):
-        raise UserError("SFT runs in one process: run it alone (--objective sft) and start the data-parallel run from it with --init")
+    if world_size > 1 and (cfg.train.objective in {"sft", "soda"} or cfg.train.sft_warmup_steps):
+        raise UserError("SFT and SODA run in one process: run them alone and start a data-parallel run from them with --init")
     template = None
     if cfg.model.chat_template:
         if not Path(cfg.model.chat_template).is_file():
@@ -120,6 +120,14 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
             from sparring.llm.sft import sft_train
 
             policy, _ = sft_train(cfg, writer, policy, tokenizer, pairs, cfg.train.steps, None)
+            return finish_align(writer, cfg, policy, tokenizer, None, pairs, model_path, device, writer.elapsed())
+        if cfg.train.objective == "soda":
+            from sparring.llm.soda import soda_train
+
+            reference = starting_policy(cfg, load_causal_lm(model_path, device), init_model, device).eval() if init_model else None
+            if reference is not None:
+                reference.requires_grad_(False)
+            policy = soda_train(cfg, writer, policy, tokenizer, pairs, model_path, device == "cpu", reference)
             return finish_align(writer, cfg, policy, tokenizer, None, pairs, model_path, device, writer.elapsed())
         start = None
         if cfg.train.sft_warmup_steps:  # GAD's warm-up: the student first imitates the real responses
@@ -235,7 +243,8 @@ def finish_align(
     result = evaluate_run(writer.path, policy=policy, tokenizer=tokenizer, cfg=cfg, model_path=model_path, device=device)
     rows = writer.dir.read_metrics()
     plot_align_curves(rows, writer.dir.curves_path)
-    adversarial = [r for r in rows if r.get("phase") == ("sft" if disc is None else "adversarial")]
+    training_phase = {"sft": "sft", "soda": "soda"}.get(cfg.train.objective, "adversarial")
+    adversarial = [r for r in rows if r.get("phase") == training_phase]
     summary = {
         "algo": "align",
         "objective": cfg.train.objective,

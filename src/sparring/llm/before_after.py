@@ -144,5 +144,3 @@ def evaluation_markdown(result: dict[str, Any]) -> str:
                 cells.append(f"{value:.3f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-

@@ -41,9 +41,10 @@ def add_parser(sub: Any, command: str) -> None:
         align.add_argument("--chat-template", metavar="FILE", default=None, help="Jinja chat template for models without one")
         align.add_argument(
             "--objective",
-            choices=["reward", "seed", "hybrid", "sft"],
+            choices=["reward", "seed", "hybrid", "sft", "soda"],
             default=None,
-            help="reward (default), seed, hybrid, or sft (the baseline: supervised fine-tuning on the real responses)",
+            help="reward (default), seed, hybrid, sft (the baseline: supervised fine-tuning on the real responses), "
+            "or soda (DPO: the real response over the starting policy's own answer)",
         )
         align.add_argument("--init", metavar="RUN", default=None, help="start the policy from a finished align run (SFT or adversarial)")
         align.add_argument("--disc", choices=sorted(CRITICS), default=None, help="encoder (MiniLM + head, default) or seed (TransLSTM)")

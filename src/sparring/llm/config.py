@@ -81,7 +81,12 @@ class CriticConfig:
 
 @dataclass
 class TrainConfig:
-    objective: str = setting("reward", "reward (GRPO on D's score) | seed (BCE through hidden states) | hybrid | sft (the baseline)")
+    objective: str = setting(
+        "reward",
+        "reward (GRPO on D's score) | seed (BCE through hidden states) | hybrid | sft (the baseline) | soda (DPO, real vs own answers)",
+    )
+    dpo_beta: float = setting(0.1, "soda: DPO's beta (TRL's default)")
+    dpo_loss: str = setting("sigmoid", "soda: TRL's DPO loss type: sigmoid (the DPO paper's) | hinge | ipo | robust")
     sft_warmup_steps: int = setting(0, "SFT steps on the real responses before D's warm-up and GRPO (the GAD protocol)")
     loss_type: str = setting("dapo", "TRL GRPO loss aggregation: dapo | grpo | dr_grpo | bnpo | cispo | sapo")
     scale_rewards: str = setting("group", "TRL GRPO advantage scaling: group | batch | none")
@@ -172,9 +177,12 @@ def validate_align(cfg: AlignConfig) -> None:
     need(cfg.task.max_examples >= 0, "task.max_examples", ">= 0")
     need(cfg.disc.kind in {"encoder", "seed"}, "disc.kind", "encoder or seed")
     need(cfg.disc.loss in {"bce", "bt"}, "disc.loss", "bce or bt")
-    need(cfg.train.objective in {"reward", "seed", "hybrid", "sft"}, "train.objective", "reward, seed, hybrid or sft")
+    need(cfg.train.objective in {"reward", "seed", "hybrid", "sft", "soda"}, "train.objective", "reward, seed, hybrid, sft or soda")
     need(cfg.train.sft_warmup_steps >= 0, "train.sft_warmup_steps", ">= 0")
-    need(cfg.train.objective != "sft" or cfg.train.sft_warmup_steps == 0, "train.sft_warmup_steps", "0 for the sft objective")
+    need(cfg.train.objective not in {"sft", "soda"} or cfg.train.sft_warmup_steps == 0, "train.sft_warmup_steps",
+         "0 for the sft and soda objectives")  # fmt: skip
+    need(cfg.train.dpo_beta > 0, "train.dpo_beta", "> 0")
+    need(cfg.train.dpo_loss in ("sigmoid", "hinge", "ipo", "robust"), "train.dpo_loss", "sigmoid, hinge, ipo or robust")
     need(cfg.train.loss_type in GRPO_LOSS_TYPES, "train.loss_type", " | ".join(GRPO_LOSS_TYPES))
     need(cfg.train.scale_rewards in SCALE_REWARDS, "train.scale_rewards", ", ".join(SCALE_REWARDS))
     need(cfg.eval.responses_per_prompt >= 1, "eval.responses_per_prompt", ">= 1")

@@ -37,3 +37,26 @@ def test_capped_shares_of_a_d_batch_use_the_completion_ids_when_given():
     by_text = capped_shares((_WordTokenizer(), 5), real, None, texts)
     assert by_text == {"real_capped_share": 0.5, "fake_capped_share": 0.5}
     assert capped_shares((_WordTokenizer(), 2), real, None, texts) == {"real_capped_share": 1.0, "fake_capped_share": 1.0}
+
+
+class _DecodingTokenizer(_WordTokenizer):
+    def decode(self, ids, skip_special_tokens=True):
+        return " ".join(ids)
+
+
+def test_real_answers_reach_d_cut_where_generated_ones_would_be():
+    from sparring.critics.reward import cut_to_cap
+
+    texts = ["a b c", "a b c d e f g"]
+    assert cut_to_cap((_DecodingTokenizer(), 4), texts) == ["a b c", "a b c d"]
+    assert cut_to_cap((_DecodingTokenizer(), 10), texts) == texts
+
+
+def test_the_teacher_has_its_own_cap_and_its_cache_key_follows_it():
+    from sparring.kinds import build_config
+    from sparring.llm.tasks import teacher_cache_path, teacher_cap
+
+    same = build_config("align", "smoke")
+    longer = build_config("align", "smoke", overrides={"task.teacher_max_new_tokens": 200})
+    assert teacher_cap(same) == same.generation.max_new_tokens and teacher_cap(longer) == 200
+    assert teacher_cache_path("smollm2-missing", same) != teacher_cache_path("smollm2-missing", longer)

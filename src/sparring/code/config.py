@@ -110,6 +110,10 @@ class RLVRConfig:
     )
     disc_weight: float = setting(0.0, "> 0: add the adversarial discriminator's reward (RLVR + demonstrations)")
     disc_lr: float = setting(5e-5, "the discriminator's learning rate (with disc_weight > 0)")
+    disc_kind: str = setting(
+        "encoder", "the discriminator (with disc_weight > 0): encoder (MiniLM + head) | lm (GAD's: the policy's base LM + head)"
+    )
+    disc_loss: str = setting("bce", "its loss: bce | bt (Bradley-Terry on same-prompt pairs)")
     loss_type: str = setting("dapo", "TRL GRPO loss aggregation: dapo | grpo | dr_grpo | bnpo | cispo | sapo")
     scale_rewards: str = setting("group", "TRL GRPO advantage scaling: group | batch | none")
     checkpoint_every: int = setting(50, "steps between checkpoints (safe to change on resume)")
@@ -191,6 +195,8 @@ def validate_rlvr(cfg: RLVRConfig) -> None:
     need(cfg.num_generations >= 2, "num_generations", ">= 2 (GRPO compares a group)")
     need(cfg.lr > 0 and cfg.temperature > 0 and cfg.timeout_s > 0, "lr/temperature/timeout_s", "> 0")
     need(cfg.beta >= 0 and cfg.disc_weight >= 0, "beta/disc_weight", ">= 0")
+    need(cfg.disc_kind in ("encoder", "lm"), "disc_kind", "encoder or lm")
+    need(cfg.disc_loss in ("bce", "bt"), "disc_loss", "bce or bt")
     need(cfg.prompt_style in ("auto", "chat", "completion"), "prompt_style", "auto, chat or completion")
     need(cfg.loss_type in GRPO_LOSS_TYPES, "loss_type", " | ".join(GRPO_LOSS_TYPES))
     need(cfg.scale_rewards in SCALE_REWARDS, "scale_rewards", ", ".join(SCALE_REWARDS))

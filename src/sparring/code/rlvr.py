@@ -158,9 +158,9 @@ def train_rlvr(cfg: RLVRConfig, out: str | Path, resume: bool = False, report_to
             from sparring.critics.registry import build_critic
             from sparring.critics.reward import DiscriminatorReward
 
-            disc = build_critic("encoder", encoder="minilm", max_length=256).to(device)
+            disc = build_critic(cfg.disc_kind, encoder="minilm", max_length=256, lm_model=model_path, system_prompt="").to(device)
             d_optimizer = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr)
-            rewards.append(DiscriminatorReward(disc, d_optimizer, "bce", 1, precision))
+            rewards.append(DiscriminatorReward(disc, d_optimizer, cfg.disc_loss, 1, precision, (tokenizer, cfg.max_new_tokens)))
             critic_state = {"disc": disc, "d_optimizer": d_optimizer}
         torch.manual_seed(cfg.seed)
         dataset = Dataset.from_dict(

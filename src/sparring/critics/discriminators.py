@@ -8,6 +8,10 @@
   templated prompt + response: a projection, a transformer encoder with a key-padding mask, an
   LSTM over packed sequences and a linear classifier. Padding is masked everywhere, so padding a
   batch further leaves every score unchanged (tested).
+- ``LMCritic``: GAD's critic (arXiv 2511.10643): a causal LM, by default a copy of the student's
+  base model, with a scalar head on the hidden state of the last token of the templated
+  "prompt + response"; its own weights (or a LoRA adapter on them) train. Right padding and causal
+  attention: the last real token never reads the padding, so padding changes no score (tested).
 """
 
 from __future__ import annotations
@@ -139,3 +143,43 @@ def discriminator_step(
     torch.nn.utils.clip_grad_norm_(disc.parameters(), 1.0)
     optimizer.step()
     return float(loss.detach()), pairwise_accuracy(loss_kind, real_logits.detach(), fake_logits.detach())
+
+
+class LMCritic(nn.Module):
+    """GAD's discriminator: a causal LM's last-token hidden state through a linear head, the score of
+    (instruction, response) in the student's own chat template. ``model_path``: the student's base
+    model by default (``disc.model`` for another); ``lora``: train a LoRA adapter instead of every weight."""
+
+    def __init__(self, model_path: str, system_prompt: str, max_length: int, lora: tuple | None = None) -> None:
+        super().__init__()
+        from transformers import AutoModel
+
+        from sparring.hf.models import load_tokenizer
+
+        self.tokenizer = load_tokenizer(model_path, need_chat_template=False)
+        self.tokenizer.padding_side = "right"
+        self.backbone = AutoModel.from_pretrained(model_path, dtype=torch.float32)
+        if lora is not None:
+            from peft import get_peft_model
+
+            from sparring.hf.models import lora_config
+
+            self.backbone = get_peft_model(self.backbone, lora_config(*lora, task_type="FEATURE_EXTRACTION"))
+        self.head = nn.Linear(self.backbone.config.hidden_size, 1)
+        nn.init.zeros_(self.head.bias)
+        self.system_prompt = system_prompt
+        self.max_length = max_length
+
+    def forward(self, instructions: Sequence[str], responses: Sequence[str]) -> torch.Tensor:
+        from sparring.hf.generation import chat_prompt, encode_pairs
+
+        if getattr(self.tokenizer, "chat_template", None):
+            prompts = [chat_prompt(self.tokenizer, self.system_prompt, i) for i in instructions]
+        else:  # a base model (rlvr's completion prompts): the instruction as plain text
+            prompts = [i + "\n" for i in instructions]
+        batch = encode_pairs(self.tokenizer, prompts, list(responses), max_length=self.max_length)
+        device = self.head.weight.device
+        ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+        hidden = self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
+        last = (mask.sum(dim=1) - 1).clamp_min(0)  # right padding: the last real token of each row
+        return self.head(hidden[torch.arange(len(ids), device=device), last].float()).squeeze(-1)

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from sparring.critics.discriminators import EncoderDiscriminator, SeedDiscriminator, resolve_encoder
+from sparring.critics.discriminators import EncoderDiscriminator, LMCritic, SeedDiscriminator, resolve_encoder
 
 
 def _encoder(encoder: str = "minilm", max_length: int = 256, **_: Any) -> nn.Module:
@@ -18,8 +18,12 @@ def _seed(generator_hidden_size: int, seed_heads: int = 4, seed_layers: int = 1,
     return SeedDiscriminator(generator_hidden_size, 128, seed_heads, seed_layers, seed_lstm)
 
 
+def _lm(lm_model: str, system_prompt: str, max_length: int = 256, lm_lora: tuple | None = None, **_: Any) -> nn.Module:
+    return LMCritic(lm_model, system_prompt, max_length, lm_lora)
+
+
 # name -> builder(**settings): a critic takes what it needs from the settings and ignores the rest
-CRITICS: dict[str, Callable[..., nn.Module]] = {"encoder": _encoder, "seed": _seed}
+CRITICS: dict[str, Callable[..., nn.Module]] = {"encoder": _encoder, "seed": _seed, "lm": _lm}
 
 
 def build_critic(name: str, **settings: Any) -> nn.Module:

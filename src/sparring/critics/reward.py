@@ -70,6 +70,8 @@ class DiscriminatorReward:
         started = time.perf_counter()
         instruction, response, texts = self.pending
         self.pending = None
+        if self.length_cap is not None:  # D never sees a real answer longer than a generated one can be
+            response = cut_to_cap(self.length_cap, response)
         losses, accuracies = [], []
         for _ in range(self.d_steps):
             loss, acc = discriminator_step(self.disc, self.optimizer, self.loss_kind, instruction, response, texts, self.precision)
@@ -97,3 +99,14 @@ def capped_shares(length_cap: tuple[Any, int], real: list[str], completion_ids: 
         "real_capped_share": sum(n >= cap for n in real_lengths) / len(real_lengths),
         "fake_capped_share": sum(n >= cap for n in fake) / len(fake),
     }
+
+
+def cut_to_cap(length_cap: tuple[Any, int], texts: list[str]) -> list[str]:
+    """Each text cut to its first ``cap`` tokens (the generation cap), so that a real answer longer than
+    the cap reaches D cut where a generated one would be: D never sees a truncation on one side only."""
+    tokenizer, cap = length_cap
+    out = []
+    for text in texts:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        out.append(text if len(ids) <= cap else tokenizer.decode(ids[:cap], skip_special_tokens=True))
+    return out

@@ -281,11 +281,20 @@ def response_nlls(
 ) -> list[tuple[float, int]]:
     """(summed negative log-likelihood in nats, token count) of each response given its prompt."""
     out: list[tuple[float, int]] = []
-    for chunk in range(0, len(responses), batch_size):
+    for chunk in progress_over(range(0, len(responses), batch_size), "response NLLs"):
         batch = encode_pairs(tokenizer, prompt_texts[chunk : chunk + batch_size], responses[chunk : chunk + batch_size])
         logp, mask = token_logprobs(model, batch)
         out.extend((-float(total), int(count)) for total, count in zip(logp.sum(dim=1), mask.sum(dim=1), strict=True))
     return out
+
+
+def progress_over(items: Sequence[Any], description: str) -> Any:
+    """``items`` one by one behind a transient progress bar (the evaluation's minutes show, like training's)."""
+    with Progress(transient=True) as bar:
+        task = bar.add_task(description, total=len(items))
+        for item in items:
+            yield item
+            bar.advance(task)
 
 
 def pooled_nll(per_response: Sequence[tuple[float, int]]) -> float:
@@ -304,7 +313,7 @@ def sequence_kls(
     """
     device = next(policy.parameters()).device
     out: list[float] = []
-    for chunk in range(0, len(responses), batch_size):
+    for chunk in progress_over(range(0, len(responses), batch_size), "KL to the reference"):
         batch = encode_pairs(tokenizer, prompt_texts[chunk : chunk + batch_size], responses[chunk : chunk + batch_size])
         ids, attention = batch["input_ids"].to(device), batch["attention_mask"].to(device)
         mask = batch["target_mask"][:, 1:].to(device).float()

@@ -137,11 +137,12 @@ def load_model_and_tokenizer(spec: str, device: str = "cpu") -> tuple[Any, Any, 
     return load_causal_lm(path, device), tokenizer, path
 
 
-def lora_config(rank: int, alpha: int, dropout: float, target_modules: list[str]) -> Any:
-    """The one LoRA builder: peft's config for a causal LM's adapter (what TRL adds, and ``add_lora``)."""
+def lora_config(rank: int, alpha: int, dropout: float, target_modules: list[str], task_type: str = "CAUSAL_LM") -> Any:
+    """The one LoRA builder: peft's config for a causal LM's adapter (what TRL adds, and ``add_lora``);
+    ``task_type="FEATURE_EXTRACTION"`` for a backbone without its LM head (the LM critic)."""
     from peft import LoraConfig
 
-    return LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type="CAUSAL_LM")
+    return LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type=task_type)
 
 
 def add_lora(model: Any, rank: int, alpha: int, dropout: float, target_modules: list[str]) -> Any:

@@ -85,6 +85,7 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
     if is_main:
         check_run(out, to_dict(cfg), resume, report_to=report_to)
     model_path = resolve_model(cfg.model.name)
+    critic_path = resolve_model(cfg.disc.model) if cfg.disc.kind == "lm" and cfg.disc.model else model_path  # GAD: the student's
     init_model = check_init(cfg, model_path) if cfg.model.init else None
     if world_size > 1 and (cfg.train.objective in {"sft", "soda"} or cfg.train.sft_warmup_steps):
         raise UserError("SFT and SODA run in one process: run them alone and start a data-parallel run from them with --init")
@@ -138,6 +139,7 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
         # ---- the discriminator, warmed up on the starting policy's answers ---------------------------
         torch.manual_seed(cfg.seed)
         d = cfg.disc
+        m = cfg.model
         disc = build_critic(
             d.kind,
             encoder=d.encoder,
@@ -146,6 +148,9 @@ def align(cfg: AlignConfig, out: str | Path, resume: bool = False, console: Any 
             seed_heads=d.seed_heads,
             seed_layers=d.seed_layers,
             seed_lstm=d.seed_lstm,
+            lm_model=critic_path,
+            system_prompt=m.system_prompt,
+            lm_lora=(m.lora_rank, m.lora_alpha, m.lora_dropout, m.lora_targets) if d.lora else None,
         ).to(device)
         d_optimizer = torch.optim.AdamW(disc.parameters(), lr=cfg.disc.lr)
         if hasattr(disc, "bind"):

@@ -47,7 +47,12 @@ def add_parser(sub: Any, command: str) -> None:
             "or soda (DPO: the real response over the starting policy's own answer)",
         )
         align.add_argument("--init", metavar="RUN", default=None, help="start the policy from a finished align run (SFT or adversarial)")
-        align.add_argument("--disc", choices=sorted(CRITICS), default=None, help="encoder (MiniLM + head, default) or seed (TransLSTM)")
+        align.add_argument(
+            "--disc",
+            choices=sorted(CRITICS),
+            default=None,
+            help="encoder (MiniLM + head, default), seed (TransLSTM) or lm (GAD's: the student's base LM + a scalar head)",
+        )
         align.add_argument("--d-loss", choices=["bce", "bt"], default=None, help="bce (original GAN, default) or bt (Bradley-Terry pairs)")
         align.add_argument("--reward", metavar="MODULE:FUNC", default=None, help="the user reward of the hybrid objective")
         align.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
@@ -91,6 +96,8 @@ def _align(args: argparse.Namespace) -> int:
         "model.init": args.init,
     }
     implied = {"disc.kind": "seed"} if args.objective == "seed" else {}  # the seed objective needs the seed D
+    if args.disc == "lm":
+        implied["disc.loss"] = "bt"  # GAD trains its LM critic with the Bradley-Terry loss (--d-loss still chooses)
     cfg = resolve(KINDS[0], args.preset, args.config, args.set, flags, implied)
 
     from sparring.llm.align import align

@@ -54,6 +54,9 @@ class TaskConfig:
     max_examples: int = setting(0, "use only the first N rows of --data (0 = all)")
     test_fraction: float = setting(0.2, "held out for evaluation (imitation: of the 500 shipped prompts)")
     teacher_instruction: str = setting(HIDDEN_STYLE, "the imitation teacher's hidden system instruction (the student never sees it)")
+    teacher_max_new_tokens: int = setting(
+        0, "the teacher's own cap (0: generation.max_new_tokens); raise it until few of its answers reach it, so they end naturally"
+    )
 
 
 @dataclass
@@ -66,8 +69,12 @@ class GenerationConfig:
 
 @dataclass
 class CriticConfig:
-    kind: str = setting("encoder", "encoder (MiniLM + head) | seed (transformer + LSTM over the generator's hidden states)")
-    loss: str = setting("bce", "bce (original GAN) | bt (Bradley-Terry / relativistic on same-prompt pairs)")
+    kind: str = setting(
+        "encoder", "encoder (MiniLM + head) | seed (transformer + LSTM over the generator's hidden states) | lm (GAD's: a causal LM + head)"
+    )
+    loss: str = setting("bce", "bce (original GAN) | bt (Bradley-Terry / relativistic on same-prompt pairs; --disc lm's default)")
+    model: str = setting("", "the lm critic's causal LM: empty = the student's base model (GAD's initialisation)")
+    lora: bool = setting(False, "the lm critic trains a LoRA adapter (model.lora_rank/alpha/dropout/targets) instead of every weight")
     encoder: str = setting("minilm", "embedded all-MiniLM-L6-v2, or any HF encoder directory")
     lr: float = setting(2e-5, "D's AdamW learning rate")
     max_length: int = setting(160, "tokens of prompt + response seen by D")
@@ -175,7 +182,8 @@ def validate_align(cfg: AlignConfig) -> None:
     need(cfg.task.name != "data" or bool(cfg.task.data), "task.data", "a .csv/.jsonl/.parquet file (--data)")
     need(0 < cfg.task.test_fraction < 1, "task.test_fraction", "in (0, 1)")
     need(cfg.task.max_examples >= 0, "task.max_examples", ">= 0")
-    need(cfg.disc.kind in {"encoder", "seed"}, "disc.kind", "encoder or seed")
+    need(cfg.task.teacher_max_new_tokens >= 0, "task.teacher_max_new_tokens", ">= 0 (0: generation.max_new_tokens)")
+    need(cfg.disc.kind in {"encoder", "seed", "lm"}, "disc.kind", "encoder, seed or lm")
     need(cfg.disc.loss in {"bce", "bt"}, "disc.loss", "bce or bt")
     need(cfg.train.objective in {"reward", "seed", "hybrid", "sft", "soda"}, "train.objective", "reward, seed, hybrid, sft or soda")
     need(cfg.train.sft_warmup_steps >= 0, "train.sft_warmup_steps", ">= 0")

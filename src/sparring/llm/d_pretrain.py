@@ -41,7 +41,7 @@ def _pretrain_discriminator(
 ) -> None:
     """D learns real vs the starting policy's answers before the generator moves."""
     from sparring.critics.discriminators import discriminator_step
-    from sparring.critics.reward import capped_shares
+    from sparring.critics.reward import capped_shares, cut_to_cap
     from sparring.hf.generation import chat_prompt, generate
     from sparring.precision import model_precision
 
@@ -56,7 +56,8 @@ def _pretrain_discriminator(
     rng = random.Random(cfg.seed + 2)
     for step in range(1, d.pretrain_steps + 1):
         pick = [rng.randrange(n) for _ in range(d.pretrain_batch)]
-        real, negatives = [pairs.train_responses[i] for i in pick], [fake[i] for i in pick]
+        real = cut_to_cap((tokenizer, g.max_new_tokens), [pairs.train_responses[i] for i in pick])  # cut where generated ones are
+        negatives = [fake[i] for i in pick]
         loss, acc = discriminator_step(disc, d_optimizer, d.loss, [pairs.train_prompts[i] for i in pick], real, negatives, precision)
         row = {"step": step, "phase": "d_pretrain", "d_loss": loss, "d_accuracy": acc}
         row.update(capped_shares((tokenizer, g.max_new_tokens), real, None, negatives))  # the length shortcut, per batch

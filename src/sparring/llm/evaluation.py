@@ -119,12 +119,15 @@ def diversity(responses: Sequence[str]) -> dict[str, float]:
     return diversity_on(diversity_statistics(responses), range(len(responses)))
 
 
-def with_intervals(statistic: Any, clusters: list[list[int]], keys: Sequence[str]) -> dict[str, Any]:
-    """``statistic(items) -> dict`` on all items, with a 95% jackknife interval over prompts for each of ``keys``."""
+def with_intervals(statistic: Any, clusters: list[list[int]], keys: Sequence[str], progress: str | None = None) -> dict[str, Any]:
+    """``statistic(items) -> dict`` on all items, with a 95% jackknife interval over prompts for each of
+    ``keys``; ``progress``: the description of a progress bar over the leave-one-prompt-out subsets."""
+    from sparring.hf.generation import progress_over
     from sparring.metrics.intervals import jackknife_interval, leave_one_out
 
     out = dict(statistic([i for c in clusters for i in c]))
-    partial = [statistic(items) for items in leave_one_out(clusters)]
+    subsets = list(leave_one_out(clusters))
+    partial = [statistic(items) for items in (progress_over(subsets, progress) if progress else subsets)]
     out["ci"] = {key: list(jackknife_interval(out[key], [p[key] for p in partial])) for key in keys}
     return out
 
@@ -171,7 +174,7 @@ def compare_sets(
                 "mauve": mauve_score(e_real[items], e_fake[items], seed), **diversity_on(stats, items)}  # fmt: skip
 
     keys = ("c2st_acc", "frechet", "mauve", "distinct_2", "self_bleu_4", "mean_words")
-    out = with_intervals(statistic, prompt_clusters(groups), keys)
+    out = with_intervals(statistic, prompt_clusters(groups), keys, "two-sample test, Frechet, MAUVE")
     out["c2st_low"], out["c2st_high"] = out["ci"]["c2st_acc"]
     return out
 

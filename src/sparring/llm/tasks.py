@@ -105,11 +105,16 @@ def _model_identity(model_path: str) -> list[str]:
     return [str(Path(model_path).resolve()), identity]
 
 
+def teacher_cap(cfg: AlignConfig) -> int:
+    """The teacher's token cap: its own (``task.teacher_max_new_tokens``), or the student's."""
+    return cfg.task.teacher_max_new_tokens or cfg.generation.max_new_tokens
+
+
 def teacher_cache_path(model_path: str, cfg: AlignConfig, draw: int = 0) -> Path:
     """One cache file per (model weights, hidden instruction, sampling settings, seed, draw)."""
     g = cfg.generation
     key = json.dumps(
-        [*_model_identity(model_path), cfg.task.teacher_instruction, g.max_new_tokens, g.temperature, g.top_p, cfg.seed]
+        [*_model_identity(model_path), cfg.task.teacher_instruction, teacher_cap(cfg), g.temperature, g.top_p, cfg.seed]
         + ([draw] if draw else [])  # draw 0 keeps the key caches had before there were several draws
     )
     return cache_dir() / "teacher" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".jsonl")
@@ -149,7 +154,7 @@ def teacher_responses(model, tokenizer, model_path: str, cfg: AlignConfig, promp
         texts = [chat_prompt(tokenizer, cfg.task.teacher_instruction, p) for p in missing]
         g = cfg.generation
         seed = cfg.seed + 7919 + 104_723 * draw
-        answers = generate(model, tokenizer, texts, g.max_new_tokens, g.temperature, g.top_p, g.batch_size, seed, "teacher")
+        answers = generate(model, tokenizer, texts, teacher_cap(cfg), g.temperature, g.top_p, g.batch_size, seed, "teacher")
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as handle:
             for prompt, answer in zip(missing, answers, strict=True):

@@ -4,12 +4,13 @@
     python bench/align.py --preset demo --continue      # keep the finished runs, run the rest
     python bench/align.py --preset demo --only sft gad  # some rows only
 
-Rows (issue 15): base (the "before" of every run: the model itself); ``sft`` (``--objective sft``,
-the same model, LoRA, prompts, steps and sequences per step as GRPO); ``grpo`` (GRPO on D's reward
-from the base model); ``gad`` (the GAD protocol: ``--init`` the SFT run of the same seed, D warmed
-up on that policy's answers, GRPO with a Bradley-Terry D); ``sft-grpo-sft`` (from the same SFT run,
-GRPO with interleaved SFT 0.1). Imitation: SFT and GAD with ``--seeds`` seeds, the others with one;
-TWON ``right``: SFT and GAD with one seed each.
+Rows: base (the "before" of every run: the model itself); ``sft`` (``--objective sft``, the same
+model, LoRA, prompts, steps and sequences per step as GRPO); ``soda`` (``--objective soda``: DPO of
+the real answers over the base model's own, SFT's matching rule); ``grpo`` (GRPO on the encoder D's
+reward from the base model); ``gad`` (the GAD protocol: ``--init`` the SFT run of the same seed, D
+warmed up on that policy's answers, GRPO with a Bradley-Terry D); ``gad-lm`` (the same with GAD's
+LM critic, ``--disc lm``); ``sft-grpo-sft`` (from the same SFT run, GRPO with interleaved SFT 0.1).
+Imitation: every row but the last with ``--seeds`` seeds; TWON ``right``: one seed each.
 
 Each run is an ordinary ``sparring align`` run directory under bench/runs/align-<preset>/; the
 table goes to bench/results/align-<preset>.{json,md} after every run, so a cut bench keeps what it
@@ -46,13 +47,17 @@ TWON_TASK = [
 # (label, overrides, the label of the run it starts from)
 METHODS = {
     "sft": (["train.objective=sft"], None),
+    "soda": (["train.objective=soda"], None),
     "grpo": ([], None),
     "gad": (["disc.loss=bt"], "sft"),
+    "gad-lm": (["disc.kind=lm", "disc.loss=bt"], "sft"),
     "sft-grpo-sft": (["train.sft_coef=0.1"], "sft"),
 }
 METRICS = [  # (key, label, lower is better)
     ("c2st_acc", "two-sample acc", True),
     ("frechet", "Frechet", True),
+    ("mauve", "MAUVE", False),
+    ("capped_share", "cut at the cap", None),
     ("teacher_nll", "teacher NLL", None),  # neither: bland text scores well (see docs/llm.md)
     ("nll_of_real", "model NLL of real", True),
     ("distinct_2", "distinct-2", None),
@@ -65,8 +70,10 @@ def plan(seeds: int, only: list[str] | None) -> list[tuple[str, str, int]]:
     """(task, method, seed): every warm start's SFT run first, and the headline comparisons (GAD vs SFT, on
     both tasks) before the single-seed context rows."""
     runs = [("imitation", "sft", s) for s in range(seeds)] + [("imitation", "gad", s) for s in range(seeds)]
-    runs += [("twon", "sft", 0), ("twon", "gad", 0)]
-    runs += [("imitation", "grpo", 0), ("imitation", "sft-grpo-sft", 0)]
+    runs += [("imitation", "soda", s) for s in range(seeds)] + [("imitation", "gad-lm", s) for s in range(seeds)]
+    runs += [("imitation", "grpo", s) for s in range(seeds)]
+    runs += [("twon", m, 0) for m in ("sft", "soda", "grpo", "gad", "gad-lm")]
+    runs += [("imitation", "sft-grpo-sft", 0)]
     return [r for r in runs if only is None or r[1] in only or any(METHODS[m][1] == r[1] for m in only)]
 
 
@@ -141,6 +148,7 @@ def write_table(args: argparse.Namespace, summaries: dict[str, dict]) -> None:
         task, method = name.rsplit("-s", 1)[0].split("-", 1)
         groups.setdefault((task, method), []).append(s)
     header = ["task", "row", "seeds", *(label for _, label, _ in METRICS), "distinct-2 / real", "wall (s)", "D share"]
+    # METRICS' keys missing from runs made before a metric existed show as "-"
     rows, lines = [], []
     for task in ("imitation", "twon"):
         runs = {m: g for (t, m), g in groups.items() if t == task}
@@ -161,7 +169,7 @@ def write_table(args: argparse.Namespace, summaries: dict[str, dict]) -> None:
             share = f"{sum(shares) / len(shares):.1%}" if shares else "-"
             cells = [row_cells(after, k) for k, _, _ in METRICS]
             rows.append([task, method, str(len(after)), *cells, f"{ratio:.2f}", f"{wall:.0f}", share])
-        for a, b in (("gad", "sft"), ("gad", "grpo"), ("sft", "base")):
+        for a, b in (("soda", "sft"), ("grpo", "sft"), ("gad", "sft"), ("gad-lm", "sft"), ("gad-lm", "gad"), ("sft", "base")):
             if a not in runs or (b not in runs and b != "base"):
                 continue
             left = [s["evaluation"]["after"] for s in runs[a]]

@@ -17,8 +17,11 @@ Every metric comes with a 95% interval over held-out prompts (delete-one-prompt 
 
 from __future__ import annotations
 
+import contextlib
 import csv
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +73,25 @@ def mauve_score(real: np.ndarray, fake: np.ndarray, seed: int) -> float:
     would be a download and a 774M-parameter forward per response)."""
     from mauve import compute_mauve
 
-    out = compute_mauve(p_features=real, q_features=fake, kmeans_num_redo=MAUVE_REDO, seed=seed, verbose=False)
+    with native_stderr_silenced():  # faiss warns on stderr, from C++, for every small clustering
+        out = compute_mauve(p_features=real, q_features=fake, kmeans_num_redo=MAUVE_REDO, seed=seed, verbose=False)
     return float(out.mauve)
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null for the block: what native code (faiss) writes there is
+    dropped; Python exceptions still propagate (they are printed later, by whoever catches them)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
 
 
 def capped_share(lengths: Sequence[int], cap: int) -> float:

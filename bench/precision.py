@@ -6,8 +6,9 @@ Rows:
   itself) and 2,000 negatives per D round, each seed's MLE run shared by both; NLL-oracle and NLL-test.
 - ``align-sft``: ``sparring align --objective sft`` on the imitation task (demo schedule, fewer
   evaluation prompts); the two-sample accuracy and the model's NLL of the real responses after training.
-- ``coco``: the oracle row's SeqGAN on COCO captions (../shared/data/coco; skipped when absent):
-  BLEU-4 against the test set and NLL-test.
+- ``coco``: the oracle row's SeqGAN on COCO captions (../shared/data/coco; skipped when absent), with
+  half the demo's D pre-training rounds and adversarial steps (``COCO_SCHEDULE``): BLEU-4 against the
+  test set and NLL-test.
 - ``mbpp``: the base model's pass@1 on the first MBPP test tasks (greedy, completion prompts),
   paired by task (a paired bootstrap over tasks).
 - ``steps``: whole steps timed in both precisions, one after the other on a quiet machine: a GRPO step
@@ -43,6 +44,9 @@ ORACLE = [  # the demo schedule with the paper's discriminator, 2,000 negatives 
 ]
 ALIGN = ["--task", "imitation", "--objective", "sft", "--preset", "demo", "--set", "eval.n_prompts=60"]
 COCO = HERE.parents[1] / "shared" / "data" / "coco"
+# COCO's sequences are twice the oracle's length (41), so its Monte Carlo search costs about 4x: half the
+# demo's D pre-training rounds and adversarial steps keep a seed's pair of runs near 20 minutes
+COCO_SCHEDULE = ["pretrain_d.rounds=4", "adversarial.steps=10"]
 GRPO_STEPS = ["align", "--task", "imitation", "--preset", "demo", "--set", "train.steps=4", "--set", "eval.n_prompts=6",
               "--set", "eval.folds=2", "--set", "eval.responses_per_prompt=1"]  # fmt: skip
 ESTEP_STEPS = ["ra3", "--preset", "demo", "--set", "iterations=1", "--set", "mstep.epochs=1"]
@@ -76,7 +80,7 @@ def oracle_runs(root: Path, seed: int, section: str = "oracle") -> dict[str, dic
     for precision in ("fp32", "bf16"):
         run = base / f"seqgan-{precision}"
         if not finished(run):
-            more = [*ORACLE, f"pretrained={mle}", f"precision={precision}"]
+            more = [*ORACLE, *(COCO_SCHEDULE if section == "coco" else []), f"pretrained={mle}", f"precision={precision}"]
             cli(["train", "seqgan", *data, "--preset", "demo", "--seed", str(seed), "--out", str(run), *sets(more), *resume(run)])
         final = finished(run)["final"]
         out[precision] = {"nll_oracle": final["nll_oracle"], "nll_test": final["nll_test"], "bleu_4": final.get("bleu_4"),
@@ -214,7 +218,7 @@ def report(data: dict) -> None:
             "Each comparison runs the same settings and seeds in both precisions; the interval is the 95% t interval of the",
             "paired difference over seeds (a paired bootstrap over tasks for MBPP). 'tie': the interval contains 0.",
             "Oracle: SeqGAN demo schedule with the paper's discriminator (where bf16 acts) and 2,000 negatives per D round,",
-            "from each seed's fp32 MLE run; COCO: the same on COCO captions.",
+            "from each seed's fp32 MLE run; COCO: the same on COCO captions with 4 D pre-training rounds and 10 adversarial steps.",
             "align SFT: imitation, demo schedule, 60 evaluation prompts. MBPP: SmolLM2-135M-Instruct,",
             "completion prompts, greedy, n=1.",
             *notes,

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -261,6 +262,7 @@ def main() -> None:
                 data["runs"][f"{key}:{name}"] = runs
             data[key], data["bf16"][key] = times["fp32"], times["bf16"]
             data["ratio"][key] = round(times["fp32"] / times["bf16"], 2)
+            data.setdefault("measured_on", {})[key] = time.strftime("%Y-%m-%d")
             print(f"{key:18s} fp32 {times['fp32']:8.3f} s  bf16 {times['bf16']:8.3f} s  x{data['ratio'][key]:.2f}", flush=True)
             write(data, extra)
         extra["switch"](FP32)
@@ -303,6 +305,10 @@ def write(data: dict, extra: dict) -> None:
         f"{name}: fp32 {p['fp32_gflops']} GFLOP/s, bf16 {p['bf16_gflops']} GFLOP/s ({p['ratio']}x)"
         for name, p in data.get("matmul", {}).items()
     ]
+    dates: dict[str, list[str]] = {}
+    for key, day in data.get("measured_on", {}).items():
+        dates.setdefault(day, []).append(key)
+    when = [f"Measured on {day}: {', '.join(keys)}." for day, keys in sorted(dates.items())] if len(dates) > 1 else []
     write_results(
         "speed",
         data,
@@ -323,6 +329,9 @@ def write(data: dict, extra: dict) -> None:
             "lora_step_s the same with a rank-8 q,v adapter (align's demo); score_16x112_s forward-only log-probabilities",
             "(E-step scoring); generate_16x48_s sampling 48 tokens for 16 prompts (eval-code, E-step). Log-probabilities are",
             "float32 in both columns (the output layer runs in fp32 under bf16).",
+            "The newer family's rows (textgan_g_step_s ... maskgan_g_step_s) are one generator update of each at its demo",
+            "settings; their networks are fp32 in both columns (below 1,000 filters, or LSTMs), so their ratio is the noise.",
+            *when,
             "SeqGAN's paper schedule on the length-20 oracle, estimated from these rows (120 MLE epochs, 50 D pre-training rounds,",
             f"200 adversarial steps with 5 D rounds of 3 epochs): {data['paper_schedule_hours']['fp32']} h in fp32, "
             f"{data['paper_schedule_hours']['bf16']} h in bf16 on this machine.",

@@ -199,6 +199,9 @@ def report(data: dict[str, Any]) -> None:
             if seconds is None or (part == "d_update" and line == "rlvr"):
                 continue
             floor = d["floors"].get(part)
+            if seconds < 1e-3 and part != "optimizer":  # not done at all (rlvr's demo has beta 0: no reference model)
+                rows.append([line, part, "0", "0%", "-", "not run"])
+                continue
             ratio = f"{seconds / floor:.1f}x" if floor else "-"
             share = f"{seconds / d['means']['step_time']:.0%}" if part != "step_time" else "100%"
             rows.append([line, part, f"{seconds:.2f}", share, f"{floor:.2f}" if floor else "-", ratio])

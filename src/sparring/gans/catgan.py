@@ -42,6 +42,7 @@ from sparring.gans.engine import (
     begin_adversarial,
     build_discriminator,
     category_labels,
+    gradient_step,
     held_out_d_accuracy,
     is_eval_step,
     log_adversarial_step,
@@ -98,18 +99,12 @@ def train_catgan(session: Session, cfg: Any, data: Corpus, device: torch.device,
             real = F.one_hot(data.train[idx], data.vocab_size).float()
             zeros = torch.zeros(adv.batch_size, dtype=torch.long, device=fake.device)
             d_loss = F.cross_entropy(logits(real), train_classes[idx]) + F.cross_entropy(logits(fake), zeros)
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            torch.nn.utils.clip_grad_norm_(disc.parameters(), adv.grad_clip)
-            d_opt.step()
+            gradient_step(d_opt, d_loss, disc.parameters(), adv.grad_clip)
 
         categories, fake = relaxed_batch(beta)
         fake_logits = logits(fake)
         g_loss = F.cross_entropy(fake_logits, categories + 1)  # "a real sentence of category c"
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-        g_opt.step()
+        gradient_step(g_opt, g_loss, gen.parameters(), adv.grad_clip)
         # reward_mean: the critic's mean probability that a relaxed sentence is real and of its category
         reward = float(torch.softmax(fake_logits.detach(), dim=1).gather(1, (categories + 1).unsqueeze(1)).mean())
         extra = extras() if is_eval_step(step, adv) else {}

@@ -29,6 +29,7 @@ from sparring.gans.engine import (
     adam,
     begin_adversarial,
     build_generator,
+    gradient_step,
     interleaved_mle,
     log_adversarial_step,
     mle_unless_pretrained,
@@ -54,10 +55,7 @@ def mediator_step(mediator: LSTMLanguageModel, opt: torch.optim.Optimizer, data:
     batch = torch.cat([train_batch(data, n), sample(gen, n, data)])
     mediator.train()
     loss, _ = mediator.mle_loss(batch, nll_weights(batch, data))
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(mediator.parameters(), grad_clip)
-    opt.step()
+    gradient_step(opt, loss, mediator.parameters(), grad_clip)
     return loss.item()
 
 
@@ -80,10 +78,7 @@ def train_cot(session: Session, cfg: Any, data: Corpus, device: torch.device, pr
         with torch.no_grad():
             mediator_logits = mediator(seqs)
         g_loss = cot_generator_loss(gen(seqs), mediator_logits, data.mask(seqs))
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-        g_opt.step()
+        gradient_step(g_opt, g_loss, gen.parameters(), adv.grad_clip)
 
         m_loss = float("nan")
         for _ in range(c.mediator_steps):

@@ -25,6 +25,7 @@ from sparring.gans.engine import (
     adam,
     begin_adversarial,
     build_generator,
+    gradient_step,
     interleaved_mle,
     log_adversarial_step,
     mle_unless_pretrained,
@@ -65,10 +66,7 @@ def train_dgsan(session: Session, cfg: Any, data: Corpus, device: torch.device, 
             gen.train()
             new_real, new_fake = sequence_logprob(gen, real, data), sequence_logprob(gen, fake, data)
             loss = dgsan_loss(new_real, old_real, new_fake, old_fake)
-            g_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-            g_opt.step()
+            gradient_step(g_opt, loss, gen.parameters(), adv.grad_clip)
             d_real = torch.sigmoid(new_real.detach() - old_real).mean()
         train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)
         log_adversarial_step(session, step, gen, data, cfg, lambda: None, reward=float(d_real), d_loss=None, g_loss=loss.item(),

@@ -31,6 +31,7 @@ from sparring.gans.engine import (
     begin_adversarial,
     build_generator,
     d_pretrain_phase,
+    gradient_step,
     interleaved_mle,
     log_adversarial_step,
     mle_unless_pretrained,
@@ -74,10 +75,7 @@ def lm_round(lm: LSTMLanguageModel, opt: torch.optim.Optimizer, data: Corpus, cf
         for idx in torch.randperm(n).to(real.device).split(cfg.dpgan.d_batch_size):
             r, f = real[idx], fake[idx]
             loss = dpgan_discriminator_loss(masked_mean(token_nll(lm, r), data.mask(r)), masked_mean(token_nll(lm, f), data.mask(f)), cap)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(lm.parameters(), cfg.adversarial.grad_clip)
-            opt.step()
+            gradient_step(opt, loss, lm.parameters(), cfg.adversarial.grad_clip)
             total += loss.item() * len(idx)
             count += len(idx)
         mean_loss = total / count
@@ -121,10 +119,7 @@ def train_dpgan(session: Session, cfg: Any, data: Corpus, device: torch.device, 
         q = novelty_returns(rewards, mask, cfg.dpgan.discount)
         gen.train()
         loss = policy_gradient_loss(gen(seqs), seqs, q, mask)
-        pg_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-        pg_opt.step()
+        gradient_step(pg_opt, loss, gen.parameters(), adv.grad_clip)
 
         d_loss = float("nan")
         for _ in range(adv.d_rounds):

@@ -60,6 +60,14 @@ def build_discriminator(cfg: Any, vocab_size: int, device: torch.device, num_cla
     return disc
 
 
+def gradient_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params: Any, grad_clip: float) -> None:
+    """One optimiser step on ``loss``: gradients of ``params`` clipped to norm ``grad_clip``."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    opt.step()
+
+
 def adam(params: Any, lr: float) -> torch.optim.Adam:
     # The fused kernel is 5x faster than the per-tensor loop for the discriminator's 6.7M weights.
     return torch.optim.Adam(params, lr=lr, fused=True)

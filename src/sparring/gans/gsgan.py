@@ -28,6 +28,7 @@ from sparring.gans.engine import (
     begin_adversarial,
     build_discriminator,
     build_generator,
+    gradient_step,
     held_out_d_accuracy,
     log_adversarial_step,
     mle_unless_pretrained,
@@ -78,18 +79,12 @@ def train_gsgan(session: Session, cfg: Any, data: Corpus, device: torch.device, 
             with torch.no_grad():
                 _, fake = gen.relaxed_generate(adv.batch_size, data.seq_len, beta)
             d_loss, _ = gan_losses(real_logit(disc, real_one_hots(data, adv.batch_size)), real_logit(disc, fake))
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            torch.nn.utils.clip_grad_norm_(disc.parameters(), adv.grad_clip)
-            d_opt.step()
+            gradient_step(d_opt, d_loss, disc.parameters(), adv.grad_clip)
 
         _, fake = gen.relaxed_generate(adv.batch_size, data.seq_len, beta)
         fake_logits = real_logit(disc, fake)
         g_loss = F.softplus(-fake_logits).mean()  # the non-saturating generator loss
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-        g_opt.step()
+        gradient_step(g_opt, g_loss, gen.parameters(), adv.grad_clip)
         # reward_mean: the mean D(G(z)) of the generator's relaxed batch
         reward = float(torch.sigmoid(fake_logits.detach()).mean())
         log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=reward, d_loss=d_loss.item(), g_loss=g_loss.item(),

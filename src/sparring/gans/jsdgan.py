@@ -24,6 +24,7 @@ from sparring.gans.corpus import Corpus
 from sparring.gans.engine import (
     adam,
     begin_adversarial,
+    gradient_step,
     interleaved_mle,
     log_adversarial_step,
     mle_unless_pretrained,
@@ -59,10 +60,7 @@ def train_jsdgan(session: Session, cfg: Any, data: Corpus, device: torch.device,
         gen.train()
         logp = sequence_logprob(gen, train_batch(data, adv.batch_size), data)
         loss = (jsd_weights(logp) * logp).sum()
-        g_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-        g_opt.step()
+        gradient_step(g_opt, loss, gen.parameters(), adv.grad_clip)
         train_nll = interleaved_mle(gen, mle_opt, data, cfg, step)
         log_adversarial_step(session, step, gen, data, cfg, lambda: None, reward=-batch_jsd(logp), d_loss=None, train_nll=train_nll)
     return gen

@@ -34,6 +34,7 @@ from sparring.gans.corpus import Corpus
 from sparring.gans.engine import (
     adam,
     begin_adversarial,
+    gradient_step,
     is_eval_step,
     log_adversarial_step,
     mle_unless_pretrained,
@@ -125,10 +126,7 @@ def train_maskgan(session: Session, cfg: Any, data: Corpus, device: torch.device
         mask, filled = masked_batch(gen, real, m.mask_rate, data.eos)
         disc.train()
         loss = d_loss_on(disc, real, filled, mask)
-        d_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(disc.parameters(), adv.grad_clip)
-        d_opt.step()
+        gradient_step(d_opt, loss, disc.parameters(), adv.grad_clip)
         return loss.item()
 
     mle_unless_pretrained(session, gen, mle_opt, data, cfg)
@@ -148,10 +146,7 @@ def train_maskgan(session: Session, cfg: Any, data: Corpus, device: torch.device
         advantages, _, critic_loss = maskgan_actor_critic(d_logits, values, mask, m.discount)
         gen.train()
         g_loss = -(advantages * gen.token_logprobs(filled, mask)).sum() / mask.sum().clamp_min(1)
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-        g_opt.step()
+        gradient_step(g_opt, g_loss, gen.parameters(), adv.grad_clip)
         d_opt.zero_grad(set_to_none=True)
         critic_loss.backward()  # only the critic head has a gradient (it reads D's states detached)
         d_opt.step()

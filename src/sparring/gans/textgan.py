@@ -27,6 +27,7 @@ from sparring.gans.corpus import Corpus
 from sparring.gans.engine import (
     adam,
     begin_adversarial,
+    gradient_step,
     held_out_d_accuracy,
     log_adversarial_step,
     mle_unless_pretrained,
@@ -69,19 +70,13 @@ def train_textgan(session: Session, cfg: Any, data: Corpus, device: torch.device
             real_f, fake_f = features(real_one_hots(data, adv.batch_size)), features(fake)
             d_loss, _ = gan_losses(logit(real_f), logit(fake_f))
             d_loss = d_loss - t.d_mmd_weight * gaussian_mmd2(real_f, fake_f, t.bandwidths)
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            torch.nn.utils.clip_grad_norm_(disc.parameters(), adv.grad_clip)
-            d_opt.step()
+            gradient_step(d_opt, d_loss, disc.parameters(), adv.grad_clip)
 
         _, fake = gen.relaxed_generate(adv.batch_size, data.seq_len, t.inverse_temperature)
         with torch.no_grad():
             real_f = features(real_one_hots(data, adv.batch_size))
         g_loss = gaussian_mmd2(real_f, features(fake), t.bandwidths)
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), adv.grad_clip)
-        g_opt.step()
+        gradient_step(g_opt, g_loss, gen.parameters(), adv.grad_clip)
         # reward_mean: minus the generator's MMD^2 (higher is better, like the other models' rewards)
         log_adversarial_step(session, step, gen, data, cfg, d_eval, reward=-g_loss.item(), d_loss=d_loss.item(), g_loss=g_loss.item())
     return gen
